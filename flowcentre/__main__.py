@@ -1,0 +1,3 @@
+from flowcentre.cli import main
+
+main()

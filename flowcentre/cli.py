@@ -1,0 +1,179 @@
+"""The ``flowcentre`` command: run the whole system, or any one part of it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+import orjson
+
+from flowcentre import bootstrap
+from flowcentre.config import Settings
+from flowcentre.domain.events import EVENT_TYPES, event_schema
+from flowcentre.runtime import EmbeddedBroker, EmbeddedRedis, ensure_topics
+
+SCHEMAS = Path(__file__).parent / "domain" / "schemas"
+
+
+def _worker(settings: Settings, _: argparse.Namespace) -> int:
+    from streams.worker import run_worker
+
+    run_worker(settings)
+    return 0
+
+
+def _api(settings: Settings, _: argparse.Namespace) -> int:
+    from flowcentre.api.app import run_api
+
+    run_api(settings)
+    return 0
+
+
+def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from producers.run import run_simulator
+
+    run_simulator(
+        settings,
+        speed=args.speed or settings.simulator_speed,
+        seed=settings.simulator_seed if args.seed is None else args.seed,
+        start=None,
+        stop=None,
+    )
+    return 0
+
+
+def _rebuild(settings: Settings, _: argparse.Namespace) -> int:
+    from flowcentre.rebuild import rebuild
+
+    async def run() -> None:
+        redis = bootstrap.redis_client(settings)
+        try:
+            report = await rebuild(
+                bootstrap.kafka_bootstrap(settings),
+                redis,
+                settings.events_topic,
+                settings.redis_prefix,
+            )
+        finally:
+            await redis.aclose()
+        print(
+            f"Rebuilt the view from {report.events} events "
+            f"({report.rejected} rejected) in {report.seconds:.1f} s"
+        )
+
+    asyncio.run(run())
+    return 0
+
+
+def write_schemas(folder: Path = SCHEMAS) -> list[Path]:
+    """Write the event contract's JSON Schemas (any event, and one per type)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    documents = {"event-v1": event_schema()}
+    documents.update({kind.__name__: kind.model_json_schema() for kind in EVENT_TYPES})
+    written = []
+    for name, document in documents.items():
+        target = folder / f"{name}.schema.json"
+        target.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+        written.append(target)
+    return written
+
+
+def _schemas(_: Settings, __: argparse.Namespace) -> int:
+    for path in write_schemas():
+        print(path)
+    return 0
+
+
+def _up(settings: Settings, args: argparse.Namespace) -> int:
+    """Everything in one go: embedded servers where none are configured, then the worker,
+    the API and the simulator as separate processes, until Ctrl-C."""
+    with ExitStack() as stack:
+        env = dict(os.environ)
+        if not settings.kafka_bootstrap:
+            broker = stack.enter_context(EmbeddedBroker())
+            env["FLOWCENTRE_KAFKA_BOOTSTRAP"] = broker.bootstrap
+            print(f"Started the embedded broker at {broker.bootstrap} (in memory: demo use only)")
+        if not settings.redis_url:
+            redis = stack.enter_context(EmbeddedRedis())
+            env["FLOWCENTRE_REDIS_URL"] = redis.url
+            print(f"Started the embedded Redis at {redis.url}")
+        settings = settings.model_copy(
+            update={
+                "kafka_bootstrap": env["FLOWCENTRE_KAFKA_BOOTSTRAP"],
+                "redis_url": env["FLOWCENTRE_REDIS_URL"],
+            }
+        )
+        ensure_topics(bootstrap.kafka_bootstrap(settings), settings)
+        parts = ["worker", "api"] + ([] if args.no_simulator else ["simulate"])
+        children = [
+            subprocess.Popen([sys.executable, "-m", "flowcentre", part], env=env) for part in parts
+        ]
+        print(f"Whiteboard: http://{settings.api_host}:{settings.api_port}/  (Ctrl-C stops)")
+        signal.signal(signal.SIGTERM, _interrupt)
+        interrupted = False
+        try:
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+            print("A part stopped on its own; stopping the rest.", file=sys.stderr)
+        except KeyboardInterrupt:
+            interrupted = True
+            print("Stopping...")
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGINT)
+            for child in children:
+                try:
+                    child.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+        return 0 if interrupted else 1
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="flowcentre",
+        description="Event-driven patient flow control centre. Settings come from "
+        "FLOWCENTRE_* environment variables (see README).",
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="run everything (embedded broker and Redis if unset)")
+    up.add_argument("--no-simulator", action="store_true", help="do not start the simulator")
+    up.set_defaults(run=_up)
+    commands.add_parser("worker", help="run a stream worker").set_defaults(run=_worker)
+    commands.add_parser("api", help="run the API and whiteboards").set_defaults(run=_api)
+    simulate = commands.add_parser("simulate", help="publish the simulated county's traffic")
+    simulate.add_argument("--speed", type=float, help="simulated seconds per real second")
+    simulate.add_argument("--seed", type=int, help="random seed (same seed, same traffic)")
+    simulate.set_defaults(run=_simulate)
+    commands.add_parser(
+        "rebuild", help="wipe the Redis view and replay the log into it"
+    ).set_defaults(run=_rebuild)
+    commands.add_parser(
+        "schemas", help="write the event JSON Schema into the package"
+    ).set_defaults(run=_schemas)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    args = parser().parse_args(argv)
+    try:
+        code = args.run(Settings(), args)
+    except bootstrap.NotConfigured as error:
+        print(f"flowcentre: {error}", file=sys.stderr)
+        code = 2
+    raise SystemExit(code)

@@ -1,0 +1,277 @@
+"""apply(state, event) -> Change: every rule of the live picture in one place.
+
+``apply`` never mutates the state it is given: it returns the records the event
+replaces (a ``Change``), which the caller stores. The same function serves the worker
+(over records loaded from Redis), the rebuild (over the whole state in memory) and the
+tests. Every branch is safe to repeat and independent of arrival order: registry entries
+and bed statuses keep the entry latest in event time, spells are folded from the set of
+their events (``spells.py``), and a bed's occupants are derived from those spells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import singledispatch
+from typing import TypeVar, get_args
+
+from flowcentre.domain import spells
+from flowcentre.domain.beds import BedState, state_of_status
+from flowcentre.domain.events import (
+    BedDecommissioned,
+    BedRegistered,
+    BedsSwapped,
+    BedStatusChanged,
+    EventBase,
+    OrganisationRegistered,
+    Sex,
+    SiteRegistered,
+    SpellEvent,
+    WardRegistered,
+)
+from flowcentre.domain.model import Bed, Departure, Occupant, Spell, Stamp, StatusMark
+
+Registration = TypeVar("Registration", OrganisationRegistered, SiteRegistered, WardRegistered)
+
+
+@dataclass(slots=True)
+class State:
+    """The live picture, or the part of it an event needs (see ``needs``)."""
+
+    organisations: dict[str, OrganisationRegistered] = field(default_factory=dict)
+    sites: dict[str, SiteRegistered] = field(default_factory=dict)
+    wards: dict[str, WardRegistered] = field(default_factory=dict)
+    beds: dict[str, Bed] = field(default_factory=dict)
+    spells: dict[str, Spell] = field(default_factory=dict)
+
+    def absorb(self, change: Change) -> None:
+        self.organisations.update(change.organisations)
+        self.sites.update(change.sites)
+        self.wards.update(change.wards)
+        self.beds.update(change.beds)
+        self.spells.update(change.spells)
+
+
+@dataclass(slots=True)
+class Change(State):
+    """The records an event replaced: also the deltas a board receives."""
+
+    def __bool__(self) -> bool:
+        return any((self.organisations, self.sites, self.wards, self.beds, self.spells))
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """The records an event reads, so an adapter can load just those."""
+
+    spell_ids: frozenset[str]
+    bed_ids: frozenset[str]
+
+
+def needs(event: EventBase, state: State) -> Needs:
+    """Records ``apply`` reads for this event. Call it twice: first with an empty state to
+    learn the spells, then with those spells loaded to learn the beds they occupied."""
+    payload = getattr(event, "payload", None)
+    spell_ids = {
+        value
+        for name in ("spell_id", "other_spell_id")
+        if isinstance(value := getattr(payload, name, None), str)
+    }
+    bed_ids = {
+        location.bed_id
+        for name in ("location", "other_location")
+        if (location := getattr(payload, name, None)) is not None and location.bed_id
+    }
+    if isinstance(bed_id := getattr(payload, "bed_id", None), str):
+        bed_ids.add(bed_id)
+    for spell_id in spell_ids:
+        if known := state.spells.get(spell_id):
+            bed_ids.update(stay.location.bed_id for stay in known.stays if stay.location.bed_id)
+    return Needs(frozenset(spell_ids), frozenset(bed_ids))
+
+
+def apply(state: State, event: EventBase) -> Change:
+    """The records this event changes; an empty Change for a duplicate or a no-op."""
+    return _apply(event, state)
+
+
+@singledispatch
+def _apply(event: EventBase, state: State) -> Change:
+    raise TypeError(f"no rule applies {type(event).__name__}")
+
+
+def _latest(current: Registration | None, event: Registration) -> bool:
+    return current is None or current.order() < event.order()
+
+
+@_apply.register
+def _(event: OrganisationRegistered, state: State) -> Change:
+    key = event.payload.organisation_id
+    if _latest(state.organisations.get(key), event):
+        return Change(organisations={key: event})
+    return Change()
+
+
+@_apply.register
+def _(event: SiteRegistered, state: State) -> Change:
+    key = event.payload.site_id
+    if _latest(state.sites.get(key), event):
+        return Change(sites={key: event})
+    return Change()
+
+
+@_apply.register
+def _(event: WardRegistered, state: State) -> Change:
+    key = event.payload.ward_id
+    if _latest(state.wards.get(key), event):
+        return Change(wards={key: event})
+    return Change()
+
+
+def _bed(state: State, bed_id: str, ward_id: str) -> Bed:
+    """The bed's record, or a new one for a bed the feed names before it is registered."""
+    return state.beds.get(bed_id) or settle(Bed(bed_id=bed_id, ward_id=ward_id))
+
+
+def _changed(before: Bed | None, after: Bed) -> dict[str, Bed]:
+    return {} if before == after else {after.bed_id: after}
+
+
+@_apply.register(BedRegistered)
+@_apply.register(BedDecommissioned)
+def _(event: BedRegistered | BedDecommissioned, state: State) -> Change:
+    bed_id = event.payload.bed_id
+    before = state.beds.get(bed_id)
+    if before and before.registration and before.registration.order() >= event.order():
+        return Change()
+    if isinstance(event, BedRegistered):
+        bed = _bed(state, bed_id, event.payload.ward_id).model_copy(
+            update={
+                "details": event.payload,
+                "ward_id": event.payload.ward_id,
+                "decommissioned": False,
+                "registration": Stamp.of(event),
+            }
+        )
+    else:
+        bed = _bed(state, bed_id, "").model_copy(
+            update={"decommissioned": True, "registration": Stamp.of(event)}
+        )
+    return Change(beds=_changed(before, settle(bed)))
+
+
+@_apply.register
+def _(event: BedStatusChanged, state: State) -> Change:
+    payload = event.payload
+    before = state.beds.get(payload.bed_id)
+    if before and before.status and before.status.stamp.order() >= event.order():
+        return Change()
+    mark = StatusMark(status=payload.status, reason=payload.reason, stamp=Stamp.of(event))
+    bed = _bed(state, payload.bed_id, "").model_copy(update={"status": mark})
+    return Change(beds=_changed(before, settle(bed)))
+
+
+def _apply_to_spell(event: SpellEvent, spell_id: str, state: State, change: Change) -> None:
+    before = state.spells.get(spell_id)
+    after = spells.add_event(before, spell_id, event)
+    if after is None:
+        return
+    change.spells[spell_id] = after
+    touched = {stay.location.bed_id: stay.location.ward_id for stay in after.stays}
+    if before is not None:
+        for stay in before.stays:
+            touched.setdefault(stay.location.bed_id, stay.location.ward_id)
+    for bed_id, ward_id in touched.items():
+        if bed_id is None:
+            continue
+        current = change.beds.get(bed_id) or _bed(state, bed_id, ward_id)
+        if not current.ward_id:
+            current = current.model_copy(update={"ward_id": ward_id})
+        bed = settle(place(current, after))
+        if bed != state.beds.get(bed_id):
+            change.beds[bed_id] = bed
+
+
+@_apply.register(BedsSwapped)
+def _(event: BedsSwapped, state: State) -> Change:
+    change = Change()
+    _apply_to_spell(event, event.payload.spell_id, state, change)
+    partial = State(beds={**state.beds, **change.beds}, spells=state.spells)
+    _apply_to_spell(event, event.payload.other_spell_id, partial, change)
+    return change
+
+
+def _apply_spell_event(event: SpellEvent, state: State) -> Change:
+    change = Change()
+    _apply_to_spell(event, event.payload.spell_id, state, change)
+    return change
+
+
+for _spell_event in get_args(SpellEvent):
+    if _spell_event is not BedsSwapped:
+        _apply.register(_spell_event, _apply_spell_event)
+
+
+def _initials(spell: Spell) -> str:
+    patient = spell.patient
+    if patient is None:
+        return "?"
+    names = (patient.given_name, patient.family_name)
+    return "".join(name.strip()[0].upper() for name in names if name and name.strip()) or "?"
+
+
+def place(bed: Bed, spell: Spell) -> Bed:
+    """The bed with this spell's part in it brought up to date: the spell is an occupant
+    while its current stay is in the bed, else its latest departure from the bed counts."""
+    occupants = [occupant for occupant in bed.occupants if occupant.spell_id != spell.spell_id]
+    departures = [leaving for leaving in bed.departures if leaving.spell_id != spell.spell_id]
+    here = [stay for stay in spell.stays if stay.location.bed_id == bed.bed_id]
+    current = spell.stays[-1] if spell.in_hospital else None
+    if current is not None and current.end is None and current.location.bed_id == bed.bed_id:
+        occupants.append(
+            Occupant(
+                spell_id=spell.spell_id,
+                initials=_initials(spell),
+                sex=spell.patient.sex if spell.patient else Sex.UNKNOWN,
+                arrived=current.start,
+                admitted_at=spell.admitted.at if spell.admitted else None,
+                expected_discharge_date=spell.expected_discharge_date,
+                on_leave=spell.on_leave,
+            )
+        )
+    else:
+        ends = [stay.end for stay in here if stay.end is not None]
+        if ends:
+            left = max(ends, key=Stamp.order)
+            departures.append(Departure(spell_id=spell.spell_id, left=left))
+    return bed.model_copy(
+        update={
+            "occupants": tuple(sorted(occupants, key=lambda o: o.spell_id)),
+            "departures": tuple(sorted(departures, key=lambda d: d.spell_id)),
+        }
+    )
+
+
+def settle(bed: Bed) -> Bed:
+    """Derive what the bed shows from its occupants, status and departures.
+
+    Occupied beats everything; otherwise a departure after the latest status means the
+    bed needs cleaning; otherwise the status decides. Departures older than the status
+    can never matter again and are dropped, which keeps the record small.
+    """
+    status = bed.status
+    departures = bed.departures
+    if status is not None:
+        departures = tuple(d for d in departures if d.left.order() > status.stamp.order())
+    latest_departure = max((d.left for d in departures), key=Stamp.order, default=None)
+    state: BedState
+    since: Stamp | None
+    if bed.occupants:
+        state = BedState.OCCUPIED
+        since = max((o.arrived for o in bed.occupants), key=Stamp.order)
+    elif latest_departure is not None:
+        state, since = BedState.AWAITING_CLEAN, latest_departure
+    elif status is not None:
+        state, since = state_of_status(status.status), status.stamp
+    else:
+        state, since = BedState.AVAILABLE, bed.registration
+    return bed.model_copy(update={"departures": departures, "state": state, "since": since})

@@ -1,0 +1,96 @@
+"""What whiteboards and the read API show: the least data each view needs.
+
+A board sees a bed, the occupant's initials and the bed's state; full names, dates of
+birth and NHS numbers stay in the spell record and never reach a board view.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from flowcentre.domain.beds import BedState
+from flowcentre.domain.events import SiteRegistered, WardRegistered
+from flowcentre.domain.model import Bed, Stamp
+
+JSON = dict[str, Any]
+
+
+def _stamp(stamp: Stamp | None) -> JSON | None:
+    if stamp is None:
+        return None
+    return {"at": stamp.at.isoformat(), "by": stamp.by.model_dump(mode="json")}
+
+
+def bed_view(bed: Bed) -> JSON:
+    details = bed.details
+    return {
+        "bed_id": bed.bed_id,
+        "ward_id": bed.ward_id,
+        "label": details.label if details else bed.bed_id,
+        "room": details.room if details else None,
+        "side_room": details.side_room if details else False,
+        "registered": bed.registered,
+        "state": bed.state.value,
+        "hl7_status": bed.state.hl7_code,
+        "status": bed.status.status.value if bed.status else None,
+        "status_reason": bed.status.reason if bed.status else None,
+        "since": _stamp(bed.since),
+        "conflict": bed.conflict,
+        "occupants": [
+            {
+                "spell_id": occupant.spell_id,
+                "initials": occupant.initials,
+                "sex": occupant.sex.value,
+                "arrived_at": occupant.arrived.at.isoformat(),
+                "admitted_at": occupant.admitted_at.isoformat() if occupant.admitted_at else None,
+                "expected_discharge_date": (
+                    occupant.expected_discharge_date.isoformat()
+                    if occupant.expected_discharge_date
+                    else None
+                ),
+                "on_leave": occupant.on_leave,
+            }
+            for occupant in bed.occupants
+        ],
+    }
+
+
+def bed_counts(beds: Iterable[Bed]) -> JSON:
+    """Counts by state over registered beds, with the headline numbers a board leads with."""
+    states = Counter(bed.state for bed in beds if bed.registered)
+    total = sum(states.values())
+    closed = states[BedState.CLOSED] + states[BedState.BLOCKED]
+    open_beds = total - closed
+    occupied = states[BedState.OCCUPIED]
+    return {
+        "total": total,
+        "occupied": occupied,
+        "available": states[BedState.AVAILABLE],
+        "closed": closed,
+        "open": open_beds,
+        "occupancy_pct": round(100 * occupied / open_beds, 1) if open_beds else None,
+        "by_state": {state.value: states[state] for state in BedState},
+    }
+
+
+def ward_view(ward: WardRegistered) -> JSON:
+    payload = ward.payload
+    return {
+        "ward_id": payload.ward_id,
+        "site_id": payload.site_id,
+        "name": payload.name,
+        "specialty": payload.specialty,
+        "sex": payload.sex.value,
+    }
+
+
+def site_view(site: SiteRegistered) -> JSON:
+    payload = site.payload
+    return {
+        "site_id": payload.site_id,
+        "organisation_id": payload.organisation_id,
+        "name": payload.name,
+        "kind": payload.kind.value,
+    }

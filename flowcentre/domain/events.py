@@ -1,0 +1,412 @@
+"""The event contract, version 1: an envelope and one typed payload per event type.
+
+Every change to the live picture enters the log as one of these events, encoded as JSON.
+The JSON Schema files in ``flowcentre/domain/schemas`` are generated from these models
+(``flowcentre schemas``), so an outside system can publish valid events with any client.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from flowcentre.domain.beds import BedStatus
+
+SCHEMA_VERSION: Literal[1] = 1
+
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:/@-]+$")]
+
+
+class Contract(BaseModel):
+    """Immutable, strict about unknown fields so a misspelt field is an error, not a loss."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ActorKind(StrEnum):
+    USER = "user"
+    DEVICE = "device"
+    SYSTEM = "system"
+    SERVICE = "service"
+
+
+class Actor(Contract):
+    """Who or what caused the change: a person, a ward device, a feed or a service account."""
+
+    kind: ActorKind
+    id: Identifier
+    name: str | None = Field(default=None, max_length=200)
+
+
+class Source(Contract):
+    """The system and organisation the event came from (for a feed, the sending PAS)."""
+
+    system: Annotated[str, Field(min_length=1, max_length=100)]
+    organisation: Identifier
+
+
+class Location(Contract):
+    """Where a patient is: always a ward, and a bed once one is assigned."""
+
+    ward_id: Identifier
+    bed_id: Identifier | None = None
+
+
+class Sex(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class Patient(Contract):
+    """The person in a spell. Only the spell record holds these; boards get initials."""
+
+    patient_id: Identifier
+    nhs_number: Annotated[str, Field(pattern=r"^[0-9]{10}$")] | None = None
+    given_name: str | None = Field(default=None, max_length=100)
+    family_name: str | None = Field(default=None, max_length=100)
+    birth_date: date | None = None
+    sex: Sex = Sex.UNKNOWN
+
+
+class OrganisationKind(StrEnum):
+    ACUTE_TRUST = "acute_trust"
+    COMMUNITY_TRUST = "community_trust"
+    LOCAL_AUTHORITY = "local_authority"
+    OTHER = "other"
+
+
+class SiteKind(StrEnum):
+    ACUTE_HOSPITAL = "acute_hospital"
+    COMMUNITY_HOSPITAL = "community_hospital"
+    OTHER = "other"
+
+
+class WardSex(StrEnum):
+    """The ward's single-sex accommodation designation."""
+
+    FEMALE = "female"
+    MALE = "male"
+    MIXED = "mixed"
+
+
+class DischargeDestination(StrEnum):
+    """Where the patient went, at the grain the flow centre plans pathways by."""
+
+    USUAL_RESIDENCE = "usual_residence"
+    TEMPORARY_RESIDENCE = "temporary_residence"
+    CARE_HOME = "care_home"
+    COMMUNITY_HOSPITAL = "community_hospital"
+    OTHER_HOSPITAL = "other_hospital"
+    HOSPICE = "hospice"
+    DIED = "died"
+    SELF_DISCHARGE = "self_discharge"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+# Payloads -----------------------------------------------------------------------------
+
+
+class OrganisationDetails(Contract):
+    organisation_id: Identifier
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    kind: OrganisationKind
+
+
+class SiteDetails(Contract):
+    site_id: Identifier
+    organisation_id: Identifier
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    kind: SiteKind
+
+
+class WardDetails(Contract):
+    ward_id: Identifier
+    site_id: Identifier
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    specialty: str = Field(default="general", max_length=100)
+    sex: WardSex = WardSex.MIXED
+
+
+class BedDetails(Contract):
+    bed_id: Identifier
+    ward_id: Identifier
+    label: Annotated[str, Field(min_length=1, max_length=50)]
+    room: str | None = Field(default=None, max_length=50, description="Bay or room name.")
+    side_room: bool = False
+
+
+class BedRef(Contract):
+    bed_id: Identifier
+
+
+class Admission(Contract):
+    spell_id: Identifier
+    patient: Patient
+    location: Location
+    specialty: str | None = Field(default=None, max_length=100)
+    expected_discharge_date: date | None = None
+
+
+class Transfer(Contract):
+    spell_id: Identifier
+    location: Location
+    from_location: Location | None = Field(
+        default=None, description="Informative only: the spell's own history decides."
+    )
+
+
+class Discharge(Contract):
+    spell_id: Identifier
+    destination: DischargeDestination = DischargeDestination.UNKNOWN
+    destination_detail: str | None = Field(default=None, max_length=200)
+
+
+class SpellRef(Contract):
+    spell_id: Identifier
+
+
+class TransferCancellation(Contract):
+    spell_id: Identifier
+    location: Location | None = Field(
+        default=None,
+        description="The destination of the transfer being cancelled; without it, the "
+        "latest transfer is cancelled.",
+    )
+
+
+class SpellUpdate(Contract):
+    """Only the fields present are changed; a field set to null clears it."""
+
+    spell_id: Identifier
+    patient: Patient | None = None
+    expected_discharge_date: date | None = None
+    expected_destination: DischargeDestination | None = None
+
+
+class BedSwap(Contract):
+    """Two patients exchange beds; each side carries the location it moves to."""
+
+    spell_id: Identifier
+    location: Location
+    other_spell_id: Identifier
+    other_location: Location
+
+
+class LeaveStart(Contract):
+    spell_id: Identifier
+    expected_return: AwareDatetime | None = None
+
+
+class BedStatusChange(Contract):
+    bed_id: Identifier
+    status: BedStatus
+    reason: str | None = Field(default=None, max_length=200)
+
+
+# Events -------------------------------------------------------------------------------
+
+
+class EventBase(Contract):
+    """The envelope every event carries."""
+
+    event_id: Identifier = Field(description="Unique per event; a repeat is a duplicate.")
+    schema_version: Literal[1] = SCHEMA_VERSION
+    occurred_at: AwareDatetime = Field(description="When it happened in the real world.")
+    recorded_at: AwareDatetime = Field(description="When the source system recorded it.")
+    source: Source
+    caused_by: Actor
+
+    def order(self) -> tuple[datetime, datetime, str]:
+        """Event-time order: the fold sorts by this, so arrival order never matters."""
+        return (self.occurred_at, self.recorded_at, self.event_id)
+
+
+class OrganisationRegistered(EventBase):
+    type: Literal["OrganisationRegistered"] = "OrganisationRegistered"
+    payload: OrganisationDetails
+
+
+class SiteRegistered(EventBase):
+    type: Literal["SiteRegistered"] = "SiteRegistered"
+    payload: SiteDetails
+
+
+class WardRegistered(EventBase):
+    type: Literal["WardRegistered"] = "WardRegistered"
+    payload: WardDetails
+
+
+class BedRegistered(EventBase):
+    type: Literal["BedRegistered"] = "BedRegistered"
+    payload: BedDetails
+
+
+class BedDecommissioned(EventBase):
+    type: Literal["BedDecommissioned"] = "BedDecommissioned"
+    payload: BedRef
+
+
+class PatientAdmitted(EventBase):
+    type: Literal["PatientAdmitted"] = "PatientAdmitted"
+    payload: Admission
+
+
+class PatientTransferred(EventBase):
+    type: Literal["PatientTransferred"] = "PatientTransferred"
+    payload: Transfer
+
+
+class PatientDischarged(EventBase):
+    type: Literal["PatientDischarged"] = "PatientDischarged"
+    payload: Discharge
+
+
+class AdmissionCancelled(EventBase):
+    type: Literal["AdmissionCancelled"] = "AdmissionCancelled"
+    payload: SpellRef
+
+
+class TransferCancelled(EventBase):
+    type: Literal["TransferCancelled"] = "TransferCancelled"
+    payload: TransferCancellation
+
+
+class DischargeCancelled(EventBase):
+    type: Literal["DischargeCancelled"] = "DischargeCancelled"
+    payload: SpellRef
+
+
+class SpellUpdated(EventBase):
+    type: Literal["SpellUpdated"] = "SpellUpdated"
+    payload: SpellUpdate
+
+
+class BedsSwapped(EventBase):
+    type: Literal["BedsSwapped"] = "BedsSwapped"
+    payload: BedSwap
+
+
+class PatientWentOnLeave(EventBase):
+    type: Literal["PatientWentOnLeave"] = "PatientWentOnLeave"
+    payload: LeaveStart
+
+
+class PatientReturnedFromLeave(EventBase):
+    type: Literal["PatientReturnedFromLeave"] = "PatientReturnedFromLeave"
+    payload: SpellRef
+
+
+class BedStatusChanged(EventBase):
+    type: Literal["BedStatusChanged"] = "BedStatusChanged"
+    payload: BedStatusChange
+
+
+RegistryEvent = (
+    OrganisationRegistered | SiteRegistered | WardRegistered | BedRegistered | BedDecommissioned
+)
+SpellEvent = (
+    PatientAdmitted
+    | PatientTransferred
+    | PatientDischarged
+    | AdmissionCancelled
+    | TransferCancelled
+    | DischargeCancelled
+    | SpellUpdated
+    | BedsSwapped
+    | PatientWentOnLeave
+    | PatientReturnedFromLeave
+)
+Event = Annotated[RegistryEvent | SpellEvent | BedStatusChanged, Field(discriminator="type")]
+EVENT_TYPES: tuple[type[EventBase], ...] = (
+    OrganisationRegistered,
+    SiteRegistered,
+    WardRegistered,
+    BedRegistered,
+    BedDecommissioned,
+    PatientAdmitted,
+    PatientTransferred,
+    PatientDischarged,
+    AdmissionCancelled,
+    TransferCancelled,
+    DischargeCancelled,
+    SpellUpdated,
+    BedsSwapped,
+    PatientWentOnLeave,
+    PatientReturnedFromLeave,
+    BedStatusChanged,
+)
+
+_EVENT: TypeAdapter[Event] = TypeAdapter(Event)
+SPELL_EVENT: TypeAdapter[SpellEvent] = TypeAdapter(
+    Annotated[SpellEvent, Field(discriminator="type")]
+)
+
+
+class EventRejected(ValueError):
+    """The bytes are not a valid version-1 event; ``reason`` names the problem."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for detail in error.errors(include_url=False)[:5]:
+        where = ".".join(str(part) for part in detail["loc"]) or "event"
+        problems.append(f"{where}: {detail['msg']}")
+    return "; ".join(problems)
+
+
+def decode_event(raw: bytes) -> Event:
+    """Parse one event from the wire, or raise EventRejected saying which field is wrong."""
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise EventRejected(f"not JSON: {error}") from None
+    return event_from_document(document)
+
+
+def event_from_document(document: Any) -> Event:
+    """Validate an already-parsed JSON document as an event."""
+    if not isinstance(document, dict):
+        raise EventRejected("event: expected a JSON object")
+    version: object = document.get("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise EventRejected(f"schema_version: {version!r} is not supported (expected 1)")
+    try:
+        return _EVENT.validate_python(document)
+    except ValidationError as error:
+        raise EventRejected(_describe(error)) from None
+
+
+def encode_event(event: EventBase) -> bytes:
+    return orjson.dumps(event.model_dump(mode="json"))
+
+
+def message_key(event: EventBase) -> bytes:
+    """The Kafka key: events that must stay in order share it, and so a partition.
+
+    A spell's events share the spell id; a bed's status and registry share the bed id;
+    other registry entries use their own id.
+    """
+    payload = getattr(event, "payload", None)
+    for field in ("spell_id", "bed_id", "ward_id", "site_id", "organisation_id"):
+        value = getattr(payload, field, None)
+        if isinstance(value, str):
+            return value.encode()
+    raise EventRejected(f"{type(event).__name__}: payload has no identifier to key by")
+
+
+def event_schema() -> dict[str, Any]:
+    """The JSON Schema of one event (any type), as published in the schemas folder."""
+    schema = _EVENT.json_schema(mode="validation")
+    schema["title"] = "Flow Centre event, version 1"
+    return schema

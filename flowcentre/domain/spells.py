@@ -1,0 +1,199 @@
+"""The spell fold: a patient's spell is a pure function of the set of its events.
+
+The events are replayed in event-time order (``EventBase.order``), whatever order they
+arrived in, and an event id seen before is ignored. So a late, duplicated or reordered
+feed converges on the same spell as the clean feed, and a correction that arrives late
+is folded in where it belongs. The rules below are documented in ``docs/events.md``.
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from dataclasses import dataclass, field
+from functools import singledispatch
+
+from flowcentre.domain.events import (
+    AdmissionCancelled,
+    BedsSwapped,
+    DischargeCancelled,
+    Location,
+    PatientAdmitted,
+    PatientDischarged,
+    PatientReturnedFromLeave,
+    PatientTransferred,
+    PatientWentOnLeave,
+    SpellEvent,
+    SpellUpdated,
+    TransferCancelled,
+)
+from flowcentre.domain.model import Spell, SpellStatus, Stamp, Stay
+
+
+@dataclass(frozen=True, slots=True)
+class _Move:
+    location: Location
+    stamp: Stamp
+    is_transfer: bool
+
+
+@dataclass(slots=True)
+class _Fold:
+    """The mutable scratchpad of one fold; only the finished Spell leaves this module."""
+
+    spell_id: str
+    status: SpellStatus = SpellStatus.AWAITING_ADMISSION
+    moves: list[_Move] = field(default_factory=list)
+    discharged: Stamp | None = None
+    facts: dict[str, object] = field(default_factory=dict)
+
+    def arrive(self, location: Location, stamp: Stamp, *, is_transfer: bool) -> None:
+        if not self.moves or self.moves[-1].location != location:
+            self.moves.append(_Move(location, stamp, is_transfer))
+
+    def finish(self, events: tuple[SpellEvent, ...]) -> Spell:
+        discharged = self.discharged
+        stays = []
+        for index, move in enumerate(self.moves):
+            following = self.moves[index + 1] if index + 1 < len(self.moves) else None
+            end = following.stamp if following else discharged
+            stays.append(Stay(location=move.location, start=move.stamp, end=end))
+        return Spell.model_validate(
+            {
+                **self.facts,
+                "spell_id": self.spell_id,
+                "discharged": discharged,
+                "events": events,
+                "status": self.status,
+                "stays": tuple(stays),
+            }
+        )
+
+
+def fold(spell_id: str, events: tuple[SpellEvent, ...]) -> Spell:
+    """Fold events already in event-time order into a spell."""
+    state = _Fold(spell_id)
+    for event in events:
+        _step(event, state)
+    return state.finish(events)
+
+
+def add_event(spell: Spell | None, spell_id: str, event: SpellEvent) -> Spell | None:
+    """The spell with one more event folded in, or None when the event is a duplicate."""
+    events = list(spell.events) if spell else []
+    if any(known.event_id == event.event_id for known in events):
+        return None
+    insort(events, event, key=lambda known: known.order())
+    return fold(spell_id, tuple(events))
+
+
+def _admit_implicitly(state: _Fold) -> None:
+    """A transfer or discharge without a live admission means the admission was not seen
+    (the feed started mid-stay, or it is still in flight); the patient is in hospital."""
+    if state.status in (SpellStatus.AWAITING_ADMISSION, SpellStatus.CANCELLED):
+        state.status = SpellStatus.ADMITTED
+        state.moves.clear()
+        state.facts.pop("admitted", None)
+
+
+@singledispatch
+def _step(event: SpellEvent, state: _Fold) -> None:
+    raise TypeError(f"no spell rule for {type(event).__name__}")
+
+
+@_step.register
+def _(event: PatientAdmitted, state: _Fold) -> None:
+    stamp = Stamp.of(event)
+    payload = event.payload
+    if state.status is not SpellStatus.ADMITTED:
+        # A first admission, or a re-admission after a cancel: the spell starts afresh.
+        state.moves.clear()
+        state.discharged = None
+        state.facts.pop("destination", None)
+        state.facts["admitted"] = stamp
+    state.status = SpellStatus.ADMITTED
+    state.facts["patient"] = payload.patient
+    if payload.specialty is not None:
+        state.facts["specialty"] = payload.specialty
+    if payload.expected_discharge_date is not None:
+        state.facts["expected_discharge_date"] = payload.expected_discharge_date
+    # A repeated admission message for a live spell corrects where the patient is.
+    state.arrive(payload.location, stamp, is_transfer=False)
+
+
+@_step.register
+def _(event: PatientTransferred, state: _Fold) -> None:
+    if state.status is SpellStatus.DISCHARGED:
+        return
+    _admit_implicitly(state)
+    state.arrive(event.payload.location, Stamp.of(event), is_transfer=True)
+
+
+@_step.register
+def _(event: BedsSwapped, state: _Fold) -> None:
+    if state.status is SpellStatus.DISCHARGED:
+        return
+    payload = event.payload
+    location = payload.location if payload.spell_id == state.spell_id else payload.other_location
+    _admit_implicitly(state)
+    state.arrive(location, Stamp.of(event), is_transfer=True)
+
+
+@_step.register
+def _(event: PatientDischarged, state: _Fold) -> None:
+    if state.status is SpellStatus.CANCELLED:
+        return
+    state.status = SpellStatus.DISCHARGED
+    state.discharged = Stamp.of(event)
+    state.facts["destination"] = event.payload.destination
+    state.facts["on_leave"] = False
+
+
+@_step.register
+def _(event: AdmissionCancelled, state: _Fold) -> None:
+    state.status = SpellStatus.CANCELLED
+    state.moves.clear()
+    state.discharged = None
+    for fact in ("admitted", "destination", "on_leave"):
+        state.facts.pop(fact, None)
+
+
+@_step.register
+def _(event: TransferCancelled, state: _Fold) -> None:
+    if state.status is not SpellStatus.ADMITTED:
+        return
+    wanted = event.payload.location
+    for index in range(len(state.moves) - 1, -1, -1):
+        move = state.moves[index]
+        if move.is_transfer and (wanted is None or move.location == wanted):
+            # The transfer never happened: the patient stayed where they were before it.
+            del state.moves[index]
+            rejoined = 0 < index < len(state.moves)
+            if rejoined and state.moves[index - 1].location == state.moves[index].location:
+                del state.moves[index]
+            return
+
+
+@_step.register
+def _(event: DischargeCancelled, state: _Fold) -> None:
+    if state.status is SpellStatus.DISCHARGED:
+        state.status = SpellStatus.ADMITTED
+        state.discharged = None
+        state.facts.pop("destination", None)
+
+
+@_step.register
+def _(event: SpellUpdated, state: _Fold) -> None:
+    payload = event.payload
+    for name in payload.model_fields_set - {"spell_id"}:
+        state.facts[name] = getattr(payload, name)
+
+
+@_step.register
+def _(event: PatientWentOnLeave, state: _Fold) -> None:
+    if state.status is SpellStatus.ADMITTED:
+        state.facts["on_leave"] = True
+
+
+@_step.register
+def _(event: PatientReturnedFromLeave, state: _Fold) -> None:
+    state.facts["on_leave"] = False

@@ -1,0 +1,54 @@
+"""Publishing events to the log with kafka-python: the one way anything writes a change."""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from kafka import KafkaProducer
+
+from flowcentre.domain.events import EventBase, encode_event, message_key
+
+
+class EventPublisher(abc.ABC):
+    """The port the API, the simulator and the feeds publish through."""
+
+    @abc.abstractmethod
+    def publish(self, events: Sequence[EventBase]) -> None:
+        """Send the events and return once the broker has acknowledged every one."""
+
+    async def publish_async(self, events: Sequence[EventBase]) -> None:
+        """The same, without blocking the event loop while the broker acknowledges."""
+        await asyncio.to_thread(self.publish, events)
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
+
+
+class KafkaPublisher(EventPublisher):
+    def __init__(self, bootstrap: str, topic: str, *, timeout_s: float = 30.0) -> None:
+        self._topic = topic
+        self._timeout_s = timeout_s
+        self._producer: Any = KafkaProducer(
+            bootstrap_servers=bootstrap,
+            acks="all",
+            linger_ms=2,
+            # Keeps a spell's events in order even when a send is retried.
+            max_in_flight_requests_per_connection=1,
+            retries=5,
+        )
+
+    def publish(self, events: Sequence[EventBase]) -> None:
+        futures = [
+            self._producer.send(self._topic, key=message_key(event), value=encode_event(event))
+            for event in events
+        ]
+        self._producer.flush(timeout=self._timeout_s)
+        for future in futures:
+            future.get(timeout=self._timeout_s)
+
+    def close(self) -> None:
+        self._producer.close(timeout=self._timeout_s)

@@ -1,0 +1,77 @@
+"""Where each record lives in Redis and how it is encoded (documented in docs/redis.md).
+
+Records are the core's pydantic models, stored as JSON (orjson); sets index them so a
+ward's beds or the whole registry can be read without scanning the keyspace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+import orjson
+from pydantic import BaseModel
+
+Record = TypeVar("Record", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Keyspace:
+    prefix: str = "fc"
+
+    def organisation(self, organisation_id: str) -> str:
+        return f"{self.prefix}:org:{organisation_id}"
+
+    def site(self, site_id: str) -> str:
+        return f"{self.prefix}:site:{site_id}"
+
+    def ward(self, ward_id: str) -> str:
+        return f"{self.prefix}:ward:{ward_id}"
+
+    def bed(self, bed_id: str) -> str:
+        return f"{self.prefix}:bed:{bed_id}"
+
+    def spell(self, spell_id: str) -> str:
+        return f"{self.prefix}:spell:{spell_id}"
+
+    @property
+    def organisations(self) -> str:
+        return f"{self.prefix}:orgs"
+
+    @property
+    def sites(self) -> str:
+        return f"{self.prefix}:sites"
+
+    @property
+    def wards(self) -> str:
+        return f"{self.prefix}:wards"
+
+    def ward_beds(self, ward_id: str) -> str:
+        return f"{self.prefix}:ward-beds:{ward_id}"
+
+    def ward_spells(self, ward_id: str) -> str:
+        return f"{self.prefix}:ward-spells:{ward_id}"
+
+    def tracking(self, topic: str) -> str:
+        return f"{self.prefix}:tracking:{topic}"
+
+    @property
+    def deltas(self) -> str:
+        return f"{self.prefix}:deltas"
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.prefix}:*"
+
+
+def dump(record: BaseModel) -> bytes:
+    return orjson.dumps(record.model_dump(mode="json"))
+
+
+def load(kind: type[Record], raw: bytes | str) -> Record:
+    return kind.model_validate(orjson.loads(raw))
+
+
+def text(raw: bytes | str) -> str:
+    """A key, member or stream id as text, whichever way the client decoded it."""
+    return raw.decode() if isinstance(raw, bytes) else raw

@@ -1,0 +1,115 @@
+"""Reading the live view: the system, sites, wards and beds as boards and the API show them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, cast
+
+import orjson
+from redis.asyncio import Redis
+
+from flowcentre.domain import board
+from flowcentre.domain.events import OrganisationRegistered, SiteRegistered, WardRegistered
+from flowcentre.domain.model import Bed, Spell
+from flowcentre.store.keyspace import Keyspace, Record, load, text
+
+JSON = dict[str, Any]
+Entries = list[tuple[bytes, dict[bytes, bytes]]]
+START = "0-0"
+
+
+class LiveReads:
+    def __init__(self, redis: Redis, *, prefix: str = "fc") -> None:
+        self._redis = redis
+        self._keys = Keyspace(prefix)
+
+    async def _records(self, kind: type[Record], keys: Iterable[str]) -> list[Record]:
+        ordered = list(keys)
+        if not ordered:
+            return []
+        return [load(kind, raw) for raw in await self._redis.mget(ordered) if raw]
+
+    async def _members(self, key: str) -> list[str]:
+        return sorted(text(member) for member in await self._redis.smembers(key))
+
+    async def cursor(self) -> str:
+        """The id of the newest delta; a snapshot read after it includes at least that much."""
+        newest = cast(Entries, await self._redis.xrevrange(self._keys.deltas, count=1))
+        return text(newest[0][0]) if newest else START
+
+    async def organisations(self) -> list[OrganisationRegistered]:
+        ids = await self._members(self._keys.organisations)
+        return await self._records(OrganisationRegistered, map(self._keys.organisation, ids))
+
+    async def sites(self) -> list[SiteRegistered]:
+        ids = await self._members(self._keys.sites)
+        return await self._records(SiteRegistered, map(self._keys.site, ids))
+
+    async def wards(self) -> list[WardRegistered]:
+        ids = await self._members(self._keys.wards)
+        return await self._records(WardRegistered, map(self._keys.ward, ids))
+
+    async def ward_beds(self, ward_id: str) -> list[Bed]:
+        ids = await self._members(self._keys.ward_beds(ward_id))
+        beds = await self._records(Bed, map(self._keys.bed, ids))
+        return sorted(
+            beds,
+            key=lambda bed: (
+                (bed.details.room or "", bed.details.label) if bed.details else ("~", bed.bed_id)
+            ),
+        )
+
+    async def all_beds(self) -> list[Bed]:
+        ward_ids = await self._members(self._keys.wards)
+        beds: list[Bed] = []
+        for ward_id in ward_ids:
+            beds.extend(await self.ward_beds(ward_id))
+        return beds
+
+    async def bed(self, bed_id: str) -> Bed | None:
+        raw = await self._redis.get(self._keys.bed(bed_id))
+        return load(Bed, raw) if raw else None
+
+    async def spell(self, spell_id: str) -> Spell | None:
+        raw = await self._redis.get(self._keys.spell(spell_id))
+        return load(Spell, raw) if raw else None
+
+    async def ward_spells(self, ward_id: str) -> list[Spell]:
+        ids = await self._members(self._keys.ward_spells(ward_id))
+        return await self._records(Spell, map(self._keys.spell, ids))
+
+    async def snapshot(self) -> tuple[str, JSON]:
+        """Everything a board starts from, and the cursor to take deltas after.
+
+        The cursor is read first: deltas after it that the snapshot already includes are
+        whole records, so replaying them over the snapshot changes nothing.
+        """
+        cursor = await self.cursor()
+        sites = await self.sites()
+        wards = await self.wards()
+        beds = await self.all_beds()
+        return cursor, {
+            "sites": [board.site_view(site) for site in sites],
+            "wards": [board.ward_view(ward) for ward in wards],
+            "beds": [board.bed_view(bed) for bed in beds],
+        }
+
+    async def deltas_after(
+        self, cursor: str, *, count: int = 1000, block_ms: int | None = None
+    ) -> list[tuple[str, JSON]]:
+        """Delta entries newer than the cursor, oldest first (waiting up to block_ms)."""
+        entries: Entries
+        if block_ms is None:
+            found = await self._redis.xrange(self._keys.deltas, min=f"({cursor}", count=count)
+            entries = cast(Entries, found)
+        else:
+            streams = await self._redis.xread(
+                {self._keys.deltas: cursor}, count=count, block=block_ms
+            )
+            entries = cast(list[tuple[bytes, Entries]], streams)[0][1] if streams else []
+        return [(text(entry_id), orjson.loads(fields[b"d"])) for entry_id, fields in entries]
+
+    async def oldest_delta(self) -> str | None:
+        """The oldest delta kept: a cursor older than it cannot resume and must resnapshot."""
+        oldest = cast(Entries, await self._redis.xrange(self._keys.deltas, count=1))
+        return text(oldest[0][0]) if oldest else None

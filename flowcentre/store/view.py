@@ -1,0 +1,262 @@
+"""Writing the live view: events applied through the core, stored atomically in Redis.
+
+Each batch is one optimistic transaction: the records it reads are WATCHed, the core
+applies the events in memory, and the changed records, their indexes, the board deltas
+and the log position they reflect (the tracking hash) are written in one MULTI/EXEC.
+A redelivered event is skipped by its position; a repeated event id is skipped by the
+spell fold; a concurrent writer on another partition makes the transaction retry.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import orjson
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import WatchError
+
+from flowcentre.domain import board
+from flowcentre.domain.apply import Change, State, apply, needs
+from flowcentre.domain.events import (
+    EventBase,
+    OrganisationRegistered,
+    SiteRegistered,
+    WardRegistered,
+)
+from flowcentre.domain.model import Bed, Spell
+from flowcentre.store.keyspace import Keyspace, dump, load
+
+Entry = TypeVar("Entry", OrganisationRegistered, SiteRegistered, WardRegistered)
+
+
+@dataclass(frozen=True, slots=True)
+class PositionedEvent:
+    """An event and where it sits in the log; the position makes re-delivery harmless."""
+
+    partition: int
+    offset: int
+    event: EventBase
+
+
+class LiveView(abc.ABC):
+    """The port the stream processors write the live picture through."""
+
+    @abc.abstractmethod
+    async def apply(self, topic: str, batch: Sequence[PositionedEvent]) -> None:
+        """Apply the events not applied before, atomically, recording their positions."""
+
+
+def deltas_of(change: Change) -> list[dict[str, Any]]:
+    """The board deltas a change produces: whole records, so applying one twice is safe."""
+    deltas: list[dict[str, Any]] = []
+    deltas.extend(
+        {"kind": "organisation", "organisation": org.payload.model_dump(mode="json")}
+        for org in change.organisations.values()
+    )
+    deltas.extend({"kind": "site", "site": board.site_view(site)} for site in change.sites.values())
+    deltas.extend({"kind": "ward", "ward": board.ward_view(ward)} for ward in change.wards.values())
+    deltas.extend({"kind": "bed", "bed": board.bed_view(bed)} for bed in change.beds.values())
+    return deltas
+
+
+@dataclass(slots=True)
+class _Loaded:
+    """What a batch read, as it was, so index updates can compare before and after."""
+
+    state: State
+    beds: dict[str, Bed] = field(default_factory=dict)
+    spells: dict[str, Spell] = field(default_factory=dict)
+
+
+class RedisView(LiveView):
+    def __init__(self, redis: Redis, *, prefix: str = "fc", deltas_maxlen: int = 100_000) -> None:
+        self._redis = redis
+        self._keys = Keyspace(prefix)
+        self._deltas_maxlen = deltas_maxlen
+
+    @property
+    def keys(self) -> Keyspace:
+        return self._keys
+
+    async def apply(self, topic: str, batch: Sequence[PositionedEvent]) -> None:
+        if not batch:
+            return
+        tracking = self._keys.tracking(topic)
+        while True:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(tracking)
+                    applied = {int(p): int(o) for p, o in (await pipe.hgetall(tracking)).items()}
+                    fresh = [p for p in batch if p.offset > applied.get(p.partition, -1)]
+                    if not fresh:
+                        return
+                    loaded = await self._load(pipe, [p.event for p in fresh])
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    self._write(pipe, topic, fresh, loaded)
+                    await pipe.execute()
+                    return
+                except WatchError:
+                    continue
+
+    async def _load(self, pipe: Pipeline, events: Sequence[EventBase]) -> _Loaded:
+        state = State()
+        spell_ids: set[str] = set()
+        for event in events:
+            spell_ids |= needs(event, state).spell_ids
+        for spell_id, raw in await self._read(pipe, spell_ids, self._keys.spell):
+            state.spells[spell_id] = load(Spell, raw)
+        bed_ids: set[str] = set()
+        for event in events:
+            bed_ids |= needs(event, state).bed_ids
+        for bed_id, raw in await self._read(pipe, bed_ids, self._keys.bed):
+            state.beds[bed_id] = load(Bed, raw)
+        state.organisations.update(
+            await self._registry(pipe, events, OrganisationRegistered, self._keys.organisation)
+        )
+        state.sites.update(await self._registry(pipe, events, SiteRegistered, self._keys.site))
+        state.wards.update(await self._registry(pipe, events, WardRegistered, self._keys.ward))
+        return _Loaded(state=state, beds=dict(state.beds), spells=dict(state.spells))
+
+    async def _registry(
+        self,
+        pipe: Pipeline,
+        events: Sequence[EventBase],
+        kind: type[Entry],
+        key: Callable[[str], str],
+    ) -> dict[str, Entry]:
+        """Current registry entries of the kind these events register (for last-wins)."""
+        ids = {registry_id(event) for event in events if isinstance(event, kind)}
+        return {entry_id: load(kind, raw) for entry_id, raw in await self._read(pipe, ids, key)}
+
+    @staticmethod
+    async def _read(
+        pipe: Pipeline, ids: Iterable[str], key: Callable[[str], str]
+    ) -> list[tuple[str, bytes | str]]:
+        ordered = sorted(ids)
+        if not ordered:
+            return []
+        keys = [key(entry_id) for entry_id in ordered]
+        await pipe.watch(*keys)
+        values = await pipe.mget(keys)
+        return [(entry_id, raw) for entry_id, raw in zip(ordered, values, strict=True) if raw]
+
+    def _write(
+        self, pipe: Pipeline, topic: str, fresh: Sequence[PositionedEvent], loaded: _Loaded
+    ) -> None:
+        state = loaded.state
+        total = Change()
+        for positioned in fresh:
+            change = apply(state, positioned.event)
+            if not change:
+                continue
+            state.absorb(change)
+            total.absorb(change)
+            entry = {
+                "event_id": positioned.event.event_id,
+                "occurred_at": positioned.event.occurred_at.isoformat(),
+                "deltas": deltas_of(change),
+            }
+            pipe.xadd(
+                self._keys.deltas,
+                {"d": orjson.dumps(entry)},
+                maxlen=self._deltas_maxlen,
+                approximate=True,
+            )
+        write_records(pipe, self._keys, total, loaded.beds, loaded.spells)
+        positions: dict[int, int] = {}
+        for positioned in fresh:
+            positions[positioned.partition] = max(
+                positions.get(positioned.partition, -1), positioned.offset
+            )
+        pipe.hset(self._keys.tracking(topic), mapping=positions)  # type: ignore[arg-type]
+
+
+def registry_id(event: OrganisationRegistered | SiteRegistered | WardRegistered) -> str:
+    if isinstance(event, OrganisationRegistered):
+        return event.payload.organisation_id
+    if isinstance(event, SiteRegistered):
+        return event.payload.site_id
+    return event.payload.ward_id
+
+
+def write_records(
+    pipe: Pipeline,
+    keys: Keyspace,
+    change: Change,
+    beds_before: dict[str, Bed],
+    spells_before: dict[str, Spell],
+) -> None:
+    """Queue the writes of changed records and of the indexes that point at them."""
+    for org_id, org in change.organisations.items():
+        pipe.set(keys.organisation(org_id), dump(org))
+        pipe.sadd(keys.organisations, org_id)
+    for site_id, site in change.sites.items():
+        pipe.set(keys.site(site_id), dump(site))
+        pipe.sadd(keys.sites, site_id)
+    for ward_id, ward in change.wards.items():
+        pipe.set(keys.ward(ward_id), dump(ward))
+        pipe.sadd(keys.wards, ward_id)
+    for bed_id, bed in change.beds.items():
+        pipe.set(keys.bed(bed_id), dump(bed))
+        before = beds_before.get(bed_id)
+        if before is not None and before.ward_id != bed.ward_id:
+            pipe.srem(keys.ward_beds(before.ward_id), bed_id)
+        pipe.sadd(keys.ward_beds(bed.ward_id), bed_id)
+    for spell_id, spell in change.spells.items():
+        pipe.set(keys.spell(spell_id), dump(spell))
+        was = _ward_of(spells_before.get(spell_id))
+        now = _ward_of(spell)
+        if was is not None and was != now:
+            pipe.srem(keys.ward_spells(was), spell_id)
+        if now is not None:
+            pipe.sadd(keys.ward_spells(now), spell_id)
+
+
+def _ward_of(spell: Spell | None) -> str | None:
+    if spell is None or not spell.in_hospital or spell.location is None:
+        return None
+    return spell.location.ward_id
+
+
+async def replace_view(
+    redis: Redis,
+    keys: Keyspace,
+    topic: str,
+    state: State,
+    positions: dict[int, int],
+) -> None:
+    """Swap the whole view for ``state`` in one transaction, as of the given log positions.
+
+    A worker applying at the same time has WATCHed the tracking hash, so its transaction
+    aborts and retries against the new view, skipping what the rebuild already covered.
+    Boards are told to take a fresh snapshot.
+    """
+    tracking = keys.tracking(topic)
+    while True:
+        async with redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(tracking)
+                existing = [key async for key in redis.scan_iter(match=keys.pattern, count=1000)]
+                pipe.multi()  # type: ignore[no-untyped-call]
+                if existing:
+                    pipe.unlink(*existing)
+                everything = Change(
+                    organisations=state.organisations,
+                    sites=state.sites,
+                    wards=state.wards,
+                    beds=state.beds,
+                    spells=state.spells,
+                )
+                write_records(pipe, keys, everything, {}, {})
+                if positions:
+                    pipe.hset(tracking, mapping=positions)  # type: ignore[arg-type]
+                marker = {"deltas": [{"kind": "resnapshot"}]}
+                pipe.xadd(keys.deltas, {"d": orjson.dumps(marker)})
+                await pipe.execute()
+                return
+            except WatchError:
+                continue

@@ -1,0 +1,72 @@
+"""Small builders for real events, so tests read as hospital stories."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from itertools import count
+from typing import Any
+
+from flowcentre.domain.apply import State, apply
+from flowcentre.domain.events import EventBase, event_from_document
+
+T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+_ids = count(1)
+
+
+def event(kind: str, payload: dict[str, Any], minute: float = 0, **envelope: Any) -> EventBase:
+    at = T0 + timedelta(minutes=minute)
+    document: dict[str, Any] = {
+        "event_id": f"test-{next(_ids):08d}",
+        "type": kind,
+        "occurred_at": at.isoformat(),
+        "recorded_at": at.isoformat(),
+        "source": {"system": "PAS", "organisation": "RWP"},
+        "caused_by": {"kind": "system", "id": "pas-feed"},
+        "payload": payload,
+    }
+    document.update(envelope)
+    built: EventBase = event_from_document(document)
+    return built
+
+
+def ward(ward_id: str = "W1", site_id: str = "WRH", minute: float = -60) -> EventBase:
+    return event(
+        "WardRegistered", {"ward_id": ward_id, "site_id": site_id, "name": ward_id}, minute
+    )
+
+
+def bed(bed_id: str, ward_id: str = "W1", minute: float = -60, **details: Any) -> EventBase:
+    payload = {"bed_id": bed_id, "ward_id": ward_id, "label": bed_id, **details}
+    return event("BedRegistered", payload, minute)
+
+
+def where(bed_id: str | None, ward_id: str = "W1") -> dict[str, Any]:
+    return {"ward_id": ward_id, "bed_id": bed_id}
+
+
+def admitted(spell: str, bed_id: str | None, minute: float, ward_id: str = "W1") -> EventBase:
+    patient = {"patient_id": f"P-{spell}", "given_name": "Ada", "family_name": "Lovelace"}
+    payload = {"spell_id": spell, "patient": patient, "location": where(bed_id, ward_id)}
+    return event("PatientAdmitted", payload, minute)
+
+
+def transferred(spell: str, bed_id: str | None, minute: float, ward_id: str = "W1") -> EventBase:
+    return event(
+        "PatientTransferred", {"spell_id": spell, "location": where(bed_id, ward_id)}, minute
+    )
+
+
+def discharged(spell: str, minute: float, destination: str = "usual_residence") -> EventBase:
+    return event("PatientDischarged", {"spell_id": spell, "destination": destination}, minute)
+
+
+def bed_status(bed_id: str, status: str, minute: float) -> EventBase:
+    return event("BedStatusChanged", {"bed_id": bed_id, "status": status}, minute)
+
+
+def fold(events: Iterable[EventBase], state: State | None = None) -> State:
+    state = state if state is not None else State()
+    for one in events:
+        state.absorb(apply(state, one))
+    return state

@@ -1,0 +1,1 @@
+"""Tests of one adapter at a time against the real embedded broker and Redis."""

@@ -1,0 +1,147 @@
+"""The Redis view: atomic, idempotent apply, and a rebuild equal to the live state."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from redis.asyncio import Redis
+
+from flowcentre.config import Settings
+from flowcentre.domain.beds import BedState
+from flowcentre.domain.events import EventBase, decode_event
+from flowcentre.publisher import KafkaPublisher
+from flowcentre.rebuild import rebuild, replay
+from flowcentre.runtime import ensure_topics
+from flowcentre.store.keyspace import Keyspace, text
+from flowcentre.store.reads import LiveReads
+from flowcentre.store.view import PositionedEvent, RedisView
+from tests.builders import admitted, bed, bed_status, discharged, transferred, ward
+
+TOPIC = "events"
+STORY = [
+    ward("W1"),
+    bed("B1"),
+    bed("B2"),
+    admitted("S1", "B1", 0),
+    transferred("S1", "B2", 30),
+    bed_status("B1", "cleaning", 40),
+    bed_status("B1", "clean", 60),
+    admitted("S2", "B1", 70),
+    discharged("S1", 90),
+]
+
+
+def positioned(events: list[EventBase], partition: int = 0) -> list[PositionedEvent]:
+    return [PositionedEvent(partition, offset, e) for offset, e in enumerate(events)]
+
+
+async def dump_view(redis: Redis, prefix: str = "fc") -> dict[str, Any]:
+    """Every key of the view but the delta stream, in a comparable form."""
+    keys = Keyspace(prefix)
+    view: dict[str, Any] = {}
+    async for raw_key in redis.scan_iter(match=keys.pattern):
+        key = text(raw_key)
+        kind = text(await redis.type(key))
+        if key == keys.deltas:
+            continue
+        if kind == "string":
+            view[key] = orjson.loads(await redis.get(key) or b"null")
+        elif kind == "set":
+            view[key] = sorted(await redis.smembers(key))
+        elif kind == "hash":
+            view[key] = dict(sorted((await redis.hgetall(key)).items()))
+    return view
+
+
+async def test_applied_story_reads_back_as_the_board_shows_it(redis_client: Redis) -> None:
+    view = RedisView(redis_client)
+    await view.apply(TOPIC, positioned(STORY))
+    reads = LiveReads(redis_client)
+    beds = {b.bed_id: b for b in await reads.ward_beds("W1")}
+    assert beds["B1"].state is BedState.OCCUPIED
+    assert beds["B2"].state is BedState.AWAITING_CLEAN
+    assert [s.spell_id for s in await reads.ward_spells("W1")] == ["S2"]
+    cursor, snapshot = await reads.snapshot()
+    assert cursor != "0-0"
+    assert {b["bed_id"] for b in snapshot["beds"]} == {"B1", "B2"}
+    assert "Lovelace" not in orjson.dumps(snapshot).decode()
+
+
+async def test_redelivered_batch_changes_nothing(redis_client: Redis) -> None:
+    view = RedisView(redis_client)
+    batch = positioned(STORY)
+    await view.apply(TOPIC, batch)
+    before = await dump_view(redis_client)
+    deltas = await redis_client.xlen(Keyspace().deltas)
+    await view.apply(TOPIC, batch[3:])
+    assert await dump_view(redis_client) == before
+    assert await redis_client.xlen(Keyspace().deltas) == deltas
+
+
+async def test_each_applied_event_publishes_its_deltas_in_order(redis_client: Redis) -> None:
+    await RedisView(redis_client).apply(TOPIC, positioned(STORY))
+    entries = await LiveReads(redis_client).deltas_after("0-0")
+    assert [e["event_id"] for _, e in entries] == [e.event_id for e in STORY]
+    last = entries[-1][1]["deltas"]
+    assert {d["bed"]["bed_id"]: d["bed"]["state"] for d in last} == {"B2": "awaiting_clean"}
+
+
+async def test_partitions_in_any_interleaving_reach_the_same_view(redis_client: Redis) -> None:
+    clean_view = RedisView(redis_client, prefix="clean")
+    await clean_view.apply(TOPIC, positioned(STORY))
+    mixed = RedisView(redis_client, prefix="mixed")
+    # Within a partition the log keeps order; across partitions anything goes.
+    queues = [positioned(STORY[i::2], partition=i) for i in range(2)]
+    chooser = random.Random(7)
+    while any(queues):
+        queue = chooser.choice([q for q in queues if q])
+        await mixed.apply(TOPIC, [queue.pop(0)])
+    clean = {
+        k.removeprefix("clean:"): v for k, v in (await dump_view(redis_client, "clean")).items()
+    }
+    other = {
+        k.removeprefix("mixed:"): v for k, v in (await dump_view(redis_client, "mixed")).items()
+    }
+    clean.pop("tracking:events")
+    other.pop("tracking:events")
+    assert other == clean
+
+
+async def test_rebuild_from_the_log_equals_the_live_view(
+    settings: Settings, redis_client: Redis
+) -> None:
+    assert settings.kafka_bootstrap
+    ensure_topics(settings.kafka_bootstrap, settings)
+    publisher = KafkaPublisher(settings.kafka_bootstrap, settings.events_topic)
+    publisher.publish(STORY)
+    publisher.close()
+    # The live view as a worker builds it: each partition's events in log order.
+    live = RedisView(redis_client, prefix="live")
+    _, positions, applied, _ = await replay(settings.kafka_bootstrap, settings.events_topic)
+    assert applied == len(STORY)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(settings.events_topic, p) for p in positions]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        records = await consumer.getmany(*parts, timeout_ms=5000)
+    finally:
+        await consumer.stop()
+    for tp, messages in records.items():
+        await live.apply(
+            settings.events_topic,
+            [PositionedEvent(tp.partition, m.offset, decode_event(m.value)) for m in messages],
+        )
+    report = await rebuild(settings.kafka_bootstrap, redis_client, settings.events_topic, "rebuilt")
+    assert report.events == len(STORY)
+    live_keys = {
+        k.removeprefix("live:"): v for k, v in (await dump_view(redis_client, "live")).items()
+    }
+    rebuilt = {
+        k.removeprefix("rebuilt:"): v for k, v in (await dump_view(redis_client, "rebuilt")).items()
+    }
+    assert rebuilt == live_keys
