@@ -357,7 +357,12 @@ def ensure_topics(bootstrap: str, settings: Settings) -> list[str]:
         # whatever a production cluster is configured for.
         response = admin.create_topics(
             {
-                topic: {"num_partitions": settings.topic_partitions, "replication_factor": -1}
+                topic: {
+                    "num_partitions": settings.topic_partitions,
+                    "replication_factor": -1,
+                    # The events topic is the record the view is rebuilt from: keep it all.
+                    "configs": {"retention.ms": "-1"} if topic == settings.events_topic else {},
+                }
                 for topic in missing
             },
             raise_errors=False,

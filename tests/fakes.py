@@ -1,0 +1,43 @@
+"""In-memory stand-ins for the adapters' ports, for tests that are about something else."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+from flowcentre.store.view import LiveView, PositionedEvent
+
+
+class InMemoryView(LiveView):
+    """Records what it applies, skipping positions it has applied, as the Redis view does.
+
+    ``refuse`` picks events to fail on; a batch holding one applies nothing, since the
+    real view applies a batch atomically.
+    """
+
+    def __init__(self, refuse: Callable[[PositionedEvent], bool] | None = None) -> None:
+        self._refuse = refuse
+        self.applied: dict[str, list[PositionedEvent]] = defaultdict(list)
+        self._last_offset: dict[tuple[str, int], int] = {}
+        self._changed = asyncio.Condition()
+
+    async def apply(self, topic: str, batch: Sequence[PositionedEvent]) -> None:
+        fresh = [
+            positioned
+            for positioned in batch
+            if positioned.offset > self._last_offset.get((topic, positioned.partition), -1)
+        ]
+        for positioned in fresh:
+            if self._refuse is not None and self._refuse(positioned):
+                raise RuntimeError(f"refused {positioned.event.event_id}")
+        async with self._changed:
+            for positioned in fresh:
+                self.applied[topic].append(positioned)
+                self._last_offset[(topic, positioned.partition)] = positioned.offset
+            self._changed.notify_all()
+
+    async def wait_for(self, topic: str, count: int) -> None:
+        """Wait until at least ``count`` events of ``topic`` have been applied."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: len(self.applied[topic]) >= count)
