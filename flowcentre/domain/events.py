@@ -12,7 +12,16 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    ValidationError,
+    model_serializer,
+)
 
 from flowcentre.domain.beds import BedStatus
 
@@ -188,6 +197,13 @@ class SpellUpdate(Contract):
     patient: Patient | None = None
     expected_discharge_date: date | None = None
     expected_destination: DischargeDestination | None = None
+
+    @model_serializer(mode="wrap")
+    def _present_fields_only(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Absent and null mean different things here (keep versus clear), so a field that
+        # was not sent must stay absent when the event is stored and read back.
+        document: dict[str, Any] = serialize(self)
+        return {k: v for k, v in document.items() if k == "spell_id" or k in self.model_fields_set}
 
 
 class BedSwap(Contract):

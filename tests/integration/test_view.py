@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -15,10 +14,11 @@ from flowcentre.domain.events import EventBase, decode_event
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.rebuild import rebuild, replay
 from flowcentre.runtime import ensure_topics
-from flowcentre.store.keyspace import Keyspace, text
+from flowcentre.store.keyspace import Keyspace
 from flowcentre.store.reads import LiveReads
 from flowcentre.store.view import PositionedEvent, RedisView
 from tests.builders import admitted, bed, bed_status, discharged, transferred, ward
+from tests.view_dump import dump_view
 
 TOPIC = "events"
 STORY = [
@@ -36,24 +36,6 @@ STORY = [
 
 def positioned(events: list[EventBase], partition: int = 0) -> list[PositionedEvent]:
     return [PositionedEvent(partition, offset, e) for offset, e in enumerate(events)]
-
-
-async def dump_view(redis: Redis, prefix: str = "fc") -> dict[str, Any]:
-    """Every key of the view but the delta stream, in a comparable form."""
-    keys = Keyspace(prefix)
-    view: dict[str, Any] = {}
-    async for raw_key in redis.scan_iter(match=keys.pattern):
-        key = text(raw_key)
-        kind = text(await redis.type(key))
-        if key == keys.deltas:
-            continue
-        if kind == "string":
-            view[key] = orjson.loads(await redis.get(key) or b"null")
-        elif kind == "set":
-            view[key] = sorted(await redis.smembers(key))
-        elif kind == "hash":
-            view[key] = dict(sorted((await redis.hgetall(key)).items()))
-    return view
 
 
 async def test_applied_story_reads_back_as_the_board_shows_it(redis_client: Redis) -> None:
