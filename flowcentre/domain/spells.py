@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bisect import insort
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import singledispatch
 
 from flowcentre.domain.events import (
@@ -29,11 +30,17 @@ from flowcentre.domain.events import (
 from flowcentre.domain.model import Spell, SpellStatus, Stamp, Stay
 
 
+class _Kind(Enum):
+    ADMISSION = "admission"
+    TRANSFER = "transfer"
+    SWAP = "swap"
+
+
 @dataclass(frozen=True, slots=True)
 class _Move:
     location: Location
     stamp: Stamp
-    is_transfer: bool
+    kind: _Kind
 
 
 @dataclass(slots=True)
@@ -46,9 +53,9 @@ class _Fold:
     discharged: Stamp | None = None
     facts: dict[str, object] = field(default_factory=dict)
 
-    def arrive(self, location: Location, stamp: Stamp, *, is_transfer: bool) -> None:
+    def arrive(self, location: Location, stamp: Stamp, kind: _Kind) -> None:
         if not self.moves or self.moves[-1].location != location:
-            self.moves.append(_Move(location, stamp, is_transfer))
+            self.moves.append(_Move(location, stamp, kind))
 
     def finish(self, events: tuple[SpellEvent, ...]) -> Spell:
         discharged = self.discharged
@@ -117,7 +124,7 @@ def _(event: PatientAdmitted, state: _Fold) -> None:
     if payload.expected_discharge_date is not None:
         state.facts["expected_discharge_date"] = payload.expected_discharge_date
     # A repeated admission message for a live spell corrects where the patient is.
-    state.arrive(payload.location, stamp, is_transfer=False)
+    state.arrive(payload.location, stamp, _Kind.ADMISSION)
 
 
 @_step.register
@@ -125,7 +132,7 @@ def _(event: PatientTransferred, state: _Fold) -> None:
     if state.status is SpellStatus.DISCHARGED:
         return
     _admit_implicitly(state)
-    state.arrive(event.payload.location, Stamp.of(event), is_transfer=True)
+    state.arrive(event.payload.location, Stamp.of(event), _Kind.TRANSFER)
 
 
 @_step.register
@@ -135,7 +142,7 @@ def _(event: BedsSwapped, state: _Fold) -> None:
     payload = event.payload
     location = payload.location if payload.spell_id == state.spell_id else payload.other_location
     _admit_implicitly(state)
-    state.arrive(location, Stamp.of(event), is_transfer=True)
+    state.arrive(location, Stamp.of(event), _Kind.SWAP)
 
 
 @_step.register
@@ -162,9 +169,12 @@ def _(event: TransferCancelled, state: _Fold) -> None:
     if state.status is not SpellStatus.ADMITTED:
         return
     wanted = event.payload.location
-    for index in range(len(state.moves) - 1, -1, -1):
+    # Only a transfer is cancelled: a swap moved another patient too, so undoing one side
+    # would put two patients in one bed; the PAS undoes a swap with another swap.
+    candidates = range(len(state.moves) - 1, -1, -1) if wanted else [len(state.moves) - 1]
+    for index in candidates:
         move = state.moves[index]
-        if move.is_transfer and (wanted is None or move.location == wanted):
+        if move.kind is _Kind.TRANSFER and (wanted is None or move.location == wanted):
             # The transfer never happened: the patient stayed where they were before it.
             del state.moves[index]
             rejoined = 0 < index < len(state.moves)

@@ -7,6 +7,7 @@ ward's beds or the whole registry can be read without scanning the keyspace.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypeVar
 
 import orjson
@@ -68,7 +69,10 @@ def dump(record: BaseModel) -> bytes:
     return orjson.dumps(record.model_dump(mode="json"))
 
 
+@lru_cache(maxsize=4096)
 def load(kind: type[Record], raw: bytes | str) -> Record:
+    """Parse a stored record. Records are immutable, so the same bytes read again (the
+    beds and spells of patients in hospital, batch after batch) reuse the parsed one."""
     return kind.model_validate(orjson.loads(raw))
 
 

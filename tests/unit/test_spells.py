@@ -193,3 +193,46 @@ def test_every_bed_state_records_who_caused_it() -> None:
     since = state.beds["B1"].since
     assert since is not None
     assert since.by.id == "hk-7"
+
+
+def test_cancel_transfer_never_undoes_half_of_a_swap() -> None:
+    swap = event(
+        "BedsSwapped",
+        {
+            "spell_id": "S1",
+            "location": where("B2"),
+            "other_spell_id": "S2",
+            "other_location": where("B1"),
+        },
+        10,
+    )
+    cancel = event("TransferCancelled", {"spell_id": "S1"}, 20)
+    state = fold([*REGISTRY, admitted("S1", "B1", 0), admitted("S2", "B2", 1), swap, cancel])
+    assert [o.spell_id for o in state.beds["B1"].occupants] == ["S2"]
+    assert [o.spell_id for o in state.beds["B2"].occupants] == ["S1"]
+
+
+def test_cancel_transfer_without_a_location_only_looks_at_the_latest_move() -> None:
+    swap = event(
+        "BedsSwapped",
+        {
+            "spell_id": "S1",
+            "location": where("B3"),
+            "other_spell_id": "S2",
+            "other_location": where("B2"),
+        },
+        20,
+    )
+    cancel = event("TransferCancelled", {"spell_id": "S1"}, 30)
+    history = [
+        *REGISTRY,
+        admitted("S1", "B1", 0),
+        transferred("S1", "B2", 10),
+        admitted("S2", "B3", 15),
+        swap,
+        cancel,
+    ]
+    state = fold(history)
+    assert [o.spell_id for o in state.beds["B3"].occupants] == ["S1"]
+    assert [o.spell_id for o in state.beds["B2"].occupants] == ["S2"]
+    assert not state.beds["B1"].occupants

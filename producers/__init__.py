@@ -1,0 +1,1 @@
+"""Producers: the county simulator and the adapters that bring outside feeds into the log."""
