@@ -74,6 +74,12 @@ def _rebuild(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(settings: Settings, args: argparse.Namespace) -> int:
+    from flowcentre.bench.run import plan_from_args, run_bench
+
+    return run_bench(settings, plan_from_args(args), args.json)
+
+
 def write_schemas(folder: Path = SCHEMAS) -> list[Path]:
     """Write the event contract's JSON Schemas (any event, and one per type)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -165,6 +171,22 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "schemas", help="write the event JSON Schema into the package"
     ).set_defaults(run=_schemas)
+    bench = commands.add_parser(
+        "bench", help="measure throughput, freshness, fan-out, rebuild and memory against targets"
+    )
+    bench.add_argument("--quick", action="store_true", help="smaller sizes: under two minutes")
+    bench.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
+    bench.add_argument(
+        "--clients", type=int, metavar="N", help="fan-out boards (1000; 200 with --quick)"
+    )
+    bench.add_argument("--events", type=int, metavar="N", help="events the throughput run drains")
+    bench.add_argument(
+        "--seconds", type=float, metavar="S", help="length of the freshness and fan-out runs"
+    )
+    bench.add_argument(
+        "--replay-days", type=float, metavar="DAYS", help="simulated days the rebuild replays"
+    )
+    bench.set_defaults(run=_bench)
     return root
 
 

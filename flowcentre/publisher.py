@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
 from flowcentre.domain.events import EventBase, encode_event, message_key
 
@@ -28,27 +30,48 @@ class EventPublisher(abc.ABC):
         """Release the connection."""
 
 
+class PublishFailed(RuntimeError):
+    """The log did not acknowledge the events, so nothing has changed."""
+
+
 class KafkaPublisher(EventPublisher):
     def __init__(self, bootstrap: str, topic: str, *, timeout_s: float = 30.0) -> None:
+        self._bootstrap = bootstrap
         self._topic = topic
         self._timeout_s = timeout_s
-        self._producer: Any = KafkaProducer(
-            bootstrap_servers=bootstrap,
-            acks="all",
-            linger_ms=2,
-            # Keeps a spell's events in order even when a send is retried.
-            max_in_flight_requests_per_connection=1,
-            retries=5,
-        )
+        self._producer: Any = None
+        self._connecting = threading.Lock()
+
+    def _connected(self) -> Any:
+        # Connecting on first use lets a process start, and report the broker down on its
+        # health check, while the broker is unreachable.
+        with self._connecting:
+            if self._producer is None:
+                self._producer = KafkaProducer(
+                    bootstrap_servers=self._bootstrap,
+                    acks="all",
+                    linger_ms=2,
+                    # Keeps a spell's events in order even when a send is retried.
+                    max_in_flight_requests_per_connection=1,
+                    retries=5,
+                )
+            return self._producer
 
     def publish(self, events: Sequence[EventBase]) -> None:
-        futures = [
-            self._producer.send(self._topic, key=message_key(event), value=encode_event(event))
-            for event in events
-        ]
-        self._producer.flush(timeout=self._timeout_s)
-        for future in futures:
-            future.get(timeout=self._timeout_s)
+        try:
+            producer = self._connected()
+            futures = [
+                producer.send(self._topic, key=message_key(event), value=encode_event(event))
+                for event in events
+            ]
+            producer.flush(timeout=self._timeout_s)
+            for future in futures:
+                future.get(timeout=self._timeout_s)
+        except KafkaError as error:
+            raise PublishFailed(f"the event log did not take the events: {error}") from error
 
     def close(self) -> None:
-        self._producer.close(timeout=self._timeout_s)
+        with self._connecting:
+            if self._producer is not None:
+                self._producer.close(timeout=self._timeout_s)
+                self._producer = None

@@ -165,7 +165,9 @@ def _(event: BedStatusChanged, state: State) -> Change:
     before = state.beds.get(payload.bed_id)
     if before and before.status and before.status.stamp.order() >= event.order():
         return Change()
-    mark = StatusMark(status=payload.status, reason=payload.reason, stamp=Stamp.of(event))
+    mark = StatusMark.model_construct(
+        status=payload.status, reason=payload.reason, stamp=Stamp.of(event)
+    )
     bed = _bed(state, payload.bed_id, "").model_copy(update={"status": mark})
     return Change(beds=_changed(before, settle(bed)))
 
@@ -228,7 +230,7 @@ def place(bed: Bed, spell: Spell) -> Bed:
     current = spell.stays[-1] if spell.in_hospital else None
     if current is not None and current.end is None and current.location.bed_id == bed.bed_id:
         occupants.append(
-            Occupant(
+            Occupant.model_construct(
                 spell_id=spell.spell_id,
                 initials=_initials(spell),
                 sex=spell.patient.sex if spell.patient else Sex.UNKNOWN,
@@ -242,7 +244,7 @@ def place(bed: Bed, spell: Spell) -> Bed:
         ends = [stay.end for stay in here if stay.end is not None]
         if ends:
             left = max(ends, key=Stamp.order)
-            departures.append(Departure(spell_id=spell.spell_id, left=left))
+            departures.append(Departure.model_construct(spell_id=spell.spell_id, left=left))
     return bed.model_copy(
         update={
             "occupants": tuple(sorted(occupants, key=lambda o: o.spell_id)),

@@ -20,7 +20,8 @@ JSON = dict[str, Any]
 def _stamp(stamp: Stamp | None) -> JSON | None:
     if stamp is None:
         return None
-    return {"at": stamp.at.isoformat(), "by": stamp.by.model_dump(mode="json")}
+    # Who caused it, by kind and id: the record keeps the name, boards do not need it.
+    return {"at": stamp.at.isoformat(), "by": {"kind": stamp.by.kind.value, "id": stamp.by.id}}
 
 
 def bed_view(bed: Bed) -> JSON:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
 from flowcentre.domain.beds import BedState, BedStatus
 from flowcentre.domain.events import (
@@ -35,7 +36,9 @@ class Stamp(Contract):
 
     @classmethod
     def of(cls, event: EventBase) -> Stamp:
-        return cls(
+        # Records are built from values already validated as events, so the fold skips
+        # validating them again (model_construct): it runs for every event applied.
+        return cls.model_construct(
             at=event.occurred_at,
             recorded_at=event.recorded_at,
             event_id=event.event_id,
@@ -65,7 +68,9 @@ class Spell(Contract):
     """A patient's hospital spell: its events, and the facts folded from them."""
 
     spell_id: str
-    events: tuple[SpellEvent, ...] = ()
+    # The discriminator lets a stored spell's events be parsed by their type field
+    # rather than by trying each event type in turn.
+    events: tuple[Annotated[SpellEvent, Field(discriminator="type")], ...] = ()
     status: SpellStatus = SpellStatus.AWAITING_ADMISSION
     patient: Patient | None = None
     specialty: str | None = None

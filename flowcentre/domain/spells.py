@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bisect import insort
 from dataclasses import dataclass, field
+from datetime import date
 from enum import Enum
 from functools import singledispatch
 
@@ -17,7 +18,9 @@ from flowcentre.domain.events import (
     AdmissionCancelled,
     BedsSwapped,
     DischargeCancelled,
+    DischargeDestination,
     Location,
+    Patient,
     PatientAdmitted,
     PatientDischarged,
     PatientReturnedFromLeave,
@@ -51,7 +54,13 @@ class _Fold:
     status: SpellStatus = SpellStatus.AWAITING_ADMISSION
     moves: list[_Move] = field(default_factory=list)
     discharged: Stamp | None = None
-    facts: dict[str, object] = field(default_factory=dict)
+    admitted: Stamp | None = None
+    patient: Patient | None = None
+    specialty: str | None = None
+    destination: DischargeDestination | None = None
+    expected_discharge_date: date | None = None
+    expected_destination: DischargeDestination | None = None
+    on_leave: bool = False
 
     def arrive(self, location: Location, stamp: Stamp, kind: _Kind) -> None:
         if not self.moves or self.moves[-1].location != location:
@@ -63,16 +72,20 @@ class _Fold:
         for index, move in enumerate(self.moves):
             following = self.moves[index + 1] if index + 1 < len(self.moves) else None
             end = following.stamp if following else discharged
-            stays.append(Stay(location=move.location, start=move.stamp, end=end))
-        return Spell.model_validate(
-            {
-                **self.facts,
-                "spell_id": self.spell_id,
-                "discharged": discharged,
-                "events": events,
-                "status": self.status,
-                "stays": tuple(stays),
-            }
+            stays.append(Stay.model_construct(location=move.location, start=move.stamp, end=end))
+        return Spell.model_construct(
+            spell_id=self.spell_id,
+            events=events,
+            status=self.status,
+            patient=self.patient,
+            specialty=self.specialty,
+            admitted=self.admitted,
+            discharged=discharged,
+            destination=self.destination,
+            expected_discharge_date=self.expected_discharge_date,
+            expected_destination=self.expected_destination,
+            on_leave=self.on_leave,
+            stays=tuple(stays),
         )
 
 
@@ -99,7 +112,7 @@ def _admit_implicitly(state: _Fold) -> None:
     if state.status in (SpellStatus.AWAITING_ADMISSION, SpellStatus.CANCELLED):
         state.status = SpellStatus.ADMITTED
         state.moves.clear()
-        state.facts.pop("admitted", None)
+        state.admitted = None
 
 
 @singledispatch
@@ -115,14 +128,14 @@ def _(event: PatientAdmitted, state: _Fold) -> None:
         # A first admission, or a re-admission after a cancel: the spell starts afresh.
         state.moves.clear()
         state.discharged = None
-        state.facts.pop("destination", None)
-        state.facts["admitted"] = stamp
+        state.destination = None
+        state.admitted = stamp
     state.status = SpellStatus.ADMITTED
-    state.facts["patient"] = payload.patient
+    state.patient = payload.patient
     if payload.specialty is not None:
-        state.facts["specialty"] = payload.specialty
+        state.specialty = payload.specialty
     if payload.expected_discharge_date is not None:
-        state.facts["expected_discharge_date"] = payload.expected_discharge_date
+        state.expected_discharge_date = payload.expected_discharge_date
     # A repeated admission message for a live spell corrects where the patient is.
     state.arrive(payload.location, stamp, _Kind.ADMISSION)
 
@@ -151,17 +164,16 @@ def _(event: PatientDischarged, state: _Fold) -> None:
         return
     state.status = SpellStatus.DISCHARGED
     state.discharged = Stamp.of(event)
-    state.facts["destination"] = event.payload.destination
-    state.facts["on_leave"] = False
+    state.destination = event.payload.destination
+    state.on_leave = False
 
 
 @_step.register
 def _(event: AdmissionCancelled, state: _Fold) -> None:
     state.status = SpellStatus.CANCELLED
     state.moves.clear()
-    state.discharged = None
-    for fact in ("admitted", "destination", "on_leave"):
-        state.facts.pop(fact, None)
+    state.discharged = state.admitted = state.destination = None
+    state.on_leave = False
 
 
 @_step.register
@@ -171,7 +183,8 @@ def _(event: TransferCancelled, state: _Fold) -> None:
     wanted = event.payload.location
     # Only a transfer is cancelled: a swap moved another patient too, so undoing one side
     # would put two patients in one bed; the PAS undoes a swap with another swap.
-    candidates = range(len(state.moves) - 1, -1, -1) if wanted else [len(state.moves) - 1]
+    latest = len(state.moves) - 1
+    candidates = range(latest, -1, -1) if wanted else range(latest, max(latest - 1, -1), -1)
     for index in candidates:
         move = state.moves[index]
         if move.kind is _Kind.TRANSFER and (wanted is None or move.location == wanted):
@@ -188,22 +201,22 @@ def _(event: DischargeCancelled, state: _Fold) -> None:
     if state.status is SpellStatus.DISCHARGED:
         state.status = SpellStatus.ADMITTED
         state.discharged = None
-        state.facts.pop("destination", None)
+        state.destination = None
 
 
 @_step.register
 def _(event: SpellUpdated, state: _Fold) -> None:
     payload = event.payload
     for name in payload.model_fields_set - {"spell_id"}:
-        state.facts[name] = getattr(payload, name)
+        setattr(state, name, getattr(payload, name))
 
 
 @_step.register
 def _(event: PatientWentOnLeave, state: _Fold) -> None:
     if state.status is SpellStatus.ADMITTED:
-        state.facts["on_leave"] = True
+        state.on_leave = True
 
 
 @_step.register
 def _(event: PatientReturnedFromLeave, state: _Fold) -> None:
-    state.facts["on_leave"] = False
+    state.on_leave = False

@@ -47,6 +47,10 @@ class Keyspace:
     def wards(self) -> str:
         return f"{self.prefix}:wards"
 
+    @property
+    def beds(self) -> str:
+        return f"{self.prefix}:beds"
+
     def ward_beds(self, ward_id: str) -> str:
         return f"{self.prefix}:ward-beds:{ward_id}"
 

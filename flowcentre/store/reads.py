@@ -60,11 +60,9 @@ class LiveReads:
         )
 
     async def all_beds(self) -> list[Bed]:
-        ward_ids = await self._members(self._keys.wards)
-        beds: list[Bed] = []
-        for ward_id in ward_ids:
-            beds.extend(await self.ward_beds(ward_id))
-        return beds
+        """Every bed the view knows, registered or only named by the feed so far."""
+        ids = await self._members(self._keys.beds)
+        return await self._records(Bed, map(self._keys.bed, ids))
 
     async def bed(self, bed_id: str) -> Bed | None:
         raw = await self._redis.get(self._keys.bed(bed_id))

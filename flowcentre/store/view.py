@@ -202,6 +202,7 @@ def write_records(
         pipe.sadd(keys.wards, ward_id)
     for bed_id, bed in change.beds.items():
         pipe.set(keys.bed(bed_id), dump(bed))
+        pipe.sadd(keys.beds, bed_id)
         before = beds_before.get(bed_id)
         if before is not None and before.ward_id != bed.ward_id:
             pipe.srem(keys.ward_beds(before.ward_id), bed_id)

@@ -40,7 +40,7 @@ def histories(draw: Any) -> list[EventBase]:
     ward_of = {bed_id: "W1" if bed_id < "B3" else "W2" for bed_id in BEDS}
     free = set(BEDS)
     bed_of: dict[str, str] = {}
-    moved_from: dict[str, list[str]] = {}
+    moved_from: dict[str, list[tuple[str, str]]] = {}
     gone: dict[str, str] = {}
     minute = 0.0
     spells = 0
@@ -61,7 +61,7 @@ def histories(draw: Any) -> list[EventBase]:
         elif action == "move" and here and free:
             spell, target = draw(st.sampled_from(here)), draw(st.sampled_from(sorted(free)))
             history.append(transferred(spell, target, minute, ward_of[target]))
-            moved_from.setdefault(spell, []).append(bed_of[spell])
+            moved_from.setdefault(spell, []).append((bed_of[spell], "transfer"))
             free.add(bed_of[spell])
             free.discard(target)
             bed_of[spell] = target
@@ -75,10 +75,11 @@ def histories(draw: Any) -> list[EventBase]:
         elif action == "cancel" and here:
             spell = draw(st.sampled_from(here))
             previous = moved_from.get(spell, [])
-            if previous and previous[-1] in free:
+            # Only a transfer can be cancelled, and only back into a bed still free.
+            if previous and previous[-1][1] == "transfer" and previous[-1][0] in free:
                 history.append(event("TransferCancelled", {"spell_id": spell}, minute))
                 free.add(bed_of[spell])
-                bed_of[spell] = previous.pop()
+                bed_of[spell] = previous.pop()[0]
                 free.discard(bed_of[spell])
             elif not previous:
                 history.append(event("AdmissionCancelled", {"spell_id": spell}, minute))
@@ -107,8 +108,8 @@ def histories(draw: Any) -> list[EventBase]:
                 "other_location": where(bed_of[first], ward_of[bed_of[first]]),
             }
             history.append(event("BedsSwapped", payload, minute))
-            moved_from.setdefault(first, []).append(bed_of[first])
-            moved_from.setdefault(second, []).append(bed_of[second])
+            moved_from.setdefault(first, []).append((bed_of[first], "swap"))
+            moved_from.setdefault(second, []).append((bed_of[second], "swap"))
             bed_of[first], bed_of[second] = bed_of[second], bed_of[first]
     return history
 

@@ -1,0 +1,115 @@
+"""The FastAPI application: read API, ward staff's writes, whiteboard socket and pages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from redis.asyncio import Redis
+
+from flowcentre import __version__, bootstrap
+from flowcentre.api import whiteboard
+from flowcentre.api.deps import Services
+from flowcentre.api.routes import beds, health, sites, system, wards
+from flowcentre.api.whiteboard import HubOptions, WhiteboardHub
+from flowcentre.config import Settings
+from flowcentre.publisher import EventPublisher, PublishFailed
+
+log = logging.getLogger(__name__)
+
+UI = Path(__file__).resolve().parents[2] / "ui"
+
+DESCRIPTION = """\
+Live beds, wards and sites of the county, read from the Redis view of the event log.
+
+Writes are events: `POST /api/v1/beds/{bed_id}/status` publishes a `BedStatusChanged`
+event and answers 202 once the log has it; the view and every whiteboard follow.
+Whiteboards connect to `/ws/whiteboard` for a snapshot and then live deltas.
+"""
+
+
+async def _event_log_unavailable(request: Request, error: Exception) -> JSONResponse:
+    log.warning("%s %s: publishing to the event log failed: %r", request.method, request.url, error)
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": f"the event log did not take the event, so nothing changed: {error}"},
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    redis: Redis | None = None,
+    publisher: EventPublisher | None = None,
+    hub_options: HubOptions | None = None,
+) -> FastAPI:
+    """The app; adapters not given are built from the settings when it starts, and closed
+    when it stops (adapters given stay the caller's to close)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            client = redis
+            if client is None:
+                client = bootstrap.redis_client(settings)
+                stack.push_async_callback(client.aclose)
+            events = publisher
+            if events is None:
+                # kafka-python connects while it is constructed and closes with a flush:
+                # both block, so both run off the event loop.
+                events = await asyncio.to_thread(bootstrap.publisher, settings)
+                stack.push_async_callback(asyncio.to_thread, events.close)
+            reads = bootstrap.live_reads(settings, client)
+            hub = WhiteboardHub(reads, hub_options)
+            await hub.start()
+            stack.push_async_callback(hub.stop)
+            app.state.services = Services(
+                settings=settings, redis=client, reads=reads, publisher=events
+            )
+            app.state.whiteboard = hub
+            yield
+
+    app = FastAPI(
+        title="Flow Centre",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(PublishFailed, _event_log_unavailable)
+    for module in (health, system, sites, wards, beds, whiteboard):
+        app.include_router(module.router)
+    # Mounted last: the routes above take precedence over files of the same path.
+    if UI.is_dir():
+        app.mount("/", StaticFiles(directory=UI, html=True), name="ui")
+    else:
+        log.warning("no whiteboard pages at %s; serving the API only", UI)
+    return app
+
+
+def run_api(settings: Settings) -> None:
+    """Serve the API and whiteboards on the configured address until interrupted."""
+    # Checked before the server starts, so the command fails with a one-line message
+    # rather than a start-up traceback.
+    bootstrap.kafka_bootstrap(settings)
+    if not settings.redis_url:
+        raise bootstrap.NotConfigured(
+            "FLOWCENTRE_REDIS_URL is not set (or use `flowcentre up` to start one)"
+        )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="info",
+        lifespan="on",
+        # Compressing each delta once per board cost more CPU than everything else in the
+        # fan-out (measured by `flowcentre bench`); deltas are small and boards sit on
+        # local networks.
+        ws_per_message_deflate=False,
+    )

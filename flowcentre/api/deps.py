@@ -1,0 +1,62 @@
+"""What routes depend on, as ``Annotated`` aliases: a route names ``reads: ReadsDep``.
+
+The lifespan in ``app.py`` builds the adapters once per process and keeps them on the
+app's state; these functions hand them to routes, so a test can pass its own adapters to
+``create_app`` or override one function instead of patching anything. The whiteboard
+socket takes its hub through ``whiteboard.hub_of``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends
+from redis.asyncio import Redis
+from starlette.requests import HTTPConnection
+
+from flowcentre.config import Settings
+from flowcentre.publisher import EventPublisher
+from flowcentre.store.reads import LiveReads
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The adapters one API process uses."""
+
+    settings: Settings
+    redis: Redis
+    reads: LiveReads
+    publisher: EventPublisher
+
+
+def get_services(connection: HTTPConnection) -> Services:
+    services = getattr(connection.app.state, "services", None)
+    if not isinstance(services, Services):
+        raise RuntimeError("the API's services are not set up: the app's lifespan builds them")
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+def get_redis(services: ServicesDep) -> Redis:
+    return services.redis
+
+
+def get_reads(services: ServicesDep) -> LiveReads:
+    return services.reads
+
+
+def get_publisher(services: ServicesDep) -> EventPublisher:
+    return services.publisher
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RedisDep = Annotated[Redis, Depends(get_redis)]
+ReadsDep = Annotated[LiveReads, Depends(get_reads)]
+PublisherDep = Annotated[EventPublisher, Depends(get_publisher)]

@@ -1,0 +1,181 @@
+"""Response and request bodies of the API, typed so the OpenAPI document describes them.
+
+The read models mirror ``flowcentre.domain.board``: the least data each view needs, so a
+board or a client of the API sees initials and never a patient's name or NHS number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flowcentre.domain import board
+from flowcentre.domain.beds import BedState, BedStatus
+from flowcentre.domain.events import (
+    ActorKind,
+    Identifier,
+    SiteKind,
+    SiteRegistered,
+    WardRegistered,
+    WardSex,
+)
+from flowcentre.domain.model import Bed
+
+
+class View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ActorView(View):
+    kind: ActorKind
+    id: str
+    name: str | None = None
+
+
+class StampView(View):
+    at: datetime
+    by: ActorView
+
+
+class OccupantView(View):
+    spell_id: str
+    initials: str
+    sex: str
+    arrived_at: datetime
+    admitted_at: datetime | None
+    expected_discharge_date: date | None
+    on_leave: bool
+
+
+class BedView(View):
+    bed_id: str
+    ward_id: str
+    label: str
+    room: str | None = Field(description="Bay or room name.")
+    side_room: bool
+    registered: bool
+    state: BedState = Field(description="What a board shows for the bed.")
+    hl7_status: str = Field(description="HL7 v2 table 0116 code of the state.")
+    status: BedStatus | None = Field(description="The housekeeping status last set.")
+    status_reason: str | None
+    since: StampView | None = Field(description="When the bed entered its state, and who did it.")
+    conflict: bool = Field(description="More than one patient placed in the bed by the feeds.")
+    occupants: list[OccupantView]
+
+
+class BedCounts(View):
+    total: int = Field(description="Registered beds.")
+    occupied: int
+    available: int
+    closed: int = Field(description="Closed or blocked beds.")
+    open: int = Field(description="Beds that are not closed or blocked.")
+    occupancy_pct: float | None = Field(description="Occupied as a share of open beds.")
+    by_state: dict[BedState, int]
+
+
+class SiteView(View):
+    site_id: str
+    organisation_id: str
+    name: str
+    kind: SiteKind
+
+
+class WardView(View):
+    ward_id: str
+    site_id: str
+    name: str
+    specialty: str
+    sex: WardSex
+
+
+class WardSummary(WardView):
+    counts: BedCounts
+
+
+class SiteSummary(SiteView):
+    counts: BedCounts
+    wards: list[WardSummary]
+
+
+class SystemView(View):
+    """Every site and ward of the county with its bed counts."""
+
+    counts: BedCounts
+    sites: list[SiteSummary]
+
+
+class WardDetail(WardView):
+    site: SiteView | None = Field(description="The ward's site, when it is registered.")
+    counts: BedCounts
+    beds: list[BedView]
+
+
+class StaffMember(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Identifier = Field(description="The person's user id, recorded on the event.")
+    name: str | None = Field(default=None, max_length=200)
+
+
+class BedStatusRequest(BaseModel):
+    """A housekeeping status set by ward staff: it is published, and reaches the view later."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"status": "cleaning", "reason": None, "by": {"id": "nurse-0042", "name": None}}
+            ]
+        },
+    )
+
+    status: BedStatus
+    reason: str | None = Field(default=None, max_length=200)
+    by: StaffMember
+
+
+class EventAccepted(View):
+    """The event was written to the log; the view and the boards follow within moments."""
+
+    status: Literal["accepted"] = "accepted"
+    event_id: str
+
+
+class Check(View):
+    ok: bool
+    detail: str | None = None
+
+
+class Health(View):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, Check]
+
+
+def counts_of(beds: Iterable[Bed]) -> BedCounts:
+    return BedCounts.model_validate(board.bed_counts(beds))
+
+
+def ward_summary(ward: WardRegistered, beds: Iterable[Bed]) -> WardSummary:
+    return WardSummary(**board.ward_view(ward), counts=counts_of(beds))
+
+
+def site_summary(
+    site: SiteRegistered, wards: Iterable[WardRegistered], beds_by_ward: dict[str, list[Bed]]
+) -> SiteSummary:
+    """A site with its wards; ``beds_by_ward`` must hold the beds of every ward given."""
+    own = [ward for ward in wards if ward.payload.site_id == site.payload.site_id]
+    return SiteSummary(
+        **board.site_view(site),
+        counts=counts_of(bed for ward in own for bed in beds_by_ward[ward.payload.ward_id]),
+        wards=[ward_summary(ward, beds_by_ward[ward.payload.ward_id]) for ward in own],
+    )
+
+
+def by_ward(beds: Iterable[Bed], wards: Iterable[WardRegistered]) -> dict[str, list[Bed]]:
+    grouped: dict[str, list[Bed]] = {ward.payload.ward_id: [] for ward in wards}
+    for bed in beds:
+        grouped.setdefault(bed.ward_id, []).append(bed)
+    return grouped

@@ -1,0 +1,103 @@
+"""A bed as boards show it, and the status ward staff set on it.
+
+Setting a status publishes a ``BedStatusChanged`` event and nothing else: the worker
+applies it to the view, so the bed changes on every board the same way whether the
+change came from a ward, housekeeping or a hospital feed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, status
+
+from flowcentre.api.deps import PublisherDep, ReadsDep
+from flowcentre.api.models import BedStatusRequest, BedView, EventAccepted
+from flowcentre.domain import board
+from flowcentre.domain.beds import BedState, BedStatus
+from flowcentre.domain.events import (
+    Actor,
+    ActorKind,
+    BedStatusChange,
+    BedStatusChanged,
+    Source,
+)
+from flowcentre.domain.model import Bed
+from flowcentre.store.reads import LiveReads
+
+router = APIRouter(prefix="/api/v1/beds", tags=["beds"])
+
+SOURCE_SYSTEM = "flowcentre-api"
+UNKNOWN_ORGANISATION = "unknown"
+
+BedId = Annotated[str, Path(examples=["WRH-AVON4-B01"])]
+
+
+def _not_registered(bed_id: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"bed {bed_id!r} is not registered")
+
+
+@router.get(
+    "/{bed_id}",
+    response_model=BedView,
+    responses={404: {"description": "The feeds have never named a bed of that id."}},
+    summary="A bed as boards show it",
+)
+async def read_bed(bed_id: BedId, reads: ReadsDep) -> BedView:
+    bed = await reads.bed(bed_id)
+    if bed is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"bed {bed_id!r} is not known")
+    return BedView.model_validate(board.bed_view(bed))
+
+
+async def _organisation_of(reads: LiveReads, bed: Bed) -> str:
+    """The organisation that runs the bed's ward, which the event is attributed to."""
+    ward = next((w for w in await reads.wards() if w.payload.ward_id == bed.ward_id), None)
+    if ward is None:
+        return UNKNOWN_ORGANISATION
+    site_id = ward.payload.site_id
+    site = next((s for s in await reads.sites() if s.payload.site_id == site_id), None)
+    return site.payload.organisation_id if site else UNKNOWN_ORGANISATION
+
+
+@router.post(
+    "/{bed_id}/status",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=EventAccepted,
+    responses={
+        404: {"description": "No bed of that id is registered."},
+        409: {"description": "The status cannot be set on the bed as it is now."},
+        503: {"description": "The event log did not take the event; nothing changed."},
+    },
+    summary="Set a bed's housekeeping status",
+)
+async def set_bed_status(
+    bed_id: BedId, change: BedStatusRequest, reads: ReadsDep, publisher: PublisherDep
+) -> EventAccepted:
+    bed = await reads.bed(bed_id)
+    if bed is None or not bed.registered:
+        raise _not_registered(bed_id)
+    if bed.state is BedState.OCCUPIED and change.status is not BedStatus.ISOLATED:
+        # The fold ranks occupancy above any status, so the status would change nothing
+        # the ward can see, and would mark the bed clean before its patient has left.
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"bed {bed_id!r} is occupied: only 'isolated' can be set on an occupied bed, "
+            f"not {change.status.value!r}",
+        )
+    now = datetime.now(UTC)
+    # The nurse acts on the bed as the board showed it, so the change comes after what
+    # decided that state even if the feed's clock runs ahead of this server's.
+    after_shown = bed.since.at + timedelta(milliseconds=1) if bed.since else now
+    event = BedStatusChanged(
+        event_id=str(uuid.uuid4()),
+        occurred_at=max(now, after_shown),
+        recorded_at=now,
+        source=Source(system=SOURCE_SYSTEM, organisation=await _organisation_of(reads, bed)),
+        caused_by=Actor(kind=ActorKind.USER, id=change.by.id, name=change.by.name),
+        payload=BedStatusChange(bed_id=bed_id, status=change.status, reason=change.reason),
+    )
+    await publisher.publish_async([event])
+    return EventAccepted(event_id=event.event_id)

@@ -1,0 +1,31 @@
+"""One site: its wards with their bed counts."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, status
+
+from flowcentre.api.deps import ReadsDep
+from flowcentre.api.models import SiteSummary, site_summary
+
+router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
+
+
+@router.get(
+    "/{site_id}",
+    response_model=SiteSummary,
+    responses={404: {"description": "No site of that id is registered."}},
+    summary="A site with its wards and bed counts",
+)
+async def read_site(
+    site_id: Annotated[str, Path(examples=["WRH"])], reads: ReadsDep
+) -> SiteSummary:
+    site = next((s for s in await reads.sites() if s.payload.site_id == site_id), None)
+    if site is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"site {site_id!r} is not registered")
+    wards = [w for w in await reads.wards() if w.payload.site_id == site_id]
+    beds = await asyncio.gather(*(reads.ward_beds(w.payload.ward_id) for w in wards))
+    grouped = {w.payload.ward_id: ward_beds for w, ward_beds in zip(wards, beds, strict=True)}
+    return site_summary(site, wards, grouped)

@@ -1,0 +1,36 @@
+"""One ward with every bed as its board shows it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, status
+
+from flowcentre.api.deps import ReadsDep
+from flowcentre.api.models import BedView, SiteView, WardDetail, counts_of
+from flowcentre.domain import board
+
+router = APIRouter(prefix="/api/v1/wards", tags=["wards"])
+
+
+@router.get(
+    "/{ward_id}",
+    response_model=WardDetail,
+    responses={404: {"description": "No ward of that id is registered."}},
+    summary="A ward with its beds",
+)
+async def read_ward(
+    ward_id: Annotated[str, Path(examples=["WRH-AVON4"])], reads: ReadsDep
+) -> WardDetail:
+    ward = next((w for w in await reads.wards() if w.payload.ward_id == ward_id), None)
+    if ward is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"ward {ward_id!r} is not registered")
+    site_id = ward.payload.site_id
+    site = next((s for s in await reads.sites() if s.payload.site_id == site_id), None)
+    beds = await reads.ward_beds(ward_id)
+    return WardDetail(
+        **board.ward_view(ward),
+        site=SiteView(**board.site_view(site)) if site else None,
+        counts=counts_of(beds),
+        beds=[BedView.model_validate(board.bed_view(bed)) for bed in beds],
+    )

@@ -1,0 +1,517 @@
+"""The whiteboard socket: a snapshot and its cursor, then every delta, to every board.
+
+One ``WhiteboardHub`` per API process follows the Redis Stream of view deltas with a
+blocking XREAD and keeps an in-process mirror of the board views, advanced by the same
+entries it forwards. A board that connects is served the mirror's snapshot, encoded once
+per cursor and shared by every board connecting before the next delta, so a thousand
+boards cost one encoding and no Redis reads. Each entry is encoded once and offered to
+every board's bounded queue without waiting; a board whose queue is full is cut off with
+a resnapshot instruction, so a slow board never holds back the reader or the others.
+
+A board that reconnects with its cursor gets the entries after it: it joins the fan-out
+first and then reads the gap with XRANGE, and entries it already has are skipped by id,
+so the hand-over neither loses nor repeats one. A cursor the stream no longer covers, or
+never held, gets a resnapshot instruction and a fresh snapshot instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Annotated, Any, Protocol
+
+import orjson
+from fastapi import APIRouter, Depends, Query, WebSocket
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected, WebSocketState
+
+JSON = dict[str, Any]
+EntryId = tuple[int, int]
+START: EntryId = (0, 0)
+
+log = logging.getLogger(__name__)
+
+_ENTRY_ID = re.compile(r"(\d{1,20})-(\d{1,20})")
+
+# WebSocket close code 1013, "try again later": the board reconnects and resnapshots.
+TRY_AGAIN_LATER = 1013
+
+
+def parse_cursor(text: str) -> EntryId | None:
+    """A stream entry id as a comparable pair, or None for anything that is not one."""
+    match = _ENTRY_ID.fullmatch(text)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def format_cursor(entry: EntryId) -> str:
+    return f"{entry[0]}-{entry[1]}"
+
+
+def _entry_key(entry_id: str) -> EntryId:
+    """The id of an entry read from the stream, which Redis always writes as ``ms-seq``."""
+    key = parse_cursor(entry_id)
+    if key is None:
+        raise ValueError(f"stream entry id {entry_id!r} is not an entry id")
+    return key
+
+
+class DeltaSource(Protocol):
+    """What the hub reads: ``flowcentre.store.reads.LiveReads`` provides it."""
+
+    async def cursor(self) -> str: ...
+
+    async def snapshot(self) -> tuple[str, JSON]: ...
+
+    async def deltas_after(
+        self, cursor: str, *, count: int = ..., block_ms: int | None = ...
+    ) -> list[tuple[str, JSON]]: ...
+
+    async def oldest_delta(self) -> str | None: ...
+
+
+class BoardSocket(Protocol):
+    """The part of a WebSocket the hub's sender uses."""
+
+    async def send_text(self, data: str) -> None: ...
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HubOptions:
+    queue_size: int = 256
+    """Messages a board may fall behind by before it is cut off and told to resnapshot."""
+
+    heartbeat_s: float = 5.0
+    """Interval of heartbeats, which tell boards how fresh their data is."""
+
+    block_ms: int = 1000
+    """Longest one XREAD waits: also how stale a heartbeat's ``checked_at`` can be."""
+
+    batch: int = 500
+    """Stream entries read at a time, live or while catching a board up."""
+
+    catch_up_limit: int = 5000
+    """Entries a reconnecting board may replay; further behind, a snapshot is cheaper."""
+
+    ready_timeout_s: float = 10.0
+    """How long a connecting board waits for the first snapshot of the view to load."""
+
+    cut_grace_s: float = 2.0
+    """Time a board being cut off gets to take its resnapshot instruction before it is closed."""
+
+    retry_s: float = 0.5
+    """First pause after a failed read of Redis; it doubles up to ``retry_max_s``."""
+
+    retry_max_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.queue_size < 2:
+            # A rebuild replaces a board's queue with a notice and a snapshot.
+            raise ValueError("queue_size must be at least 2")
+
+
+def _encode(message: JSON) -> str:
+    return orjson.dumps(message).decode()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _resnapshot_notice(reason: str) -> str:
+    return _encode({"type": "resnapshot", "reason": reason})
+
+
+def _delta_message(entry_id: str, entry: JSON) -> str:
+    return _encode(
+        {
+            "type": "delta",
+            "cursor": entry_id,
+            "event_id": entry.get("event_id"),
+            "occurred_at": entry.get("occurred_at"),
+            "deltas": entry.get("deltas", []),
+        }
+    )
+
+
+def _asks_resnapshot(entry: JSON) -> bool:
+    return any(delta.get("kind") == "resnapshot" for delta in entry.get("deltas", []))
+
+
+class BoardMirror:
+    """The board views as of one stream entry: the snapshot every new board starts from."""
+
+    def __init__(self, cursor: EntryId, data: JSON) -> None:
+        self.cursor = cursor
+        self._sites: dict[str, JSON] = {site["site_id"]: site for site in data["sites"]}
+        self._wards: dict[str, JSON] = {ward["ward_id"]: ward for ward in data["wards"]}
+        self._beds: dict[str, JSON] = {bed["bed_id"]: bed for bed in data["beds"]}
+        self._message: str | None = None
+
+    def apply(self, entry: EntryId, deltas: list[JSON]) -> None:
+        # Deltas are whole records, so replacing by id is all there is to applying one.
+        # Organisations are not part of a snapshot; boards get their deltas as they come.
+        for delta in deltas:
+            kind = delta.get("kind")
+            if kind == "bed":
+                self._beds[delta["bed"]["bed_id"]] = delta["bed"]
+            elif kind == "ward":
+                self._wards[delta["ward"]["ward_id"]] = delta["ward"]
+            elif kind == "site":
+                self._sites[delta["site"]["site_id"]] = delta["site"]
+        self.cursor = entry
+        self._message = None
+
+    def snapshot_message(self) -> str:
+        if self._message is None:
+            self._message = _encode(
+                {
+                    "type": "snapshot",
+                    "cursor": format_cursor(self.cursor),
+                    "data": {
+                        "sites": list(self._sites.values()),
+                        "wards": list(self._wards.values()),
+                        "beds": list(self._beds.values()),
+                    },
+                }
+            )
+        return self._message
+
+
+class _Kind(Enum):
+    DELTA = "delta"
+    SNAPSHOT = "snapshot"
+    HEARTBEAT = "heartbeat"
+    NOTICE = "notice"
+    CUT = "cut"
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One message for one board; the text is shared by every board it is offered to."""
+
+    kind: _Kind
+    entry: EntryId
+    text: str
+
+
+class Subscription:
+    """One board's place in the fan-out: messages to send first, then its bounded queue."""
+
+    def __init__(self, queue_size: int, initial: list[_Item], last_sent: EntryId) -> None:
+        self.initial = initial
+        self.queue: asyncio.Queue[_Item] = asyncio.Queue(queue_size)
+        self.last_sent = last_sent
+        self.cut = asyncio.Event()
+
+    def offer(self, item: _Item) -> bool:
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    def replace(self, items: list[_Item]) -> None:
+        """Drop whatever is waiting: the items given supersede it."""
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        for item in items:
+            self.queue.put_nowait(item)
+
+    async def send(self, socket: BoardSocket) -> None:
+        """Send until the board is cut off; a closed connection ends it with an exception."""
+        for item in self.initial:
+            await self._deliver(socket, item)
+        self.initial = []
+        while True:
+            item = await self.queue.get()
+            if item.kind is _Kind.CUT:
+                await socket.send_text(item.text)
+                await socket.close(TRY_AGAIN_LATER, "fell behind: take a new snapshot")
+                return
+            await self._deliver(socket, item)
+
+    async def _deliver(self, socket: BoardSocket, item: _Item) -> None:
+        if item.kind is _Kind.DELTA:
+            if item.entry <= self.last_sent:
+                return
+            await socket.send_text(item.text)
+            self.last_sent = item.entry
+        elif item.kind is _Kind.SNAPSHOT:
+            # The snapshot's cursor wins even if lower: after a rebuild the stream restarts.
+            await socket.send_text(item.text)
+            self.last_sent = item.entry
+        elif item.kind is _Kind.HEARTBEAT:
+            # A hub that has not yet read up to the board's own cursor cannot vouch for it.
+            if item.entry >= self.last_sent:
+                await socket.send_text(item.text)
+        else:
+            await socket.send_text(item.text)
+
+
+class HubNotReady(RuntimeError):
+    """The view could not be read in time to give a board its first snapshot."""
+
+
+class WhiteboardHub:
+    """The one follower of the delta stream in this process, and its fan-out to boards."""
+
+    def __init__(self, source: DeltaSource, options: HubOptions | None = None) -> None:
+        self._source = source
+        self.options = options or HubOptions()
+        self._subscribers: set[Subscription] = set()
+        self._mirror: BoardMirror | None = None
+        self._ready = asyncio.Event()
+        self._checked_at: datetime | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    @property
+    def boards(self) -> int:
+        """Boards currently receiving deltas."""
+        return len(self._subscribers)
+
+    @property
+    def cursor(self) -> str | None:
+        """The newest entry this process has fanned out, once the view has loaded."""
+        return format_cursor(self._mirror.cursor) if self._mirror else None
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._follow(), name="whiteboard-follow"),
+            asyncio.create_task(self._beat(), name="whiteboard-heartbeat"),
+        ]
+
+    async def stop(self) -> None:
+        # redis-py can swallow a cancellation that lands in a blocking read (redis-py
+        # issue 2028, seen here in XREAD); the flag then ends the loop once that read
+        # returns, at most block_ms later.
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def wait_ready(self) -> None:
+        try:
+            await asyncio.wait_for(self._ready.wait(), self.options.ready_timeout_s)
+        except TimeoutError:
+            raise HubNotReady("the live view has not loaded; try again shortly") from None
+
+    async def open(self, cursor: str | None) -> Subscription:
+        """Join the fan-out: from a snapshot, or from a cursor a board already holds."""
+        await self.wait_ready()
+        if cursor is None:
+            return self._attach_snapshot(None)
+        wanted = parse_cursor(cursor)
+        if wanted is None:
+            return self._attach_snapshot("cursor_unknown")
+        subscription, here = self._attach_at(wanted)
+        try:
+            reason = await self._catch_up(subscription, wanted, here)
+        except BaseException:
+            self.close(subscription)
+            raise
+        if reason is None:
+            return subscription
+        self.close(subscription)
+        return self._attach_snapshot(reason)
+
+    def close(self, subscription: Subscription) -> None:
+        self._subscribers.discard(subscription)
+
+    def _loaded(self) -> BoardMirror:
+        if self._mirror is None:
+            raise HubNotReady("the live view has not loaded")
+        return self._mirror
+
+    def _attach_snapshot(self, reason: str | None) -> Subscription:
+        # Synchronous, so no entry can slip between the snapshot and the queue.
+        mirror = self._loaded()
+        initial = [] if reason is None else [_Item(_Kind.NOTICE, START, _resnapshot_notice(reason))]
+        initial.append(_Item(_Kind.SNAPSHOT, mirror.cursor, mirror.snapshot_message()))
+        subscription = Subscription(self.options.queue_size, initial, mirror.cursor)
+        self._subscribers.add(subscription)
+        return subscription
+
+    def _attach_at(self, wanted: EntryId) -> tuple[Subscription, EntryId]:
+        """Join the fan-out now, so every entry after ``here`` is queued from this moment."""
+        here = self._loaded().cursor
+        subscription = Subscription(self.options.queue_size, [], wanted)
+        self._subscribers.add(subscription)
+        return subscription, here
+
+    async def _catch_up(
+        self, subscription: Subscription, wanted: EntryId, here: EntryId
+    ) -> str | None:
+        """Load the entries between the board's cursor and the fan-out's, or say why not."""
+        if wanted >= here:
+            # This process has not read as far as the board: the queue will bring the
+            # rest, unless the cursor is newer than anything the stream holds.
+            newest = parse_cursor(await self._source.cursor())
+            return None if newest is not None and wanted <= newest else "cursor_unknown"
+        items: list[_Item] = []
+        after = wanted
+        while after < here:
+            page = await self._source.deltas_after(format_cursor(after), count=self.options.batch)
+            if not page:
+                break
+            for entry_id, entry in page:
+                if _asks_resnapshot(entry):
+                    return "view_rebuilt"
+                after = _entry_key(entry_id)
+                items.append(_Item(_Kind.DELTA, after, _delta_message(entry_id, entry)))
+            if len(items) > self.options.catch_up_limit:
+                return "too_far_behind"
+        # Trimming only ever removes the oldest entries, so if the oldest kept is still at
+        # or before the board's cursor now, nothing after it was trimmed before it was read.
+        oldest = await self._source.oldest_delta()
+        oldest_id = parse_cursor(oldest) if oldest is not None else None
+        if oldest_id is None or oldest_id > wanted:
+            return "cursor_expired"
+        subscription.initial = items
+        return None
+
+    async def _follow(self) -> None:
+        failures = 0
+        while not self._stopping:
+            try:
+                if self._mirror is None:
+                    await self._load()
+                await self._read()
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("whiteboard feed: reading the live view failed (%d)", failures)
+                pause = self.options.retry_s * 2 ** min(failures - 1, 10)
+                await asyncio.sleep(min(pause, self.options.retry_max_s))
+
+    async def _load(self) -> None:
+        cursor, data = await self._source.snapshot()
+        self._mirror = BoardMirror(parse_cursor(cursor) or START, data)
+        self._checked_at = _now()
+        self._ready.set()
+
+    async def _read(self) -> None:
+        mirror = self._loaded()
+        entries = await self._source.deltas_after(
+            format_cursor(mirror.cursor), count=self.options.batch, block_ms=self.options.block_ms
+        )
+        self._checked_at = _now()
+        for entry_id, entry in entries:
+            if _asks_resnapshot(entry):
+                # The reloaded snapshot is read after its cursor, so it covers this entry
+                # and the rest of the batch.
+                await self._reload()
+                return
+            entry_key = _entry_key(entry_id)
+            mirror.apply(entry_key, entry.get("deltas", []))
+            self._fan_out(_Item(_Kind.DELTA, entry_key, _delta_message(entry_id, entry)))
+            # Lets every board that is keeping up take the entry before the next, so a
+            # burst read in one go fills only the queues of boards that are really behind.
+            await asyncio.sleep(0)
+
+    async def _reload(self) -> None:
+        self._ready.clear()
+        await self._load()
+        mirror = self._loaded()
+        notice = _Item(_Kind.NOTICE, START, _resnapshot_notice("view_rebuilt"))
+        snapshot = _Item(_Kind.SNAPSHOT, mirror.cursor, mirror.snapshot_message())
+        for subscription in self._subscribers:
+            subscription.replace([notice, snapshot])
+
+    def _fan_out(self, item: _Item) -> None:
+        for subscription in list(self._subscribers):
+            if not subscription.offer(item):
+                self._cut(subscription)
+
+    def _cut(self, subscription: Subscription) -> None:
+        self._subscribers.discard(subscription)
+        subscription.replace([_Item(_Kind.CUT, START, _resnapshot_notice("too_slow"))])
+        subscription.cut.set()
+
+    async def _beat(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self.options.heartbeat_s)
+            if self._mirror is None or self._checked_at is None:
+                continue
+            message = {
+                "type": "heartbeat",
+                "cursor": format_cursor(self._mirror.cursor),
+                "at": _now().isoformat(),
+                "checked_at": self._checked_at.isoformat(),
+            }
+            self._fan_out(_Item(_Kind.HEARTBEAT, self._mirror.cursor, _encode(message)))
+
+
+async def serve_board(socket: WebSocket, subscription: Subscription, grace_s: float) -> None:
+    """Send to one board until it leaves or is cut off, listening for it going away."""
+    sender = asyncio.create_task(_send(socket, subscription))
+    listener = asyncio.create_task(_listen(socket))
+    cut = asyncio.create_task(subscription.cut.wait())
+    try:
+        done, _ = await asyncio.wait({sender, listener, cut}, return_when=asyncio.FIRST_COMPLETED)
+        if cut in done and not sender.done():
+            # Its queue now holds only the instruction; a board stuck mid-send is closed
+            # without it, and resnapshots when it reconnects without a usable cursor.
+            await asyncio.wait({sender}, timeout=grace_s)
+    finally:
+        for task in (sender, listener, cut):
+            task.cancel()
+        await asyncio.gather(sender, listener, cut, return_exceptions=True)
+    if not sender.cancelled() and (error := sender.exception()) is not None:
+        log.error("whiteboard sender failed", exc_info=error)
+    if WebSocketState.CONNECTED == socket.application_state == socket.client_state:
+        # The close frame waits behind whatever a stuck board has not taken.
+        with contextlib.suppress(WebSocketDisconnect, WebSocketDisconnected, TimeoutError):
+            await asyncio.wait_for(socket.close(TRY_AGAIN_LATER, "closing"), grace_s)
+
+
+async def _send(socket: WebSocket, subscription: Subscription) -> None:
+    with contextlib.suppress(WebSocketDisconnect, WebSocketDisconnected):
+        await subscription.send(socket)
+
+
+async def _listen(socket: WebSocket) -> None:
+    # Boards are read-only: anything they send is ignored; only their leaving matters.
+    message = await socket.receive()
+    while message["type"] != "websocket.disconnect":
+        message = await socket.receive()
+
+
+def hub_of(connection: HTTPConnection) -> WhiteboardHub:
+    """The process's hub, which the app's lifespan starts."""
+    hub = getattr(connection.app.state, "whiteboard", None)
+    if not isinstance(hub, WhiteboardHub):
+        raise RuntimeError("the whiteboard hub is not running: the app's lifespan starts it")
+    return hub
+
+
+router = APIRouter(tags=["whiteboard"])
+
+
+@router.websocket("/ws/whiteboard")
+async def whiteboard(
+    websocket: WebSocket,
+    hub: Annotated[WhiteboardHub, Depends(hub_of)],
+    cursor: Annotated[
+        str | None,
+        Query(description="The cursor of the last message the board applied, to resume after it."),
+    ] = None,
+) -> None:
+    await websocket.accept()
+    try:
+        subscription = await hub.open(cursor)
+    except HubNotReady as error:
+        await websocket.close(TRY_AGAIN_LATER, str(error))
+        return
+    try:
+        await serve_board(websocket, subscription, hub.options.cut_grace_s)
+    finally:
+        hub.close(subscription)

@@ -1,0 +1,162 @@
+"""Measurement 3, fan-out: many whiteboards on one API process, all kept current.
+
+A worker and one API process serve the county; the boards connect from a client process
+of their own (``flowcentre.bench.boards``), so the CPU the API spends is its own. Once
+every board holds its snapshot, the county's traffic is published at a steady rate
+through the worker. Each delivery's delay is its arrival at a board minus the time in its
+cursor, the Redis stream id the worker's write was given, so it covers the API's part
+alone: reading the stream, encoding, and sending to every board. The p99 is over every
+delivery to every board.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from flowcentre.bench.boards import (
+    CONNECT_TIMEOUT_S,
+    DRAIN_LIMIT_S,
+    SPARE_FILES,
+    raise_open_files,
+)
+from flowcentre.bench.harness import (
+    Bench,
+    BenchError,
+    Child,
+    Figures,
+    History,
+    board_url,
+    cpu_seconds,
+    newest_delta,
+    publish,
+    publish_paced,
+    wait_applied,
+    wait_board_current,
+    wait_until,
+)
+from flowcentre.bench.stats import percentile
+from flowcentre.config import Settings
+from flowcentre.store.keyspace import Keyspace
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 90.0
+#: Time the boards' process has, after its wait for the last entry, to close and report.
+CLOSE_MARGIN_S = 60.0
+#: Room for the client process to start, and for each board's handshake and snapshot.
+_CONNECT_PER_BOARD_S = 0.1
+
+
+async def _report(folder: Path, name: str, watch: list[Child], timeout_s: float) -> Any:
+    path = folder / name
+
+    async def written() -> bool:
+        return path.exists()
+
+    await wait_until(written, watch=watch, timeout_s=timeout_s, what=f"the boards' {name}")
+    return orjson.loads(path.read_bytes())
+
+
+async def _run_boards(
+    bench: Bench,
+    history: History,
+    space: Settings,
+    redis: Redis,
+    worker: Child,
+    api: Child,
+    clients: int,
+    seconds: float,
+    rate: float,
+) -> Figures:
+    folder = bench.workdir / "boards"
+    folder.mkdir()
+    # The API holds a socket per board and inherits this process's limit.
+    raise_open_files(clients + SPARE_FILES)
+    boards = bench.start(
+        "boards",
+        [
+            "-m",
+            "flowcentre.bench.boards",
+            "--url",
+            board_url(space),
+            "--clients",
+            str(clients),
+            "--redis-url",
+            bench.redis_url,
+            "--stream",
+            Keyspace(space.redis_prefix).deltas,
+            "--folder",
+            str(folder),
+        ],
+        space,
+        stdin_pipe=True,
+    )
+    watch = [worker, api, boards]
+    connect_timeout = CONNECT_TIMEOUT_S + clients * _CONNECT_PER_BOARD_S
+    ready = await _report(folder, "ready.json", watch, connect_timeout)
+    api_cpu, began = cpu_seconds(api.pid), time.monotonic()
+    traffic = history.traffic(round(seconds * rate))
+    await publish_paced(bench.bootstrap, space.events_topic, traffic, rate)
+    await wait_applied(
+        redis, space, history.registry + len(traffic), watch=watch, timeout_s=START_TIMEOUT_S
+    )
+    until = await newest_delta(redis, space)
+    boards.stdin.write(orjson.dumps({"until": until}) + b"\n")
+    boards.stdin.flush()
+    result = await _report(folder, "result.json", watch, DRAIN_LIMIT_S + CLOSE_MARGIN_S)
+    api_used = cpu_seconds(api.pid) - api_cpu
+    api_share = api_used / (time.monotonic() - began)
+    bench.stop(boards)
+    delays: list[float] = result["delays_ms"]
+    if result["problems"]:
+        log.warning("fan-out: boards with problems: %s", result["problems"])
+    return {
+        "fanout_clients": clients,
+        "fanout_connected": ready["connected"],
+        "fanout_rate_per_s": rate,
+        "fanout_entries": result["entries"],
+        "fanout_deliveries": len(delays),
+        "fanout_p50_ms": percentile(delays, 0.50),
+        "fanout_p99_ms": percentile(delays, 0.99),
+        "fanout_max_ms": max(delays, default=math.nan),
+        "fanout_dropped": result["dropped"],
+        "fanout_problems": result["problems"],
+        "fanout_api_cpu_share": api_share,
+        # Unlike the delays, this does not grow when something else takes the cores.
+        "fanout_api_cpu_us_per_delivery": api_used / max(len(delays), 1) * 1e6,
+        "fanout_boards_cpu_share": result["cpu_share"],
+    }
+
+
+async def measure_fanout(
+    bench: Bench, history: History, clients: int, seconds: float, rate: float
+) -> Figures:
+    if clients < 1:
+        raise BenchError("the fan-out needs at least one client")
+    space = bench.namespace("fanout")
+    worker = bench.start_flowcentre("worker", space)
+    api = bench.start_flowcentre("api", space)
+    processes = [worker, api]
+    redis = bench.redis()
+    try:
+        await publish(bench.bootstrap, space.events_topic, history.registry_records())
+        await wait_applied(
+            redis, space, history.registry, watch=processes, timeout_s=START_TIMEOUT_S
+        )
+        # Boards connect once the API has caught up, so every delta they then receive
+        # was written during the measurement.
+        await wait_board_current(redis, space, watch=processes, timeout_s=START_TIMEOUT_S)
+        figures = await _run_boards(
+            bench, history, space, redis, worker, api, clients, seconds, rate
+        )
+    finally:
+        await redis.aclose()
+    bench.stop(worker, api)
+    return figures

@@ -1,0 +1,213 @@
+"""The whiteboard socket over a real server and the real Redis delta stream."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import uvicorn
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from flowcentre.api.app import create_app
+from flowcentre.api.whiteboard import TRY_AGAIN_LATER, HubOptions, parse_cursor
+from flowcentre.config import Settings
+from flowcentre.domain.events import EventBase
+from flowcentre.runtime import LOOPBACK
+from flowcentre.store.keyspace import Keyspace
+from tests.builders import admitted, bed, bed_status, discharged, event, ward
+from tests.integration.test_api import Worker
+from tests.unit.conftest import RecordingPublisher
+
+JSON = dict[str, Any]
+DEADLINE_S = 30.0
+BEDS = [f"B{n}" for n in range(1, 5)]
+REGISTRY: list[EventBase] = [ward("W1"), *(bed(bed_id, "W1", room="Bay 1") for bed_id in BEDS)]
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, send_buffer: int | None) -> AsyncIterator[str]:
+    """The app on a real server; the port listens before the server starts, so no waiting.
+
+    Connections inherit ``send_buffer`` from the listener, in place of the kernel's
+    autotuned buffer of up to megabytes that would hide a stalled board for a long time.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if send_buffer is not None:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+    listener.bind((LOOPBACK, 0))
+    listener.listen(2048)
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+    try:
+        yield f"ws://{LOOPBACK}:{port}/ws/whiteboard"
+    finally:
+        server.should_exit = True
+        await task
+        listener.close()
+
+
+@asynccontextmanager
+async def whiteboard(
+    settings: Settings,
+    redis: Redis,
+    options: HubOptions | None = None,
+    send_buffer: int | None = None,
+) -> AsyncIterator[str]:
+    app = create_app(settings, redis=redis, publisher=RecordingPublisher(), hub_options=options)
+    async with serving(app, send_buffer) as url:
+        yield url
+
+
+async def next_message(board: ClientConnection, *, heartbeats: bool = False) -> JSON:
+    """The next message, skipping heartbeats unless they are wanted."""
+    async with asyncio.timeout(DEADLINE_S):
+        while True:
+            message: JSON = orjson.loads(await board.recv())
+            if heartbeats or message["type"] != "heartbeat":
+                return message
+
+
+def entry_id(cursor: str) -> tuple[int, int]:
+    parsed = parse_cursor(cursor)
+    assert parsed is not None
+    return parsed
+
+
+def changed_beds(message: JSON) -> list[str]:
+    return [delta["bed"]["bed_id"] for delta in message["deltas"] if delta["kind"] == "bed"]
+
+
+async def test_a_board_gets_a_snapshot_then_live_deltas(
+    settings: Settings, redis_client: Redis
+) -> None:
+    worker = Worker(redis_client)
+    await worker.apply(*REGISTRY, admitted("S1", "B1", 0))
+    async with whiteboard(settings, redis_client) as url, connect(url) as board:
+        snapshot = await next_message(board)
+        admission = admitted("S2", "B2", 5)
+        await worker.apply(admission)
+        delta = await next_message(board)
+
+    assert snapshot["type"] == "snapshot"
+    assert entry_id(delta["cursor"]) > entry_id(snapshot["cursor"])
+    beds = {b["bed_id"]: b for b in snapshot["data"]["beds"]}
+    assert set(beds) == set(BEDS)
+    assert beds["B1"]["occupants"][0]["initials"] == "AL"
+    assert b"Lovelace" not in orjson.dumps(snapshot)
+    assert [w["ward_id"] for w in snapshot["data"]["wards"]] == ["W1"]
+    assert delta["type"] == "delta"
+    assert delta["event_id"] == admission.event_id
+    assert changed_beds(delta) == ["B2"]
+
+
+async def test_a_board_resuming_from_its_cursor_misses_nothing_and_repeats_nothing(
+    settings: Settings, redis_client: Redis
+) -> None:
+    worker = Worker(redis_client)
+    await worker.apply(*REGISTRY)
+    async with whiteboard(settings, redis_client) as url:
+        async with connect(url) as board:
+            snapshot = await next_message(board)
+            first = admitted("S1", "B1", 0)
+            await worker.apply(first)
+            held = await next_message(board)
+            assert held["event_id"] == first.event_id
+
+        missed = [admitted("S2", "B2", 1), bed_status("B3", "closed", 2), discharged("S1", 3)]
+        for one in missed:
+            await worker.apply(one)
+        async with connect(f"{url}?cursor={held['cursor']}") as board:
+            replayed = [await next_message(board) for _ in missed]
+            live = bed_status("B4", "reserved", 4)
+            await worker.apply(live)
+            following = await next_message(board)
+
+    assert snapshot["type"] == "snapshot"
+    assert [m["type"] for m in replayed] == ["delta"] * 3
+    assert [m["event_id"] for m in replayed] == [e.event_id for e in missed]
+    cursors = [held["cursor"]] + [m["cursor"] for m in replayed]
+    assert cursors == sorted(cursors, key=entry_id)
+    assert (following["type"], following["event_id"]) == ("delta", live.event_id)
+
+
+async def test_a_cursor_older_than_the_kept_deltas_gets_a_resnapshot(
+    settings: Settings, redis_client: Redis
+) -> None:
+    worker = Worker(redis_client)
+    await worker.apply(*REGISTRY)
+    async with whiteboard(settings, redis_client) as url:
+        async with connect(url) as board:
+            old_cursor = (await next_message(board))["cursor"]
+        for minute, bed_id in enumerate(BEDS):
+            await worker.apply(bed_status(bed_id, "closed", minute))
+        # What the view's MAXLEN does to a long-running stream, exactly and at once.
+        await redis_client.xtrim(Keyspace().deltas, maxlen=1, approximate=False)
+        async with connect(f"{url}?cursor={old_cursor}") as board:
+            notice = await next_message(board)
+            snapshot = await next_message(board)
+
+    assert notice == {"type": "resnapshot", "reason": "cursor_expired"}
+    assert snapshot["type"] == "snapshot"
+    assert {b["state"] for b in snapshot["data"]["beds"]} == {"closed"}
+
+
+async def test_a_slow_board_does_not_hold_back_a_fast_one_and_is_told_to_resnapshot(
+    settings: Settings, redis_client: Redis
+) -> None:
+    worker = Worker(redis_client)
+    await worker.apply(*REGISTRY)
+    # A small queue and a long grace, so the slow board is cut off soon and still gets
+    # the instruction once it reads again.
+    options = HubOptions(queue_size=8, cut_grace_s=DEADLINE_S)
+    async with whiteboard(settings, redis_client, options, send_buffer=16384) as url:
+        slow_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        slow_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow_socket.connect((LOOPBACK, urlsplit(url).port or 0))
+        async with (
+            connect(url, sock=slow_socket, max_queue=1, compression=None) as slow,
+            connect(url) as fast,
+        ):
+            assert (await next_message(fast))["type"] == "snapshot"
+            # The slow board stops reading: its kernel buffers, the server's write buffer
+            # and then its queue fill up, while the fast board keeps receiving.
+            statuses = ("closed", "blocked", "reserved", "clean")
+            events = [
+                event(
+                    "BedStatusChanged",
+                    {"bed_id": BEDS[n % 4], "status": statuses[n % 4], "reason": "x" * 200},
+                    n,
+                )
+                for n in range(600)
+            ]
+            received: list[str] = []
+            for start in range(0, len(events), 50):
+                await worker.apply(*events[start : start + 50])
+            async with asyncio.timeout(DEADLINE_S):
+                while len(received) < len(events):
+                    message = await next_message(fast)
+                    received.append(message["event_id"])
+            assert received == [e.event_id for e in events]
+
+            slow_messages: list[JSON] = []
+            try:
+                async with asyncio.timeout(DEADLINE_S):
+                    while True:
+                        slow_messages.append(orjson.loads(await slow.recv()))
+            except ConnectionClosed:
+                pass
+            close_code = slow.close_code
+
+    assert slow_messages[0]["type"] == "snapshot"
+    assert len(slow_messages) < len(events)
+    assert slow_messages[-1] == {"type": "resnapshot", "reason": "too_slow"}
+    assert close_code == TRY_AGAIN_LATER

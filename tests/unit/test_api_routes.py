@@ -1,0 +1,242 @@
+"""The read and write routes over an in-memory view: status codes, bodies, the event built."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from flowcentre.api.app import create_app
+from flowcentre.api.deps import get_publisher, get_reads
+from flowcentre.config import Settings
+from flowcentre.domain.apply import State
+from flowcentre.domain.beds import BedStatus
+from flowcentre.domain.events import (
+    ActorKind,
+    BedStatusChanged,
+    EventBase,
+    OrganisationRegistered,
+    SiteRegistered,
+    WardRegistered,
+)
+from flowcentre.domain.model import Bed
+from flowcentre.publisher import EventPublisher, PublishFailed
+from flowcentre.store.reads import LiveReads
+from tests.builders import admitted, bed, event, fold, ward
+from tests.unit.conftest import RecordingPublisher
+
+HISTORY: list[EventBase] = [
+    event(
+        "OrganisationRegistered",
+        {"organisation_id": "RWP", "name": "Acute trust", "kind": "acute_trust"},
+        -90,
+    ),
+    event(
+        "SiteRegistered",
+        {"site_id": "WRH", "organisation_id": "RWP", "name": "Royal", "kind": "acute_hospital"},
+        -80,
+    ),
+    ward("AVON4", "WRH"),
+    bed("B1", "AVON4", room="Bay 1"),
+    bed("B2", "AVON4", room="Bay 1"),
+    bed("SR1", "AVON4", room="Side room 1", side_room=True),
+    admitted("S1", "B1", 0, "AVON4"),
+]
+
+
+class StateReads(LiveReads):
+    """The reads the routes use, answered from a state folded in memory."""
+
+    def __init__(self, state: State) -> None:
+        super().__init__(Redis())
+        self._state = state
+
+    async def sites(self) -> list[SiteRegistered]:
+        return list(self._state.sites.values())
+
+    async def wards(self) -> list[WardRegistered]:
+        return list(self._state.wards.values())
+
+    async def organisations(self) -> list[OrganisationRegistered]:
+        return list(self._state.organisations.values())
+
+    async def ward_beds(self, ward_id: str) -> list[Bed]:
+        return sorted(
+            (b for b in self._state.beds.values() if b.ward_id == ward_id), key=lambda b: b.bed_id
+        )
+
+    async def all_beds(self) -> list[Bed]:
+        return sorted(self._state.beds.values(), key=lambda b: b.bed_id)
+
+    async def bed(self, bed_id: str) -> Bed | None:
+        return self._state.beds.get(bed_id)
+
+
+class UnreachableLog(EventPublisher):
+    def publish(self, events: Sequence[EventBase]) -> None:
+        raise PublishFailed("no broker acknowledged the event in time")
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@pytest.fixture
+def app(publisher: RecordingPublisher) -> FastAPI:
+    settings = Settings(kafka_bootstrap="127.0.0.1:9", redis_url="redis://127.0.0.1:9/0")
+    app = create_app(settings, redis=Redis(), publisher=publisher)
+    app.dependency_overrides[get_reads] = lambda: StateReads(fold(HISTORY))
+    app.dependency_overrides[get_publisher] = lambda: publisher
+    return app
+
+
+@pytest_asyncio.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    # The transport does not run the lifespan, so nothing connects anywhere.
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+async def test_setting_a_status_publishes_one_attributed_event_and_answers_202(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    before = datetime.now(UTC)
+    response = await client.post(
+        "/api/v1/beds/B2/status",
+        json={"status": "cleaning", "reason": "deep clean", "by": {"id": "rn-042", "name": "A N"}},
+    )
+
+    assert response.status_code == 202
+    [published] = publisher.published
+    assert response.json() == {"status": "accepted", "event_id": published.event_id}
+    assert isinstance(published, BedStatusChanged)
+    assert published.payload.model_dump() == {
+        "bed_id": "B2",
+        "status": BedStatus.CLEANING,
+        "reason": "deep clean",
+    }
+    assert published.caused_by.kind is ActorKind.USER
+    assert (published.caused_by.id, published.caused_by.name) == ("rn-042", "A N")
+    assert published.source.system == "flowcentre-api"
+    assert published.source.organisation == "RWP"
+    assert before <= published.occurred_at == published.recorded_at <= datetime.now(UTC)
+
+
+async def test_each_write_is_a_new_event(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    body = {"status": "clean", "by": {"id": "rn-042"}}
+    first = (await client.post("/api/v1/beds/B2/status", json=body)).json()["event_id"]
+    second = (await client.post("/api/v1/beds/B2/status", json=body)).json()["event_id"]
+    assert first != second
+    assert [e.event_id for e in publisher.published] == [first, second]
+
+
+async def test_an_occupied_bed_takes_isolation_and_refuses_housekeeping_statuses(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    url = "/api/v1/beds/B1/status"
+    refused = await client.post(url, json={"status": "clean", "by": {"id": "u1"}})
+    assert refused.status_code == 409
+    assert "occupied" in refused.json()["detail"]
+    assert "isolated" in refused.json()["detail"]
+    assert publisher.published == []
+
+    taken = await client.post(url, json={"status": "isolated", "by": {"id": "u1"}})
+    assert taken.status_code == 202
+
+
+async def test_an_unknown_bed_is_404_naming_it(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    body = {"status": "clean", "by": {"id": "u"}}
+    response = await client.post("/api/v1/beds/B404/status", json=body)
+    assert response.status_code == 404
+    assert "B404" in response.json()["detail"]
+    assert publisher.published == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"status": "dirty", "by": {"id": "u1"}}, ["body", "status"]),
+        ({"status": "clean"}, ["body", "by"]),
+        ({"status": "clean", "by": {"id": "has space"}}, ["body", "by", "id"]),
+        ({"status": "clean", "by": {"id": "u1"}, "reason": "x" * 201}, ["body", "reason"]),
+        ({"status": "clean", "by": {"id": "u1"}, "colour": "red"}, ["body", "colour"]),
+    ],
+)
+async def test_an_invalid_body_is_422_naming_the_field(
+    client: httpx.AsyncClient,
+    publisher: RecordingPublisher,
+    body: dict[str, object],
+    field: list[str],
+) -> None:
+    response = await client.post("/api/v1/beds/B2/status", json=body)
+    assert response.status_code == 422
+    assert field in [problem["loc"] for problem in response.json()["detail"]]
+    assert publisher.published == []
+
+
+async def test_the_system_counts_beds_by_site_and_ward(client: httpx.AsyncClient) -> None:
+    system = (await client.get("/api/v1/system")).json()
+
+    assert system["counts"]["total"] == 3
+    assert system["counts"]["occupied"] == 1
+    [site] = system["sites"]
+    assert site["site_id"] == "WRH"
+    [avon] = site["wards"]
+    assert (avon["ward_id"], avon["counts"]["available"]) == ("AVON4", 2)
+    assert avon["counts"]["occupancy_pct"] == pytest.approx(33.3)
+
+
+async def test_a_ward_lists_its_beds_with_initials_and_no_names(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/wards/AVON4")
+
+    assert response.status_code == 200
+    ward_view = response.json()
+    assert ward_view["site"]["name"] == "Royal"
+    beds = {b["bed_id"]: b for b in ward_view["beds"]}
+    assert beds["B1"]["state"] == "occupied"
+    assert beds["B1"]["occupants"][0]["initials"] == "AL"
+    assert "Lovelace" not in response.text
+    assert beds["SR1"]["side_room"] is True
+
+
+async def test_a_site_and_a_bed_read_back(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/v1/sites/WRH")).json()["counts"]["total"] == 3
+    assert (await client.get("/api/v1/beds/B2")).json()["state"] == "available"
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [("/api/v1/sites/NOPE", "NOPE"), ("/api/v1/wards/W9", "W9"), ("/api/v1/beds/B9", "B9")],
+)
+async def test_missing_resources_are_404_naming_the_id(
+    client: httpx.AsyncClient, path: str, name: str
+) -> None:
+    response = await client.get(path)
+    assert response.status_code == 404
+    assert name in response.json()["detail"]
+
+
+async def test_the_openapi_document_describes_the_routes(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert {"/healthz", "/api/v1/system", "/api/v1/beds/{bed_id}/status"} <= set(paths)
+    assert (await client.get("/docs")).status_code == 200
+
+
+async def test_a_write_the_log_does_not_take_is_503_saying_nothing_changed(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    app.dependency_overrides[get_publisher] = UnreachableLog
+    response = await client.post(
+        "/api/v1/beds/B2/status", json={"status": "clean", "by": {"id": "u"}}
+    )
+    assert response.status_code == 503
+    assert "nothing changed" in response.json()["detail"]

@@ -1,0 +1,349 @@
+"""The whiteboard fan-out against an in-memory delta stream: ordering, resume, slow boards."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import orjson
+import pytest
+
+from flowcentre.api.whiteboard import (
+    TRY_AGAIN_LATER,
+    BoardMirror,
+    HubOptions,
+    Subscription,
+    WhiteboardHub,
+    format_cursor,
+    parse_cursor,
+)
+
+JSON = dict[str, Any]
+DEADLINE_S = 10.0
+
+
+def bed(bed_id: str, state: str = "available", ward_id: str = "W1") -> JSON:
+    return {"bed_id": bed_id, "ward_id": ward_id, "state": state, "occupants": []}
+
+
+class MemoryStream:
+    """A delta stream with the semantics of the Redis one the hub reads through LiveReads."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[tuple[int, int], JSON]] = []
+        self.beds: dict[str, JSON] = {}
+        self.wards: dict[str, JSON] = {"W1": {"ward_id": "W1", "site_id": "S", "name": "W1"}}
+        self._added = asyncio.Event()
+        self._next = 1000
+        self.on_range: Callable[[], Awaitable[None]] | None = None
+        self.fail_reads = 0
+
+    def add(self, *beds: JSON, resnapshot: bool = False) -> str:
+        self._next += 1
+        entry_id = (self._next, 0)
+        if resnapshot:
+            entry: JSON = {"deltas": [{"kind": "resnapshot"}]}
+        else:
+            entry = {
+                "event_id": f"e{self._next}",
+                "occurred_at": "2026-11-02T08:00:00+00:00",
+                "deltas": [{"kind": "bed", "bed": one} for one in beds],
+            }
+        for one in beds:
+            self.beds[one["bed_id"]] = one
+        self.entries.append((entry_id, entry))
+        self._added.set()
+        return format_cursor(entry_id)
+
+    def trim(self, keep: int) -> None:
+        del self.entries[: len(self.entries) - keep]
+
+    async def cursor(self) -> str:
+        return format_cursor(self.entries[-1][0]) if self.entries else "0-0"
+
+    async def snapshot(self) -> tuple[str, JSON]:
+        cursor = await self.cursor()
+        return cursor, {
+            "sites": [],
+            "wards": list(self.wards.values()),
+            "beds": list(self.beds.values()),
+        }
+
+    def _after(self, cursor: str, count: int) -> list[tuple[str, JSON]]:
+        after = parse_cursor(cursor)
+        assert after is not None
+        found = [(format_cursor(i), e) for i, e in self.entries if i > after]
+        return found[:count]
+
+    async def deltas_after(
+        self, cursor: str, *, count: int = 1000, block_ms: int | None = None
+    ) -> list[tuple[str, JSON]]:
+        if block_ms is None:
+            if self.on_range is not None:
+                await self.on_range()
+            return self._after(cursor, count)
+        if self.fail_reads:
+            self.fail_reads -= 1
+            raise ConnectionError("stream unavailable")
+        found = self._after(cursor, count)
+        if not found:
+            self._added.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._added.wait(), block_ms / 1000)
+            found = self._after(cursor, count)
+        return found
+
+    async def oldest_delta(self) -> str | None:
+        return format_cursor(self.entries[0][0]) if self.entries else None
+
+
+class Board:
+    """A board's end of the socket: what it received, and whether it takes messages."""
+
+    def __init__(self, *, stalled: bool = False) -> None:
+        self.received: list[JSON] = []
+        self.closed: int | None = None
+        self._flowing = asyncio.Event()
+        if not stalled:
+            self._flowing.set()
+        self._arrived = asyncio.Event()
+
+    def release(self) -> None:
+        self._flowing.set()
+
+    async def send_text(self, data: str) -> None:
+        await self._flowing.wait()
+        self.received.append(orjson.loads(data))
+        self._arrived.set()
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        self.closed = code
+
+    def of_type(self, kind: str) -> list[JSON]:
+        return [message for message in self.received if message["type"] == kind]
+
+    def bed_deltas(self) -> list[str]:
+        return [
+            delta["bed"]["bed_id"]
+            for message in self.of_type("delta")
+            for delta in message["deltas"]
+        ]
+
+    async def until(self, condition: Callable[[Board], bool]) -> None:
+        async with asyncio.timeout(DEADLINE_S):
+            while not condition(self):
+                self._arrived.clear()
+                await self._arrived.wait()
+
+
+@contextlib.asynccontextmanager
+async def running(hub: WhiteboardHub) -> AsyncIterator[WhiteboardHub]:
+    await hub.start()
+    try:
+        await hub.wait_ready()
+        yield hub
+    finally:
+        await hub.stop()
+
+
+@contextlib.asynccontextmanager
+async def connected(subscription: Subscription, board: Board) -> AsyncIterator[Board]:
+    sender = asyncio.create_task(subscription.send(board))
+    try:
+        yield board
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+
+
+def options(**overrides: Any) -> HubOptions:
+    return HubOptions(**{"block_ms": 20, "heartbeat_s": 3600.0, **overrides})
+
+
+async def settled(hub: WhiteboardHub, cursor: str) -> None:
+    """Wait until the hub has fanned out the entry: a probe board sees it or starts past it."""
+    subscription = await hub.open(None)
+    try:
+        async with connected(subscription, Board()) as probe:
+            await probe.until(lambda b: any(m.get("cursor") == cursor for m in b.received))
+    finally:
+        hub.close(subscription)
+
+
+async def test_a_new_board_gets_the_snapshot_then_every_delta_in_order() -> None:
+    stream = MemoryStream()
+    stream.add(bed("B1"))
+    async with running(WhiteboardHub(stream, options())) as hub:
+        board = Board()
+        async with connected(await hub.open(None), board):
+            first = stream.add(bed("B2", "occupied"))
+            second = stream.add(bed("B1", "cleaning"))
+            await board.until(lambda b: len(b.of_type("delta")) == 2)
+
+    snapshot = board.received[0]
+    assert snapshot["type"] == "snapshot"
+    assert [b["bed_id"] for b in snapshot["data"]["beds"]] == ["B1"]
+    assert [m["cursor"] for m in board.of_type("delta")] == [first, second]
+    assert board.bed_deltas() == ["B2", "B1"]
+    assert snapshot["cursor"] < first
+
+
+async def test_a_board_resuming_from_its_cursor_gets_exactly_the_entries_after_it() -> None:
+    stream = MemoryStream()
+    held = stream.add(bed("B1"))
+    missed = [stream.add(bed(f"B{n}")) for n in range(2, 6)]
+    async with running(WhiteboardHub(stream, options(batch=2))) as hub:
+        await settled(hub, missed[-1])
+        board = Board()
+        async with connected(await hub.open(held), board):
+            live = stream.add(bed("B9"))
+            await board.until(lambda b: len(b.of_type("delta")) == 5)
+
+    assert not board.of_type("snapshot")
+    assert [m["cursor"] for m in board.of_type("delta")] == [*missed, live]
+
+
+async def test_entries_arriving_during_the_catch_up_are_neither_lost_nor_repeated() -> None:
+    stream = MemoryStream()
+    held = stream.add(bed("B1"))
+    missed = stream.add(bed("B2"))
+    async with running(WhiteboardHub(stream, options())) as hub:
+        await settled(hub, missed)
+        racing: list[str] = []
+
+        async def entry_lands_while_the_gap_is_read() -> None:
+            stream.on_range = None
+            racing.append(stream.add(bed("B3")))
+            await settled(hub, racing[0])
+
+        stream.on_range = entry_lands_while_the_gap_is_read
+        board = Board()
+        async with connected(await hub.open(held), board):
+            after = stream.add(bed("B4"))
+            await board.until(lambda b: after in [m["cursor"] for m in b.of_type("delta")])
+
+    assert [m["cursor"] for m in board.of_type("delta")] == [missed, racing[0], after]
+
+
+async def test_a_cursor_older_than_the_stream_keeps_gets_a_resnapshot() -> None:
+    stream = MemoryStream()
+    held = stream.add(bed("B1"))
+    for n in range(2, 6):
+        stream.add(bed(f"B{n}"))
+    stream.trim(keep=2)
+    async with running(WhiteboardHub(stream, options())) as hub:
+        board = Board()
+        async with connected(await hub.open(held), board):
+            await board.until(lambda b: bool(b.of_type("snapshot")))
+
+    assert board.received[0] == {"type": "resnapshot", "reason": "cursor_expired"}
+    assert board.received[1]["cursor"] == await stream.cursor()
+    assert len(board.received[1]["data"]["beds"]) == 5
+
+
+@pytest.mark.parametrize("cursor", ["99999999-0", "not-a-cursor", ""])
+async def test_a_cursor_the_stream_never_held_gets_a_resnapshot(cursor: str) -> None:
+    stream = MemoryStream()
+    stream.add(bed("B1"))
+    async with running(WhiteboardHub(stream, options())) as hub:
+        board = Board()
+        async with connected(await hub.open(cursor), board):
+            await board.until(lambda b: bool(b.of_type("snapshot")))
+
+    assert board.received[0] == {"type": "resnapshot", "reason": "cursor_unknown"}
+
+
+async def test_a_board_too_far_behind_is_given_a_snapshot_instead_of_a_replay() -> None:
+    stream = MemoryStream()
+    held = stream.add(bed("B1"))
+    for n in range(20):
+        stream.add(bed("B2", "cleaning" if n % 2 else "available"))
+    async with running(WhiteboardHub(stream, options(catch_up_limit=5, batch=4))) as hub:
+        board = Board()
+        async with connected(await hub.open(held), board):
+            await board.until(lambda b: bool(b.of_type("snapshot")))
+
+    assert board.received[0] == {"type": "resnapshot", "reason": "too_far_behind"}
+
+
+async def test_a_stalled_board_is_cut_off_without_holding_back_the_others() -> None:
+    stream = MemoryStream()
+    async with running(WhiteboardHub(stream, options(queue_size=3))) as hub:
+        slow, fast = Board(stalled=True), Board()
+        slow_subscription = await hub.open(None)
+        async with connected(slow_subscription, slow), connected(await hub.open(None), fast):
+            sent = [stream.add(bed(f"B{n}")) for n in range(8)]
+            await fast.until(lambda b: [m["cursor"] for m in b.of_type("delta")] == sent)
+            assert slow.received == []
+            assert slow_subscription.cut.is_set()
+            assert hub.boards == 1
+            slow.release()
+            await slow.until(lambda b: b.closed is not None)
+
+    assert slow.received[-1] == {"type": "resnapshot", "reason": "too_slow"}
+    assert slow.closed == TRY_AGAIN_LATER
+
+
+async def test_a_rebuilt_view_sends_every_board_a_resnapshot_and_the_new_picture() -> None:
+    stream = MemoryStream()
+    stream.add(bed("B1"))
+    async with running(WhiteboardHub(stream, options())) as hub:
+        board = Board()
+        async with connected(await hub.open(None), board):
+            stream.beds = {"B7": bed("B7")}
+            marker = stream.add(resnapshot=True)
+            await board.until(lambda b: len(b.of_type("snapshot")) == 2)
+            after = stream.add(bed("B7", "closed"))
+            await board.until(lambda b: bool(b.of_type("delta")))
+
+    assert board.received[1] == {"type": "resnapshot", "reason": "view_rebuilt"}
+    rebuilt = board.received[2]
+    assert rebuilt["cursor"] == marker
+    assert [b["bed_id"] for b in rebuilt["data"]["beds"]] == ["B7"]
+    assert [m["cursor"] for m in board.of_type("delta")] == [after]
+
+
+async def test_heartbeats_carry_the_newest_cursor() -> None:
+    stream = MemoryStream()
+    newest = stream.add(bed("B1"))
+    async with running(WhiteboardHub(stream, options(heartbeat_s=0.01))) as hub:
+        board = Board()
+        async with connected(await hub.open(None), board):
+            await board.until(lambda b: bool(b.of_type("heartbeat")))
+
+    beat = board.of_type("heartbeat")[0]
+    assert beat["cursor"] == newest
+    assert beat["checked_at"] <= beat["at"]
+
+
+async def test_the_feed_recovers_after_the_stream_fails() -> None:
+    stream = MemoryStream()
+    async with running(WhiteboardHub(stream, options(retry_s=0.01))) as hub:
+        board = Board()
+        async with connected(await hub.open(None), board):
+            stream.fail_reads = 2
+            after = stream.add(bed("B1"))
+            await board.until(lambda b: bool(b.of_type("delta")))
+
+    assert [m["cursor"] for m in board.of_type("delta")] == [after]
+
+
+async def test_boards_connecting_at_one_cursor_share_one_encoded_snapshot() -> None:
+    mirror = BoardMirror((5, 0), {"sites": [], "wards": [], "beds": [bed("B1")]})
+    first = mirror.snapshot_message()
+    assert mirror.snapshot_message() is first
+    mirror.apply((6, 0), [{"kind": "bed", "bed": bed("B1", "closed")}, {"kind": "organisation"}])
+    updated = orjson.loads(mirror.snapshot_message())
+    assert updated["cursor"] == "6-0"
+    assert updated["data"]["beds"] == [bed("B1", "closed")]
+
+
+def test_cursors_compare_as_stream_ids_not_as_text() -> None:
+    assert parse_cursor("10-0") == (10, 0) > (9, 5) == parse_cursor("9-5")
+    assert parse_cursor("1700000000000-3") == (1700000000000, 3)
+    assert parse_cursor("1-2-3") is None
+    with pytest.raises(ValueError, match="queue_size"):
+        HubOptions(queue_size=1)

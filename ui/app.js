@@ -1,0 +1,477 @@
+// The whiteboard: a snapshot of every site, ward and bed from the socket, kept live by the
+// deltas that follow it. Views are built from that one picture, so switching between the
+// system and a ward needs no request, and a reconnect resumes from the last cursor.
+
+const STATE_LABELS = {
+  available: "Available",
+  occupied: "Occupied",
+  awaiting_clean: "Awaiting clean",
+  cleaning: "Being cleaned",
+  contaminated: "Contaminated",
+  isolated: "Isolated",
+  reserved: "Reserved",
+  blocked: "Blocked",
+  closed: "Closed",
+};
+
+// Heartbeats come every few seconds; a board that hears nothing for this long assumes a
+// half-open connection (common on wall screens left for days) and reconnects.
+const SILENCE_LIMIT_MS = 20_000;
+const STALE_AFTER_MS = 30_000;
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+
+const picture = {
+  sites: new Map(),
+  wards: new Map(),
+  beds: new Map(),
+  cursor: null,
+  // Local clock time at which the server last vouched that we had everything.
+  confirmedAt: null,
+};
+
+const link = {
+  socket: null,
+  retryMs: RETRY_FIRST_MS,
+  lastHeard: 0,
+  state: "connecting",
+};
+
+// --- DOM helpers: text only ever goes in through textContent -----------------------------
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") node.className = value;
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+const byName = (a, b) => a.localeCompare(b, "en-GB", { numeric: true, sensitivity: "base" });
+
+// --- The picture ---------------------------------------------------------------------------
+
+function takeSnapshot(message) {
+  picture.sites = new Map(message.data.sites.map((site) => [site.site_id, site]));
+  picture.wards = new Map(message.data.wards.map((ward) => [ward.ward_id, ward]));
+  picture.beds = new Map(message.data.beds.map((bed) => [bed.bed_id, bed]));
+  picture.cursor = message.cursor;
+  picture.confirmedAt = Date.now();
+}
+
+function applyDeltas(message) {
+  for (const delta of message.deltas) {
+    if (delta.kind === "bed") picture.beds.set(delta.bed.bed_id, delta.bed);
+    else if (delta.kind === "ward") picture.wards.set(delta.ward.ward_id, delta.ward);
+    else if (delta.kind === "site") picture.sites.set(delta.site.site_id, delta.site);
+  }
+  picture.cursor = message.cursor;
+  picture.confirmedAt = Date.now();
+}
+
+function heard(message) {
+  // Only a heartbeat naming our own cursor says we are up to date; otherwise deltas are
+  // still on their way to us.
+  if (message.cursor !== picture.cursor) return;
+  const serverLag = Date.parse(message.at) - Date.parse(message.checked_at);
+  picture.confirmedAt = Date.now() - Math.max(0, serverLag || 0);
+}
+
+// Same rules as the server's bed counts: registered beds only; closed includes blocked.
+function countBeds(beds) {
+  const counts = { total: 0, occupied: 0, available: 0, toClean: 0, closed: 0 };
+  for (const bed of beds) {
+    if (!bed.registered) continue;
+    counts.total += 1;
+    if (bed.state === "occupied") counts.occupied += 1;
+    else if (bed.state === "available") counts.available += 1;
+    else if (bed.state === "awaiting_clean" || bed.state === "cleaning") counts.toClean += 1;
+    else if (bed.state === "closed" || bed.state === "blocked") counts.closed += 1;
+  }
+  const open = counts.total - counts.closed;
+  counts.occupancy = open > 0 ? Math.round((1000 * counts.occupied) / open) / 10 : null;
+  return counts;
+}
+
+function bedsOfWard(wardId) {
+  return [...picture.beds.values()].filter((bed) => bed.ward_id === wardId);
+}
+
+// --- Time ----------------------------------------------------------------------------------
+
+function clock(date) {
+  return date.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
+}
+
+function dayAndClock(date) {
+  const sameDay = date.toDateString() === new Date().toDateString();
+  if (sameDay) return clock(date);
+  return `${date.toLocaleDateString("en-GB", { day: "numeric", month: "short" })} ${clock(date)}`;
+}
+
+function calendarDay(isoDate) {
+  // A date without a time is a calendar day where the ward is, not UTC midnight.
+  const [year, month, day] = isoDate.split("-").map(Number);
+  return new Date(year, month - 1, day).toLocaleDateString("en-GB", {
+    day: "numeric",
+    month: "short",
+  });
+}
+
+function duration(ms) {
+  const minutes = Math.max(0, Math.floor(ms / 60_000));
+  if (minutes < 1) return "under a minute";
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ${minutes % 60} min`;
+  return `${Math.floor(hours / 24)} days`;
+}
+
+function shortAge(ms) {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 90) return `${seconds} s`;
+  return duration(ms);
+}
+
+// --- Views ---------------------------------------------------------------------------------
+
+function occupancyCell(pct) {
+  if (pct === null) return el("td", { class: "num" }, "–");
+  const level = pct >= 92 ? "critical" : pct >= 85 ? "high" : "normal";
+  return el("td", { class: `num occupancy occupancy-${level}` }, `${pct.toFixed(1)}%`);
+}
+
+function countCells(counts) {
+  return [
+    el("td", { class: "num" }, counts.occupied),
+    el("td", { class: "num" }, counts.available),
+    el("td", { class: "num" }, counts.toClean),
+    el("td", { class: "num" }, counts.closed),
+    el("td", { class: "num" }, counts.total),
+    occupancyCell(counts.occupancy),
+  ];
+}
+
+function countHeaders(firstColumn) {
+  return el(
+    "tr",
+    {},
+    el("th", { scope: "col" }, firstColumn),
+    el("th", { scope: "col", class: "num" }, "Occupied"),
+    el("th", { scope: "col", class: "num" }, "Available"),
+    el("th", { scope: "col", class: "num", title: "Awaiting clean or being cleaned" }, "To clean"),
+    el("th", { scope: "col", class: "num", title: "Closed or blocked" }, "Closed"),
+    el("th", { scope: "col", class: "num" }, "Beds"),
+    el("th", { scope: "col", class: "num", title: "Occupied as a share of open beds" }, "Occupancy"),
+  );
+}
+
+function tiles(counts) {
+  const tile = (label, value, extra = "") =>
+    el("div", { class: `tile ${extra}` }, el("dt", {}, label), el("dd", {}, value));
+  return el(
+    "dl",
+    { class: "tiles" },
+    tile("Occupied", counts.occupied),
+    tile("Available", counts.available, "tile-available"),
+    tile("To clean", counts.toClean, "tile-clean"),
+    tile("Closed", counts.closed, "tile-closed"),
+    tile("Occupancy", counts.occupancy === null ? "–" : `${counts.occupancy.toFixed(1)}%`),
+  );
+}
+
+function systemView() {
+  const wardsBySite = new Map();
+  for (const ward of picture.wards.values()) {
+    if (!wardsBySite.has(ward.site_id)) wardsBySite.set(ward.site_id, []);
+    wardsBySite.get(ward.site_id).push(ward);
+  }
+  const bedsByWard = new Map();
+  for (const bed of picture.beds.values()) {
+    if (!bedsByWard.has(bed.ward_id)) bedsByWard.set(bed.ward_id, []);
+    bedsByWard.get(bed.ward_id).push(bed);
+  }
+  const siteIds = [...wardsBySite.keys()].sort((a, b) =>
+    byName(picture.sites.get(a)?.name ?? a, picture.sites.get(b)?.name ?? b),
+  );
+  const wardBeds = (ward) => bedsByWard.get(ward.ward_id) ?? [];
+  const everyBed = [...picture.wards.values()].flatMap(wardBeds);
+
+  const sections = siteIds.map((siteId) => {
+    const site = picture.sites.get(siteId);
+    const siteName = site?.name ?? `Site ${siteId}`;
+    const wards = wardsBySite.get(siteId).sort((a, b) => byName(a.name, b.name));
+    const headingId = `site-${siteId}`;
+    return el(
+      "section",
+      { class: "site", "aria-labelledby": headingId },
+      el("h2", { id: headingId }, siteName),
+      el(
+        "table",
+        { class: "counts" },
+        el("caption", { class: "visually-hidden" }, `Beds by ward at ${siteName}`),
+        el("thead", {}, countHeaders("Ward")),
+        el(
+          "tbody",
+          {},
+          wards.map((ward) =>
+            el(
+              "tr",
+              {},
+              el(
+                "th",
+                { scope: "row" },
+                el("a", { href: `#/ward/${encodeURIComponent(ward.ward_id)}` }, ward.name),
+                el("span", { class: "specialty" }, ward.specialty),
+              ),
+              countCells(countBeds(wardBeds(ward))),
+            ),
+          ),
+        ),
+        el(
+          "tfoot",
+          {},
+          el(
+            "tr",
+            {},
+            el("th", { scope: "row" }, "Site total"),
+            countCells(countBeds(wards.flatMap(wardBeds))),
+          ),
+        ),
+      ),
+    );
+  });
+
+  return [
+    el("h1", { tabindex: "-1" }, "All sites"),
+    tiles(countBeds(everyBed)),
+    sections.length ? sections : el("p", { class: "empty" }, "No wards are registered yet."),
+  ];
+}
+
+function bedCard(bed, now) {
+  const occupants = bed.occupants ?? [];
+  const label = STATE_LABELS[bed.state] ?? bed.state;
+  const since = bed.since ? new Date(bed.since.at) : null;
+  const details = [];
+  for (const occupant of occupants) {
+    details.push(
+      el(
+        "p",
+        { class: "occupant" },
+        el("span", { class: "initials", title: "Patient initials" }, occupant.initials),
+        occupant.on_leave ? el("span", { class: "flag" }, "On leave") : null,
+        occupant.expected_discharge_date
+          ? el("span", { class: "edd" }, `EDD ${calendarDay(occupant.expected_discharge_date)}`)
+          : null,
+      ),
+    );
+  }
+  if (bed.conflict) {
+    details.push(el("p", { class: "warning" }, "More than one patient recorded in this bed"));
+  }
+  if (bed.status_reason && bed.state !== "occupied") {
+    details.push(el("p", { class: "reason" }, bed.status_reason));
+  }
+  return el(
+    "li",
+    { class: `bed state-${bed.state}` },
+    el(
+      "p",
+      { class: "bed-head" },
+      el("span", { class: "bed-label" }, bed.label),
+      bed.side_room ? el("span", { class: "flag" }, "Side room") : null,
+    ),
+    el(
+      "p",
+      { class: "bed-state" },
+      label,
+      // Occupancy outranks every status in the state, but isolation still matters.
+      bed.state === "occupied" && bed.status === "isolated"
+        ? el("span", { class: "flag flag-hazard" }, "Isolation")
+        : null,
+    ),
+    details,
+    since
+      ? el(
+          "p",
+          { class: "since" },
+          "Since ",
+          el("time", { datetime: bed.since.at }, dayAndClock(since)),
+          ` (${duration(now - since.getTime())})`,
+        )
+      : null,
+  );
+}
+
+function wardView(wardId) {
+  const ward = picture.wards.get(wardId);
+  if (!ward) {
+    return [
+      el("h1", { tabindex: "-1" }, "Ward not found"),
+      el("p", {}, `No ward with the id “${wardId}” is registered. `, el("a", { href: "#/" }, "All sites")),
+    ];
+  }
+  const site = picture.sites.get(ward.site_id);
+  const beds = bedsOfWard(wardId).filter((bed) => bed.registered || bed.occupants.length);
+  const rooms = new Map();
+  for (const bed of beds) {
+    const room = bed.registered ? (bed.room ?? "Other beds") : "Not on the bed register";
+    if (!rooms.has(room)) rooms.set(room, []);
+    rooms.get(room).push(bed);
+  }
+  const now = Date.now();
+  const groups = [...rooms.keys()].sort(byName).map((room, index) => {
+    const headingId = `room-${index}`;
+    const roomBeds = rooms.get(room).sort((a, b) => byName(a.label, b.label));
+    return el(
+      "section",
+      { class: "room", "aria-labelledby": headingId },
+      el("h2", { id: headingId }, room),
+      el("ul", { class: "beds" }, roomBeds.map((bed) => bedCard(bed, now))),
+    );
+  });
+  const facts = [site?.name, ward.specialty, ward.sex === "mixed" ? null : `${ward.sex} ward`]
+    .filter(Boolean)
+    .join(" · ");
+  return [
+    el("h1", { tabindex: "-1" }, ward.name),
+    el("p", { class: "ward-facts" }, facts),
+    tiles(countBeds(beds)),
+    groups.length ? groups : el("p", { class: "empty" }, "No beds are registered on this ward."),
+  ];
+}
+
+// --- Routing and rendering -----------------------------------------------------------------
+
+function route() {
+  const match = /^#\/ward\/(.+)$/.exec(location.hash);
+  return match ? { view: "ward", wardId: decodeURIComponent(match[1]) } : { view: "system" };
+}
+
+function crumbs(current) {
+  const items = [el("li", {}, el("a", { href: "#/" }, "All sites"))];
+  if (current.view === "ward") {
+    const ward = picture.wards.get(current.wardId);
+    items.push(el("li", {}, el("span", { "aria-current": "page" }, ward?.name ?? current.wardId)));
+  }
+  return items;
+}
+
+let renderQueued = false;
+let renderedRoute = null;
+
+function render() {
+  renderQueued = false;
+  if (picture.cursor === null) return;
+  const current = route();
+  const main = document.getElementById("main");
+  const content = current.view === "ward" ? wardView(current.wardId) : systemView();
+  main.replaceChildren(...content.flat());
+  document.getElementById("crumbs").replaceChildren(...crumbs(current));
+  const title = current.view === "ward" ? picture.wards.get(current.wardId)?.name : null;
+  document.title = title ? `${title} – Flow Centre` : "Flow Centre whiteboard";
+  const key = location.hash;
+  if (renderedRoute !== null && renderedRoute !== key) main.querySelector("h1")?.focus();
+  renderedRoute = key;
+}
+
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(render);
+}
+
+// --- Freshness -----------------------------------------------------------------------------
+
+function showFreshness() {
+  const now = Date.now();
+  const age = picture.confirmedAt === null ? null : now - picture.confirmedAt;
+  let level = link.state;
+  if (link.state === "live" && age !== null && age > STALE_AFTER_MS) level = "stale";
+  const box = document.querySelector(".freshness");
+  const status = document.getElementById("connection");
+  const words = {
+    connecting: "Connecting…",
+    live: "Live",
+    stale: "Live, but not confirmed recently",
+    offline: "Connection lost – reconnecting",
+  }[level];
+  // The status region is announced, so it changes only when the state does.
+  if (box.dataset.level !== level) {
+    box.dataset.level = level;
+    status.textContent = words;
+  }
+  const parts = [];
+  if (age !== null) parts.push(`Data confirmed ${shortAge(age)} ago`);
+  const changed = picture.cursor ? Number(picture.cursor.split("-")[0]) : 0;
+  if (changed > 0) parts.push(`last change ${dayAndClock(new Date(changed))}`);
+  document.getElementById("age").textContent = parts.join(" · ");
+}
+
+// --- The socket ----------------------------------------------------------------------------
+
+function socketUrl() {
+  const url = new URL("ws/whiteboard", location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  url.hash = "";
+  if (picture.cursor !== null) url.searchParams.set("cursor", picture.cursor);
+  return url;
+}
+
+function connect() {
+  const socket = new WebSocket(socketUrl());
+  link.socket = socket;
+  link.lastHeard = Date.now();
+  socket.addEventListener("open", () => {
+    link.state = "live";
+    showFreshness();
+  });
+  socket.addEventListener("message", (event) => {
+    link.lastHeard = Date.now();
+    const message = JSON.parse(event.data);
+    if (message.type === "snapshot") takeSnapshot(message);
+    else if (message.type === "delta") applyDeltas(message);
+    else if (message.type === "heartbeat") heard(message);
+    else if (message.type === "resnapshot") picture.cursor = null;
+    if (message.type === "snapshot" || message.type === "delta") {
+      link.retryMs = RETRY_FIRST_MS;
+      scheduleRender();
+    }
+    showFreshness();
+  });
+  socket.addEventListener("close", () => reconnect(socket));
+}
+
+function reconnect(socket) {
+  if (link.socket !== socket) return;
+  link.socket = null;
+  link.state = "offline";
+  showFreshness();
+  // Jitter spreads out a hospital's boards reconnecting together after a restart.
+  const wait = link.retryMs * (0.5 + Math.random());
+  link.retryMs = Math.min(link.retryMs * 2, RETRY_MAX_MS);
+  setTimeout(connect, wait);
+}
+
+function watchdog() {
+  showFreshness();
+  const socket = link.socket;
+  if (socket && Date.now() - link.lastHeard > SILENCE_LIMIT_MS) {
+    // A half-open connection may take minutes to report its close: do not wait for it.
+    socket.close();
+    reconnect(socket);
+  }
+}
+
+window.addEventListener("hashchange", scheduleRender);
+// Keeps the "since" durations moving on a board with no changes.
+setInterval(scheduleRender, 30_000);
+setInterval(watchdog, 1_000);
+connect();
