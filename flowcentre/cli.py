@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -41,12 +42,15 @@ def _api(settings: Settings, _: argparse.Namespace) -> int:
 def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     from producers.run import run_simulator
 
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     run_simulator(
         settings,
         speed=args.speed or settings.simulator_speed,
         seed=settings.simulator_seed if args.seed is None else args.seed,
         start=None,
-        stop=None,
+        stop=stop,
     )
     return 0
 
@@ -124,7 +128,9 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
             subprocess.Popen([sys.executable, "-m", "flowcentre", part], env=env) for part in parts
         ]
         print(f"Whiteboard: http://{settings.api_host}:{settings.api_port}/  (Ctrl-C stops)")
-        signal.signal(signal.SIGTERM, _interrupt)
+        # Set both explicitly: a shell starting this in the background ignores SIGINT.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _interrupt)
         interrupted = False
         try:
             while all(child.poll() is None for child in children):
@@ -136,7 +142,7 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
         finally:
             for child in children:
                 if child.poll() is None:
-                    child.send_signal(signal.SIGINT)
+                    child.terminate()
             for child in children:
                 try:
                     child.wait(timeout=20)
