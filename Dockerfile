@@ -19,8 +19,11 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 
 COPY . .
 RUN pip install . \
+    && cp -r ui /opt/flowcentre-ui \
     && cd / \
     && rm -rf /src
+# The whiteboard pages are not Python package data; the API serves them from here.
+ENV FLOWCENTRE_UI_DIR=/opt/flowcentre-ui
 
 # No process needs privileges. The user is numeric so that an orchestrator can verify
 # it is not root without looking inside the image.

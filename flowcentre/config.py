@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     worker_data_dir: Path = Field(default_factory=_default_worker_data_dir)
     """Local state of the stream workers (table stores); rebuilt from changelog topics."""
 
+    ui_dir: Path = Field(default=Path(__file__).resolve().parents[1] / "ui")
+    """Folder of the whiteboard pages the API serves at ``/`` (the repository's ``ui/``;
+    an installed image sets it to where it copied them)."""
+
     simulator_seed: int = 1
     """Seed of the county simulator, so a demo or a test run can be replayed exactly."""
 

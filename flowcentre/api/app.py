@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI, Request, status
@@ -24,7 +23,6 @@ from flowcentre.publisher import EventPublisher, PublishFailed
 
 log = logging.getLogger(__name__)
 
-UI = Path(__file__).resolve().parents[2] / "ui"
 
 DESCRIPTION = """\
 Live beds, wards and sites of the county, read from the Redis view of the event log.
@@ -86,10 +84,10 @@ def create_app(
     for module in (health, system, sites, wards, beds, whiteboard):
         app.include_router(module.router)
     # Mounted last: the routes above take precedence over files of the same path.
-    if UI.is_dir():
-        app.mount("/", StaticFiles(directory=UI, html=True), name="ui")
+    if settings.ui_dir.is_dir():
+        app.mount("/", StaticFiles(directory=settings.ui_dir, html=True), name="ui")
     else:
-        log.warning("no whiteboard pages at %s; serving the API only", UI)
+        log.warning("no whiteboard pages at %s; serving the API only", settings.ui_dir)
     return app
 
 

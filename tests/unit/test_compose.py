@@ -303,3 +303,13 @@ def test_the_parser_refuses_a_command_it_does_not_have() -> None:
     # The subcommand test relies on this: a parser that accepted anything would prove nothing.
     with pytest.raises(SystemExit):
         parser().parse_args(["no-such-command"])
+
+
+def test_the_image_serves_the_whiteboard_pages_it_copies() -> None:
+    lines = DOCKERFILE.read_text(encoding="utf-8").splitlines()
+    settings = dict(
+        line.removeprefix("ENV ").split("=", 1) for line in lines if line.startswith("ENV ")
+    )
+    ui_dir = settings["FLOWCENTRE_UI_DIR"]
+    assert "ui_dir" in Settings.model_fields
+    assert any(f"cp -r ui {ui_dir}" in line for line in lines)
