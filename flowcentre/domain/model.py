@@ -56,12 +56,21 @@ class SpellStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class MoveKind(StrEnum):
+    """How the patient arrived at a stay: only a transfer can be cancelled."""
+
+    ADMISSION = "admission"
+    TRANSFER = "transfer"
+    SWAP = "swap"
+
+
 class Stay(Contract):
     """A spell's time at one location; ``end`` is None while the patient is there."""
 
     location: Location
     start: Stamp
     end: Stamp | None = None
+    arrival: MoveKind = MoveKind.ADMISSION
 
 
 class Spell(Contract):

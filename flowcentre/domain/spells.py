@@ -11,7 +11,6 @@ from __future__ import annotations
 from bisect import insort
 from dataclasses import dataclass, field
 from datetime import date
-from enum import Enum
 from functools import singledispatch
 
 from flowcentre.domain.events import (
@@ -30,20 +29,14 @@ from flowcentre.domain.events import (
     SpellUpdated,
     TransferCancelled,
 )
-from flowcentre.domain.model import Spell, SpellStatus, Stamp, Stay
-
-
-class _Kind(Enum):
-    ADMISSION = "admission"
-    TRANSFER = "transfer"
-    SWAP = "swap"
+from flowcentre.domain.model import MoveKind, Spell, SpellStatus, Stamp, Stay
 
 
 @dataclass(frozen=True, slots=True)
 class _Move:
     location: Location
     stamp: Stamp
-    kind: _Kind
+    kind: MoveKind
 
 
 @dataclass(slots=True)
@@ -62,7 +55,7 @@ class _Fold:
     expected_destination: DischargeDestination | None = None
     on_leave: bool = False
 
-    def arrive(self, location: Location, stamp: Stamp, kind: _Kind) -> None:
+    def arrive(self, location: Location, stamp: Stamp, kind: MoveKind) -> None:
         if not self.moves or self.moves[-1].location != location:
             self.moves.append(_Move(location, stamp, kind))
 
@@ -72,7 +65,11 @@ class _Fold:
         for index, move in enumerate(self.moves):
             following = self.moves[index + 1] if index + 1 < len(self.moves) else None
             end = following.stamp if following else discharged
-            stays.append(Stay.model_construct(location=move.location, start=move.stamp, end=end))
+            stays.append(
+                Stay.model_construct(
+                    location=move.location, start=move.stamp, end=end, arrival=move.kind
+                )
+            )
         return Spell.model_construct(
             spell_id=self.spell_id,
             events=events,
@@ -97,11 +94,34 @@ def fold(spell_id: str, events: tuple[SpellEvent, ...]) -> Spell:
     return state.finish(events)
 
 
+def _resume(spell: Spell) -> _Fold:
+    """The fold's state as it was when it produced this spell: a spell records all of it."""
+    return _Fold(
+        spell_id=spell.spell_id,
+        status=spell.status,
+        moves=[_Move(stay.location, stay.start, stay.arrival) for stay in spell.stays],
+        discharged=spell.discharged,
+        admitted=spell.admitted,
+        patient=spell.patient,
+        specialty=spell.specialty,
+        destination=spell.destination,
+        expected_discharge_date=spell.expected_discharge_date,
+        expected_destination=spell.expected_destination,
+        on_leave=spell.on_leave,
+    )
+
+
 def add_event(spell: Spell | None, spell_id: str, event: SpellEvent) -> Spell | None:
     """The spell with one more event folded in, or None when the event is a duplicate."""
     events = list(spell.events) if spell else []
     if any(known.event_id == event.event_id for known in events):
         return None
+    if spell is not None and events and events[-1].order() < event.order():
+        # The usual case, an event later than all before it, continues the fold; only a
+        # late event makes the spell fold again from the start.
+        state = _resume(spell)
+        _step(event, state)
+        return state.finish((*events, event))
     insort(events, event, key=lambda known: known.order())
     return fold(spell_id, tuple(events))
 
@@ -137,7 +157,7 @@ def _(event: PatientAdmitted, state: _Fold) -> None:
     if payload.expected_discharge_date is not None:
         state.expected_discharge_date = payload.expected_discharge_date
     # A repeated admission message for a live spell corrects where the patient is.
-    state.arrive(payload.location, stamp, _Kind.ADMISSION)
+    state.arrive(payload.location, stamp, MoveKind.ADMISSION)
 
 
 @_step.register
@@ -145,7 +165,7 @@ def _(event: PatientTransferred, state: _Fold) -> None:
     if state.status is SpellStatus.DISCHARGED:
         return
     _admit_implicitly(state)
-    state.arrive(event.payload.location, Stamp.of(event), _Kind.TRANSFER)
+    state.arrive(event.payload.location, Stamp.of(event), MoveKind.TRANSFER)
 
 
 @_step.register
@@ -155,7 +175,7 @@ def _(event: BedsSwapped, state: _Fold) -> None:
     payload = event.payload
     location = payload.location if payload.spell_id == state.spell_id else payload.other_location
     _admit_implicitly(state)
-    state.arrive(location, Stamp.of(event), _Kind.SWAP)
+    state.arrive(location, Stamp.of(event), MoveKind.SWAP)
 
 
 @_step.register
@@ -187,7 +207,7 @@ def _(event: TransferCancelled, state: _Fold) -> None:
     candidates = range(latest, -1, -1) if wanted else range(latest, max(latest - 1, -1), -1)
     for index in candidates:
         move = state.moves[index]
-        if move.kind is _Kind.TRANSFER and (wanted is None or move.location == wanted):
+        if move.kind is MoveKind.TRANSFER and (wanted is None or move.location == wanted):
             # The transfer never happened: the patient stayed where they were before it.
             del state.moves[index]
             rejoined = 0 < index < len(state.moves)

@@ -6,8 +6,8 @@ ward's beds or the whole registry can be read without scanning the keyspace.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TypeVar
 
 import orjson
@@ -69,15 +69,46 @@ class Keyspace:
         return f"{self.prefix}:*"
 
 
+class _Parsed:
+    """Parsed records by their stored bytes, most recent first.
+
+    Records are immutable, so the same bytes always stand for an equal record: a worker
+    reading back what it wrote (the beds and spells of patients in hospital, batch after
+    batch) reuses the record instead of parsing it again.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._records: OrderedDict[tuple[type[BaseModel], bytes | str], BaseModel] = OrderedDict()
+
+    def get(self, kind: type[Record], raw: bytes | str) -> Record | None:
+        record = self._records.get((kind, raw))
+        if not isinstance(record, kind):
+            return None
+        self._records.move_to_end((kind, raw))
+        return record
+
+    def put(self, raw: bytes | str, record: BaseModel) -> None:
+        self._records[(type(record), raw)] = record
+        if len(self._records) > self._size:
+            self._records.popitem(last=False)
+
+
+_PARSED = _Parsed(size=4096)
+
+
 def dump(record: BaseModel) -> bytes:
-    return orjson.dumps(record.model_dump(mode="json"))
+    raw = orjson.dumps(record.model_dump(mode="json"))
+    _PARSED.put(raw, record)
+    return raw
 
 
-@lru_cache(maxsize=4096)
 def load(kind: type[Record], raw: bytes | str) -> Record:
-    """Parse a stored record. Records are immutable, so the same bytes read again (the
-    beds and spells of patients in hospital, batch after batch) reuse the parsed one."""
-    return kind.model_validate(orjson.loads(raw))
+    record = _PARSED.get(kind, raw)
+    if record is None:
+        record = kind.model_validate(orjson.loads(raw))
+        _PARSED.put(raw, record)
+    return record
 
 
 def text(raw: bytes | str) -> str:

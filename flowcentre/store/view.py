@@ -200,18 +200,24 @@ def write_records(
     for ward_id, ward in change.wards.items():
         pipe.set(keys.ward(ward_id), dump(ward))
         pipe.sadd(keys.wards, ward_id)
+    # A stored record is always in its indexes, so only a new record or a move between
+    # wards touches them: most events change a record and no index.
     for bed_id, bed in change.beds.items():
         pipe.set(keys.bed(bed_id), dump(bed))
-        pipe.sadd(keys.beds, bed_id)
         before = beds_before.get(bed_id)
-        if before is not None and before.ward_id != bed.ward_id:
-            pipe.srem(keys.ward_beds(before.ward_id), bed_id)
-        pipe.sadd(keys.ward_beds(bed.ward_id), bed_id)
+        if before is None:
+            pipe.sadd(keys.beds, bed_id)
+        if before is None or before.ward_id != bed.ward_id:
+            if before is not None:
+                pipe.srem(keys.ward_beds(before.ward_id), bed_id)
+            pipe.sadd(keys.ward_beds(bed.ward_id), bed_id)
     for spell_id, spell in change.spells.items():
         pipe.set(keys.spell(spell_id), dump(spell))
         was = _ward_of(spells_before.get(spell_id))
         now = _ward_of(spell)
-        if was is not None and was != now:
+        if was == now:
+            continue
+        if was is not None:
             pipe.srem(keys.ward_spells(was), spell_id)
         if now is not None:
             pipe.sadd(keys.ward_spells(now), spell_id)
