@@ -1,25 +1,34 @@
 """Rebuild the Redis view from the log: replay every event from the start, then swap.
 
 The log is the record and Redis only a view of it, so the view can be wiped and rebuilt
-at any time. The replay folds the events in memory with the same core the worker uses
-and replaces the view in one transaction, so boards never see a half-built picture.
+at any time, with the workers running. The replay folds the events in memory with the
+same core the workers use, catches up with whatever the workers applied meanwhile, and
+replaces the view in one transaction, so boards never see a half-built picture and
+nothing a worker applied is lost.
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient
 from redis.asyncio import Redis
 
 from flowcentre.domain.apply import State, apply
 from flowcentre.domain.events import EventRejected, decode_event
 from flowcentre.store.keyspace import Keyspace
-from flowcentre.store.view import replace_view
+from flowcentre.store.view import ViewOvertaken, replace_view
 
 log = logging.getLogger(__name__)
+
+
+class NothingToReplay(RuntimeError):
+    """The topic does not exist: replacing the view with nothing would only lose it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +38,85 @@ class RebuildReport:
     seconds: float
 
 
-async def replay(bootstrap: str, topic: str) -> tuple[State, dict[int, int], int, int]:
-    """Fold the topic from its start to its end as of now: (state, positions, events, rejected).
+@dataclass(slots=True)
+class Replay:
+    """The log folded so far: the state, and the last offset read per partition."""
 
-    Rejected events are the ones the worker dead-lettered; they are skipped here too.
-    """
+    consumer: AIOKafkaConsumer
+    topic: str
+    state: State = field(default_factory=State)
+    positions: dict[int, int] = field(default_factory=dict)
+    applied: int = 0
+    rejected: int = 0
+
+    async def start(self) -> None:
+        partitions = [
+            TopicPartition(self.topic, p)
+            for p in self.consumer.partitions_for_topic(self.topic) or ()
+        ]
+        self.consumer.assign(partitions)
+        await self.consumer.seek_to_beginning(*partitions)
+        listed = await self.consumer.end_offsets(partitions)
+        await self._read_until(listed, to_high_watermark=True)
+
+    async def catch_up(self, tracked: dict[int, int]) -> None:
+        """Read on until every partition is at least as far as the workers applied."""
+        targets = {TopicPartition(self.topic, p): offset + 1 for p, offset in tracked.items()}
+        await self._read_until(targets, to_high_watermark=False)
+
+    async def _read_until(
+        self, targets: dict[TopicPartition, int], *, to_high_watermark: bool
+    ) -> None:
+        """Fold each partition up to (not including) its target offset. At the start, the
+        end is the high watermark of the first fetch when that is larger: Tansu's
+        ListOffsets answers the last batch's base offset + 1, not the last record's."""
+        ends = {} if to_high_watermark else dict(targets)
+        remaining = {
+            tp for tp in targets if tp not in ends or await self.consumer.position(tp) < ends[tp]
+        }
+        while remaining:
+            batches = await self.consumer.getmany(*remaining, timeout_ms=200, max_records=10_000)
+            for tp in remaining:
+                if tp not in ends and (highwater := self.consumer.highwater(tp)) is not None:
+                    ends[tp] = max(targets[tp], highwater)
+            for tp, messages in batches.items():
+                for message in messages:
+                    if message.offset >= ends[tp]:
+                        break
+                    self._fold(tp.partition, message.offset, message.value)
+            for tp in list(remaining):
+                if tp in ends and await self.consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+
+    def _fold(self, partition: int, offset: int, raw: bytes) -> None:
+        self.positions[partition] = offset
+        try:
+            event = decode_event(raw)
+            change = apply(self.state, event)
+        except EventRejected:
+            self.rejected += 1
+            return
+        except Exception:
+            # The worker dead-letters an event whose application fails; skip it likewise.
+            log.exception("skipped the event at %s/%d: applying it failed", partition, offset)
+            self.rejected += 1
+            return
+        self.state.absorb(change)
+        self.applied += 1
+
+
+def _exists(bootstrap: str, topic: str) -> bool:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="flowcentre-rebuild")
+    try:
+        return topic in admin.list_topics()
+    finally:
+        admin.close()
+
+
+async def rebuild(bootstrap: str, redis: Redis, topic: str, prefix: str) -> RebuildReport:
+    started = time.perf_counter()
+    if not await asyncio.to_thread(_exists, bootstrap, topic):
+        raise NothingToReplay(f"topic {topic!r} does not exist")
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -42,52 +125,28 @@ async def replay(bootstrap: str, topic: str) -> tuple[State, dict[int, int], int
         max_partition_fetch_bytes=8 * 1024 * 1024,
     )
     await consumer.start()
+    # The replay builds one long-lived state; collection passes over it find nothing to
+    # free and took about half the replay's time.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            return State(), {}, 0, 0
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        listed = await consumer.end_offsets(partitions)
-        # The end is fixed when replay starts. Tansu's ListOffsets answers the last batch's
-        # base offset + 1 rather than the last record's, so the high watermark of the
-        # first fetch, which is right on every broker, is taken when it is larger.
-        ends: dict[TopicPartition, int] = {}
-        remaining = set(partitions)
-        state = State()
-        positions: dict[int, int] = {}
-        applied = rejected = 0
-        while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=200, max_records=10_000)
-            for tp in remaining:
-                if tp not in ends and (highwater := consumer.highwater(tp)) is not None:
-                    ends[tp] = max(listed[tp], highwater)
-            for tp, messages in batches.items():
-                for message in messages:
-                    if message.offset >= ends[tp]:
-                        break
-                    positions[tp.partition] = message.offset
-                    try:
-                        event = decode_event(message.value)
-                    except EventRejected:
-                        rejected += 1
-                        continue
-                    state.absorb(apply(state, event))
-                    applied += 1
-            for tp in list(remaining):
-                if tp in ends and await consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-        return state, positions, applied, rejected
+        replay = Replay(consumer, topic)
+        await replay.start()
+        while True:
+            try:
+                await replace_view(redis, Keyspace(prefix), topic, replay.state, replay.positions)
+                break
+            except ViewOvertaken as overtaken:
+                await replay.catch_up(overtaken.tracked)
     finally:
+        if collecting:
+            gc.enable()
         await consumer.stop()
-
-
-async def rebuild(bootstrap: str, redis: Redis, topic: str, prefix: str) -> RebuildReport:
-    started = time.perf_counter()
-    state, positions, applied, rejected = await replay(bootstrap, topic)
-    await replace_view(redis, Keyspace(prefix), topic, state, positions)
-    report = RebuildReport(applied, rejected, time.perf_counter() - started)
+    report = RebuildReport(replay.applied, replay.rejected, time.perf_counter() - started)
     log.info(
-        "rebuilt the view from %d events (%d rejected) in %.1f s", applied, rejected, report.seconds
+        "rebuilt the view from %d events (%d rejected) in %.1f s",
+        report.events,
+        report.rejected,
+        report.seconds,
     )
     return report

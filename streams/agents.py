@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -49,15 +49,19 @@ class EventApplier:
 
     ``unavailable`` are the errors that mean the view itself cannot be reached: they say
     nothing about the events, so they propagate instead of dead-lettering the batch.
+    ``dead_letter`` sends an event whose application failed, before any later event is
+    applied: once a later offset is recorded as applied, a redelivery would skip it.
     """
 
     def __init__(
         self,
         view: LiveView,
+        dead_letter: Callable[[Sequence[DeadLetter]], Awaitable[None]],
         *,
         unavailable: tuple[type[Exception], ...] = (),
     ) -> None:
         self._view = view
+        self._dead_letter = dead_letter
         self.unavailable = unavailable
 
     async def apply(self, topic: str, messages: Sequence[Message]) -> list[DeadLetter]:
@@ -96,7 +100,6 @@ class EventApplier:
             return []
         # The view skips offsets it has applied, so events the failed batch got through
         # are not applied twice; only the events that fail alone are dead-lettered.
-        letters: list[DeadLetter] = []
         for message, positioned in decoded:
             try:
                 await self._view.apply(topic, [positioned])
@@ -106,10 +109,9 @@ class EventApplier:
                 log.exception(
                     "apply failed for %s[%d]@%d", topic, message.partition, message.offset
                 )
-                letters.append(
-                    DeadLetter(message, f"apply failed: {type(error).__name__}: {error}")
-                )
-        return letters
+                reason = f"apply failed: {type(error).__name__}: {error}"
+                await self._dead_letter([DeadLetter(message, reason)])
+        return []
 
 
 async def apply_until_available(
@@ -161,7 +163,11 @@ def register_apply_agent(
     unavailable: tuple[type[Exception], ...] = (),
 ) -> AgentT[bytes]:
     """Register the agent that applies the events topic to ``view``."""
-    applier = EventApplier(view, unavailable=unavailable)
+
+    async def dead_letter(letters: Sequence[DeadLetter]) -> None:
+        await send_dead_letters(topics.dead_letter, letters)
+
+    applier = EventApplier(view, dead_letter, unavailable=unavailable)
     source = topics.events.get_topic_name()
 
     async def apply_events(stream: StreamT[bytes]) -> None:

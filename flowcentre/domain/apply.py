@@ -69,13 +69,25 @@ class Needs:
 
 def needs(event: EventBase, state: State) -> Needs:
     """Records ``apply`` reads for this event. Call it twice: first with an empty state to
-    learn the spells, then with those spells loaded to learn the beds they occupied."""
+    learn the spells, then with those spells loaded to learn the beds they name."""
     payload = getattr(event, "payload", None)
     spell_ids = {
         value
         for name in ("spell_id", "other_spell_id")
         if isinstance(value := getattr(payload, name, None), str)
     }
+    bed_ids = _beds_named(event)
+    for spell_id in spell_ids:
+        if known := state.spells.get(spell_id):
+            # Every bed the spell's events name, not only its current stays: a late event
+            # can refold the spell so that a stay it had dropped comes back.
+            for earlier in known.events:
+                bed_ids |= _beds_named(earlier)
+    return Needs(frozenset(spell_ids), frozenset(bed_ids))
+
+
+def _beds_named(event: EventBase) -> set[str]:
+    payload = getattr(event, "payload", None)
     bed_ids = {
         location.bed_id
         for name in ("location", "other_location")
@@ -83,10 +95,7 @@ def needs(event: EventBase, state: State) -> Needs:
     }
     if isinstance(bed_id := getattr(payload, "bed_id", None), str):
         bed_ids.add(bed_id)
-    for spell_id in spell_ids:
-        if known := state.spells.get(spell_id):
-            bed_ids.update(stay.location.bed_id for stay in known.stays if stay.location.bed_id)
-    return Needs(frozenset(spell_ids), frozenset(bed_ids))
+    return bed_ids
 
 
 def apply(state: State, event: EventBase) -> Change:

@@ -127,8 +127,9 @@ def add_event(spell: Spell | None, spell_id: str, event: SpellEvent) -> Spell | 
 
 
 def _admit_implicitly(state: _Fold) -> None:
-    """A transfer or discharge without a live admission means the admission was not seen
-    (the feed started mid-stay, or it is still in flight); the patient is in hospital."""
+    """A transfer or swap without a live admission means the admission was not seen (the
+    feed started mid-stay, or a re-admission is still in flight): the patient is in
+    hospital."""
     if state.status in (SpellStatus.AWAITING_ADMISSION, SpellStatus.CANCELLED):
         state.status = SpellStatus.ADMITTED
         state.moves.clear()
@@ -144,12 +145,14 @@ def _step(event: SpellEvent, state: _Fold) -> None:
 def _(event: PatientAdmitted, state: _Fold) -> None:
     stamp = Stamp.of(event)
     payload = event.payload
-    if state.status is not SpellStatus.ADMITTED:
+    if state.status in (SpellStatus.AWAITING_ADMISSION, SpellStatus.CANCELLED):
         # A first admission, or a re-admission after a cancel: the spell starts afresh.
         state.moves.clear()
-        state.discharged = None
-        state.destination = None
         state.admitted = stamp
+    # An admission after a discharge reopens the spell; its stays stand, so a bed the
+    # patient left still needs cleaning.
+    state.discharged = None
+    state.destination = None
     state.status = SpellStatus.ADMITTED
     state.patient = payload.patient
     if payload.specialty is not None:

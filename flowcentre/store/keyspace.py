@@ -1,4 +1,4 @@
-"""Where each record lives in Redis and how it is encoded (documented in docs/redis.md).
+"""Where each record lives in Redis and how it is encoded (see docs/architecture.md).
 
 Records are the core's pydantic models, stored as JSON (orjson); sets index them so a
 ward's beds or the whole registry can be read without scanning the keyspace.

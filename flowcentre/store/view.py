@@ -207,8 +207,9 @@ def write_records(
         before = beds_before.get(bed_id)
         if before is None:
             pipe.sadd(keys.beds, bed_id)
-        if before is None or before.ward_id != bed.ward_id:
-            if before is not None:
+        # A bed named by a status before the registry gives it a ward has none to index.
+        if bed.ward_id and (before is None or before.ward_id != bed.ward_id):
+            if before is not None and before.ward_id:
                 pipe.srem(keys.ward_beds(before.ward_id), bed_id)
             pipe.sadd(keys.ward_beds(bed.ward_id), bed_id)
     for spell_id, spell in change.spells.items():
@@ -229,6 +230,14 @@ def _ward_of(spell: Spell | None) -> str | None:
     return spell.location.ward_id
 
 
+class ViewOvertaken(RuntimeError):
+    """A worker applied events past the positions a replacement view was built to."""
+
+    def __init__(self, tracked: dict[int, int]) -> None:
+        super().__init__(f"the live view has moved on to {tracked}")
+        self.tracked = tracked
+
+
 async def replace_view(
     redis: Redis,
     keys: Keyspace,
@@ -238,15 +247,19 @@ async def replace_view(
 ) -> None:
     """Swap the whole view for ``state`` in one transaction, as of the given log positions.
 
-    A worker applying at the same time has WATCHed the tracking hash, so its transaction
-    aborts and retries against the new view, skipping what the rebuild already covered.
-    Boards are told to take a fresh snapshot.
+    Raises ViewOvertaken, changing nothing, when a worker has applied events past those
+    positions: swapping then would lose what it applied. A worker applying during the
+    swap has WATCHed the tracking hash, so its transaction retries against the new view,
+    skipping what the rebuild covered. Boards are told to take a fresh snapshot.
     """
     tracking = keys.tracking(topic)
     while True:
         async with redis.pipeline(transaction=True) as pipe:
             try:
                 await pipe.watch(tracking)
+                tracked = {int(p): int(o) for p, o in (await pipe.hgetall(tracking)).items()}
+                if any(offset > positions.get(p, -1) for p, offset in tracked.items()):
+                    raise ViewOvertaken(tracked)
                 existing = [key async for key in redis.scan_iter(match=keys.pattern, count=1000)]
                 pipe.multi()  # type: ignore[no-untyped-call]
                 if existing:

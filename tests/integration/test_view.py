@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import orjson
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
 
@@ -12,11 +14,11 @@ from flowcentre.config import Settings
 from flowcentre.domain.beds import BedState
 from flowcentre.domain.events import EventBase, decode_event
 from flowcentre.publisher import KafkaPublisher
-from flowcentre.rebuild import rebuild, replay
+from flowcentre.rebuild import NothingToReplay, Replay, rebuild
 from flowcentre.runtime import ensure_topics
 from flowcentre.store.keyspace import Keyspace
 from flowcentre.store.reads import LiveReads
-from flowcentre.store.view import PositionedEvent, RedisView
+from flowcentre.store.view import PositionedEvent, RedisView, ViewOvertaken, replace_view
 from tests.builders import admitted, bed, bed_status, discharged, transferred, ward
 from tests.view_dump import dump_view
 
@@ -102,17 +104,17 @@ async def test_rebuild_from_the_log_equals_the_live_view(
     publisher.close()
     # The live view as a worker builds it: each partition's events in log order.
     live = RedisView(redis_client, prefix="live")
-    _, positions, applied, _ = await replay(settings.kafka_bootstrap, settings.events_topic)
-    assert applied == len(STORY)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
     await consumer.start()
     try:
-        parts = [TopicPartition(settings.events_topic, p) for p in positions]
+        topic = settings.events_topic
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         records = await consumer.getmany(*parts, timeout_ms=5000)
     finally:
         await consumer.stop()
+    assert sum(len(messages) for messages in records.values()) == len(STORY)
     for tp, messages in records.items():
         await live.apply(
             settings.events_topic,
@@ -127,3 +129,69 @@ async def test_rebuild_from_the_log_equals_the_live_view(
         k.removeprefix("rebuilt:"): v for k, v in (await dump_view(redis_client, "rebuilt")).items()
     }
     assert rebuilt == live_keys
+
+
+async def test_rebuild_refuses_to_replace_the_view_with_a_topic_that_does_not_exist(
+    settings: Settings, redis_client: Redis
+) -> None:
+    assert settings.kafka_bootstrap
+    await RedisView(redis_client).apply(TOPIC, positioned(STORY))
+    with pytest.raises(NothingToReplay):
+        await rebuild(settings.kafka_bootstrap, redis_client, "no-such-topic", "fc")
+    assert await LiveReads(redis_client).bed("B1") is not None
+
+
+async def test_rebuild_catches_up_with_what_a_live_worker_applied_meanwhile(
+    settings: Settings, redis_client: Redis
+) -> None:
+    assert settings.kafka_bootstrap
+    ensure_topics(settings.kafka_bootstrap, settings)
+    publisher = KafkaPublisher(settings.kafka_bootstrap, settings.events_topic)
+    publisher.publish(STORY[:5])
+    # A worker has applied the whole story by the time the rebuild swaps, though the
+    # first five events were all the log held when the rebuild began.
+    view = RedisView(redis_client)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    await consumer.start()
+    replay = Replay(consumer, settings.events_topic)
+    try:
+        await replay.start()
+        assert replay.applied == 5
+        publisher.publish(STORY[5:])
+        publisher.close()
+        everything = await _read_all(settings)
+        for tp, messages in everything.items():
+            await view.apply(
+                settings.events_topic,
+                [PositionedEvent(tp.partition, m.offset, decode_event(m.value)) for m in messages],
+            )
+        live = await dump_view(redis_client)
+        with pytest.raises(ViewOvertaken) as overtaken:
+            await replace_view(
+                redis_client, Keyspace(), settings.events_topic, replay.state, replay.positions
+            )
+        await replay.catch_up(overtaken.value.tracked)
+        await replace_view(
+            redis_client, Keyspace(), settings.events_topic, replay.state, replay.positions
+        )
+    finally:
+        await consumer.stop()
+    assert replay.applied == len(STORY)
+    assert await dump_view(redis_client) == live
+
+
+async def _read_all(settings: Settings) -> dict[TopicPartition, list[Any]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    await consumer.start()
+    try:
+        topic = settings.events_topic
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        found: dict[TopicPartition, list[Any]] = {}
+        while sum(len(m) for m in found.values()) < len(STORY):
+            for tp, messages in (await consumer.getmany(*parts, timeout_ms=2000)).items():
+                found.setdefault(tp, []).extend(messages)
+        return found
+    finally:
+        await consumer.stop()

@@ -14,7 +14,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowcentre.domain.apply import State, apply
+from flowcentre.domain.apply import State, apply, needs
 from flowcentre.domain.events import EventBase
 from flowcentre.store.keyspace import Record, dump
 from tests.builders import (
@@ -158,3 +158,29 @@ def test_records_read_back_from_storage_fold_the_same(history: list[EventBase]) 
         stored = through_storage(stored)
         stored.absorb(apply(stored, one))
     assert stored == fold(history)
+
+
+def loaded_for(event: EventBase, state: State) -> State:
+    """Only the records the worker would load for this event, as ``needs`` names them."""
+    spells = {k: v for k, v in state.spells.items() if k in needs(event, State()).spell_ids}
+    wanted = needs(event, State(spells=spells))
+    return State(
+        organisations=dict(state.organisations),
+        sites=dict(state.sites),
+        wards=dict(state.wards),
+        beds={k: v for k, v in state.beds.items() if k in wanted.bed_ids},
+        spells=spells,
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(history=histories(), seed=st.integers(min_value=0, max_value=2**32 - 1))
+def test_applying_over_only_the_records_needs_names_loses_nothing(
+    history: list[EventBase], seed: int
+) -> None:
+    scrambled = list(history)
+    random.Random(seed).shuffle(scrambled)
+    state = State()
+    for one in scrambled:
+        state.absorb(apply(loaded_for(one, state), one))
+    assert state == fold(history)

@@ -236,3 +236,12 @@ def test_cancel_transfer_without_a_location_only_looks_at_the_latest_move() -> N
     assert [o.spell_id for o in state.beds["B3"].occupants] == ["S1"]
     assert [o.spell_id for o in state.beds["B2"].occupants] == ["S2"]
     assert not state.beds["B1"].occupants
+
+
+def test_admission_after_a_discharge_reopens_the_spell_and_the_left_bed_needs_a_clean() -> None:
+    state = fold(
+        [*REGISTRY, admitted("S1", "B1", 0), discharged("S1", 60), admitted("S1", "B2", 90)]
+    )
+    assert state.spells["S1"].status is SpellStatus.ADMITTED
+    assert state.beds["B2"].state is BedState.OCCUPIED
+    assert state.beds["B1"].state is BedState.AWAITING_CLEAN
