@@ -21,6 +21,6 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || python3 -m venv $(VENV)
+	test -x $(BIN)/pip || python3 -m venv $(VENV)
 	$(BIN)/pip install -e '.[dev]'
 	touch $(STAMP)

@@ -68,7 +68,8 @@ class Settings(BaseSettings):
     a client whose cursor has been trimmed away is told to take a new snapshot."""
 
     worker_data_dir: Path = Field(default_factory=_default_worker_data_dir)
-    """Local state of the stream workers (table stores); rebuilt from changelog topics."""
+    """Scratch folder Faust requires of each worker; the workers keep no state in it (the
+    view is in Redis, the record in Kafka)."""
 
     ui_dir: Path = Field(default=Path(__file__).resolve().parents[1] / "ui")
     """Folder of the whiteboard pages the API serves at ``/`` (the repository's ``ui/``;

@@ -1,1 +1,1 @@
-"""Producers: the county simulator and the adapters that bring outside feeds into the log."""
+"""Producers: what writes events into the log from outside (today, the county simulator)."""

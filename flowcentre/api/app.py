@@ -60,8 +60,7 @@ def create_app(
                 stack.push_async_callback(client.aclose)
             events = publisher
             if events is None:
-                # kafka-python connects while it is constructed and closes with a flush:
-                # both block, so both run off the event loop.
+                # Closing flushes kafka-python's buffer, which blocks: it runs off the loop.
                 events = await asyncio.to_thread(bootstrap.publisher, settings)
                 stack.push_async_callback(asyncio.to_thread, events.close)
             reads = bootstrap.live_reads(settings, client)

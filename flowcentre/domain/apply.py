@@ -195,9 +195,14 @@ def _apply_to_spell(event: SpellEvent, spell_id: str, state: State, change: Chan
         if bed_id is None:
             continue
         current = change.beds.get(bed_id) or _bed(state, bed_id, ward_id)
+        part = _part_in(after, bed_id)
+        if current.ward_id and _holds(current, after.spell_id, part):
+            # Most events leave most of a spell's beds as they were (a long stay's old
+            # beds, say): those are not rebuilt.
+            continue
         if not current.ward_id:
             current = current.model_copy(update={"ward_id": ward_id})
-        bed = settle(place(current, after))
+        bed = settle(_place(current, after.spell_id, part))
         if bed != state.beds.get(bed_id):
             change.beds[bed_id] = bed
 
@@ -230,30 +235,48 @@ def _initials(spell: Spell) -> str:
     return "".join(name.strip()[0].upper() for name in names if name and name.strip()) or "?"
 
 
-def place(bed: Bed, spell: Spell) -> Bed:
-    """The bed with this spell's part in it brought up to date: the spell is an occupant
-    while its current stay is in the bed, else its latest departure from the bed counts."""
-    occupants = [occupant for occupant in bed.occupants if occupant.spell_id != spell.spell_id]
-    departures = [leaving for leaving in bed.departures if leaving.spell_id != spell.spell_id]
-    here = [stay for stay in spell.stays if stay.location.bed_id == bed.bed_id]
+def _part_in(spell: Spell, bed_id: str) -> Occupant | Departure | None:
+    """The spell's part in a bed: an occupant while its current stay is there, else its
+    latest departure from the bed, if it was ever there."""
     current = spell.stays[-1] if spell.in_hospital else None
-    if current is not None and current.end is None and current.location.bed_id == bed.bed_id:
-        occupants.append(
-            Occupant.model_construct(
-                spell_id=spell.spell_id,
-                initials=_initials(spell),
-                sex=spell.patient.sex if spell.patient else Sex.UNKNOWN,
-                arrived=current.start,
-                admitted_at=spell.admitted.at if spell.admitted else None,
-                expected_discharge_date=spell.expected_discharge_date,
-                on_leave=spell.on_leave,
-            )
+    if current is not None and current.end is None and current.location.bed_id == bed_id:
+        return Occupant.model_construct(
+            spell_id=spell.spell_id,
+            initials=_initials(spell),
+            sex=spell.patient.sex if spell.patient else Sex.UNKNOWN,
+            arrived=current.start,
+            admitted_at=spell.admitted.at if spell.admitted else None,
+            expected_discharge_date=spell.expected_discharge_date,
+            on_leave=spell.on_leave,
         )
-    else:
-        ends = [stay.end for stay in here if stay.end is not None]
-        if ends:
-            left = max(ends, key=Stamp.order)
-            departures.append(Departure.model_construct(spell_id=spell.spell_id, left=left))
+    ends = [s.end for s in spell.stays if s.location.bed_id == bed_id and s.end is not None]
+    if not ends:
+        return None
+    return Departure.model_construct(spell_id=spell.spell_id, left=max(ends, key=Stamp.order))
+
+
+def _holds(bed: Bed, spell_id: str, part: Occupant | Departure | None) -> bool:
+    """Whether the bed already reflects this part of the spell."""
+    occupant = next((o for o in bed.occupants if o.spell_id == spell_id), None)
+    departure = next((d for d in bed.departures if d.spell_id == spell_id), None)
+    if isinstance(part, Occupant):
+        return occupant == part and departure is None
+    if occupant is not None:
+        return False
+    if isinstance(part, Departure) and departure is None:
+        # settle() drops a departure older than the bed's status: it has nothing to add.
+        return bed.status is not None and part.left.order() <= bed.status.stamp.order()
+    return departure == part
+
+
+def _place(bed: Bed, spell_id: str, part: Occupant | Departure | None) -> Bed:
+    """The bed with the spell's part in it replaced by ``part``."""
+    occupants = [occupant for occupant in bed.occupants if occupant.spell_id != spell_id]
+    departures = [leaving for leaving in bed.departures if leaving.spell_id != spell_id]
+    if isinstance(part, Occupant):
+        occupants.append(part)
+    elif isinstance(part, Departure):
+        departures.append(part)
     return bed.model_copy(
         update={
             "occupants": tuple(sorted(occupants, key=lambda o: o.spell_id)),

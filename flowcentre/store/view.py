@@ -155,10 +155,14 @@ class RedisView(LiveView):
                 continue
             state.absorb(change)
             total.absorb(change)
+            deltas = deltas_of(change)
+            if not deltas:
+                # A change boards cannot see (a spell's details alone) publishes nothing.
+                continue
             entry = {
                 "event_id": positioned.event.event_id,
                 "occurred_at": positioned.event.occurred_at.isoformat(),
-                "deltas": deltas_of(change),
+                "deltas": deltas,
             }
             pipe.xadd(
                 self._keys.deltas,
