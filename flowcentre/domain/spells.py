@@ -37,6 +37,8 @@ class _Move:
     location: Location
     stamp: Stamp
     kind: MoveKind
+    stay: Stay | None = None
+    """The stay this move already made, when the fold resumed from a stored spell."""
 
 
 @dataclass(slots=True)
@@ -65,6 +67,9 @@ class _Fold:
         for index, move in enumerate(self.moves):
             following = self.moves[index + 1] if index + 1 < len(self.moves) else None
             end = following.stamp if following else discharged
+            if move.stay is not None and move.stay.end == end:
+                stays.append(move.stay)
+                continue
             stays.append(
                 Stay.model_construct(
                     location=move.location, start=move.stamp, end=end, arrival=move.kind
@@ -99,7 +104,7 @@ def _resume(spell: Spell) -> _Fold:
     return _Fold(
         spell_id=spell.spell_id,
         status=spell.status,
-        moves=[_Move(stay.location, stay.start, stay.arrival) for stay in spell.stays],
+        moves=[_Move(stay.location, stay.start, stay.arrival, stay) for stay in spell.stays],
         discharged=spell.discharged,
         admitted=spell.admitted,
         patient=spell.patient,
