@@ -27,18 +27,18 @@ from flowcentre.bench.boards import (
     raise_open_files,
 )
 from flowcentre.bench.harness import (
+    START_TIMEOUT_S,
     Bench,
     BenchError,
     Child,
     Figures,
     History,
+    board_pipeline,
     board_url,
     cpu_seconds,
     newest_delta,
-    publish,
     publish_paced,
     wait_applied,
-    wait_board_current,
     wait_until,
 )
 from flowcentre.bench.stats import percentile
@@ -47,7 +47,7 @@ from flowcentre.store.keyspace import Keyspace
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT_S = 90.0
+
 #: Time the boards' process has, after its wait for the last entry, to close and report.
 CLOSE_MARGIN_S = 60.0
 #: Room for the client process to start, and for each board's handshake and snapshot.
@@ -140,23 +140,15 @@ async def measure_fanout(
 ) -> Figures:
     if clients < 1:
         raise BenchError("the fan-out needs at least one client")
-    space = bench.namespace("fanout")
-    worker = bench.start_flowcentre("worker", space)
-    api = bench.start_flowcentre("api", space)
-    processes = [worker, api]
-    redis = bench.redis()
-    try:
-        await publish(bench.bootstrap, space.events_topic, history.registry_records())
-        await wait_applied(
-            redis, space, history.registry, watch=processes, timeout_s=START_TIMEOUT_S
+    async with board_pipeline(bench, "fanout", history) as pipeline:
+        return await _run_boards(
+            bench,
+            history,
+            pipeline.space,
+            pipeline.redis,
+            pipeline.worker,
+            pipeline.api,
+            clients,
+            seconds,
+            rate,
         )
-        # Boards connect once the API has caught up, so every delta they then receive
-        # was written during the measurement.
-        await wait_board_current(redis, space, watch=processes, timeout_s=START_TIMEOUT_S)
-        figures = await _run_boards(
-            bench, history, space, redis, worker, api, clients, seconds, rate
-        )
-    finally:
-        await redis.aclose()
-    bench.stop(worker, api)
-    return figures

@@ -29,24 +29,23 @@ from websockets.exceptions import ConnectionClosed
 
 from flowcentre.bench.harness import (
     POLL_S,
+    START_TIMEOUT_S,
     WS_MAX_MESSAGE,
     Bench,
     BenchError,
     Child,
     Figures,
     History,
+    board_pipeline,
     board_url,
-    publish,
     publish_paced,
     wait_applied,
-    wait_board_current,
 )
 from flowcentre.bench.stats import percentile
 from flowcentre.config import Settings
 from flowcentre.store.keyspace import Keyspace
 from flowcentre.store.reads import Entries
 
-START_TIMEOUT_S = 90.0
 #: How long deltas already in the stream may take to reach the board once all is applied.
 DRAIN_TIMEOUT_S = 10.0
 
@@ -143,21 +142,10 @@ async def _follow_one_board(
 
 
 async def measure_freshness(bench: Bench, history: History, seconds: float, rate: float) -> Figures:
-    space = bench.namespace("freshness")
-    worker = bench.start_flowcentre("worker", space)
-    api = bench.start_flowcentre("api", space)
-    processes = [worker, api]
-    redis = bench.redis()
-    try:
-        await publish(bench.bootstrap, space.events_topic, history.registry_records())
-        await wait_applied(
-            redis, space, history.registry, watch=processes, timeout_s=START_TIMEOUT_S
+    async with board_pipeline(bench, "freshness", history) as pipeline:
+        figures = await _follow_one_board(
+            bench, history, pipeline.space, pipeline.redis, pipeline.processes, seconds, rate
         )
-        await wait_board_current(redis, space, watch=processes, timeout_s=START_TIMEOUT_S)
-        figures = await _follow_one_board(bench, history, space, redis, processes, seconds, rate)
-        for child in processes:
+        for child in pipeline.processes:
             child.check()
-    finally:
-        await redis.aclose()
-    bench.stop(worker, api)
     return figures

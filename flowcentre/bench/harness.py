@@ -17,8 +17,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import ExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -424,3 +424,40 @@ def _message_cursor(message: str | bytes) -> str | None:
     document = orjson.loads(message)
     cursor = document.get("cursor") if document.get("type") == "snapshot" else None
     return cursor if isinstance(cursor, str) else None
+
+
+START_TIMEOUT_S = 90.0
+
+
+@dataclass(frozen=True, slots=True)
+class BoardPipeline:
+    """A worker and an API of one measurement, and a Redis client of its view."""
+
+    space: Settings
+    worker: Child
+    api: Child
+    redis: Redis
+
+    @property
+    def processes(self) -> list[Child]:
+        return [self.worker, self.api]
+
+
+@asynccontextmanager
+async def board_pipeline(bench: Bench, name: str, history: History) -> AsyncIterator[BoardPipeline]:
+    """A worker and an API with the county's registry applied and the API's snapshot as of
+    the newest delta: every delta a board then receives is written during the measurement."""
+    space = bench.namespace(name)
+    worker = bench.start_flowcentre("worker", space)
+    api = bench.start_flowcentre("api", space)
+    redis = bench.redis()
+    try:
+        await publish(bench.bootstrap, space.events_topic, history.registry_records())
+        await wait_applied(
+            redis, space, history.registry, watch=[worker, api], timeout_s=START_TIMEOUT_S
+        )
+        await wait_board_current(redis, space, watch=[worker, api], timeout_s=START_TIMEOUT_S)
+        yield BoardPipeline(space, worker, api, redis)
+    finally:
+        await redis.aclose()
+    bench.stop(worker, api)

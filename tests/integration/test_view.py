@@ -104,22 +104,7 @@ async def test_rebuild_from_the_log_equals_the_live_view(
     publisher.close()
     # The live view as a worker builds it: each partition's events in log order.
     live = RedisView(redis_client, prefix="live")
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-    await consumer.start()
-    try:
-        topic = settings.events_topic
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        records = await consumer.getmany(*parts, timeout_ms=5000)
-    finally:
-        await consumer.stop()
-    assert sum(len(messages) for messages in records.values()) == len(STORY)
-    for tp, messages in records.items():
-        await live.apply(
-            settings.events_topic,
-            [PositionedEvent(tp.partition, m.offset, decode_event(m.value)) for m in messages],
-        )
+    await apply_the_log(settings, live)
     report = await rebuild(settings.kafka_bootstrap, redis_client, settings.events_topic, "rebuilt")
     assert report.events == len(STORY)
     live_keys = {
@@ -159,12 +144,7 @@ async def test_rebuild_catches_up_with_what_a_live_worker_applied_meanwhile(
         assert replay.applied == 5
         publisher.publish(STORY[5:])
         publisher.close()
-        everything = await _read_all(settings)
-        for tp, messages in everything.items():
-            await view.apply(
-                settings.events_topic,
-                [PositionedEvent(tp.partition, m.offset, decode_event(m.value)) for m in messages],
-            )
+        await apply_the_log(settings, view)
         live = await dump_view(redis_client)
         with pytest.raises(ViewOvertaken) as overtaken:
             await replace_view(
@@ -180,7 +160,8 @@ async def test_rebuild_catches_up_with_what_a_live_worker_applied_meanwhile(
     assert await dump_view(redis_client) == live
 
 
-async def _read_all(settings: Settings) -> dict[TopicPartition, list[Any]]:
+async def apply_the_log(settings: Settings, view: RedisView) -> None:
+    """Apply the whole story from the log, each partition in order, as a worker does."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
     await consumer.start()
     try:
@@ -192,6 +173,10 @@ async def _read_all(settings: Settings) -> dict[TopicPartition, list[Any]]:
         while sum(len(m) for m in found.values()) < len(STORY):
             for tp, messages in (await consumer.getmany(*parts, timeout_ms=2000)).items():
                 found.setdefault(tp, []).extend(messages)
-        return found
     finally:
         await consumer.stop()
+    for tp, messages in found.items():
+        await view.apply(
+            topic,
+            [PositionedEvent(tp.partition, m.offset, decode_event(m.value)) for m in messages],
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flowcentre.domain.apply import apply
 from flowcentre.domain.beds import BedState
+from flowcentre.domain.events import EventBase
 from flowcentre.domain.model import SpellStatus
 from tests.builders import (
     admitted,
@@ -18,6 +19,16 @@ from tests.builders import (
 )
 
 REGISTRY = [ward(), bed("B1"), bed("B2"), bed("B3")]
+
+
+def swapped(spell: str, to: str, other: str, other_to: str, minute: float) -> EventBase:
+    payload = {
+        "spell_id": spell,
+        "location": where(to),
+        "other_spell_id": other,
+        "other_location": where(other_to),
+    }
+    return event("BedsSwapped", payload, minute)
 
 
 def test_admission_puts_the_patient_in_the_bed_and_shows_initials_only() -> None:
@@ -154,16 +165,7 @@ def test_leave_keeps_the_bed_for_the_patient() -> None:
 
 
 def test_bed_swap_moves_both_patients() -> None:
-    swap = event(
-        "BedsSwapped",
-        {
-            "spell_id": "S1",
-            "location": where("B2"),
-            "other_spell_id": "S2",
-            "other_location": where("B1"),
-        },
-        30,
-    )
+    swap = swapped("S1", "B2", "S2", "B1", 30)
     state = fold([*REGISTRY, admitted("S1", "B1", 0), admitted("S2", "B2", 5), swap])
     assert [o.spell_id for o in state.beds["B1"].occupants] == ["S2"]
     assert [o.spell_id for o in state.beds["B2"].occupants] == ["S1"]
@@ -196,16 +198,7 @@ def test_every_bed_state_records_who_caused_it() -> None:
 
 
 def test_cancel_transfer_never_undoes_half_of_a_swap() -> None:
-    swap = event(
-        "BedsSwapped",
-        {
-            "spell_id": "S1",
-            "location": where("B2"),
-            "other_spell_id": "S2",
-            "other_location": where("B1"),
-        },
-        10,
-    )
+    swap = swapped("S1", "B2", "S2", "B1", 10)
     cancel = event("TransferCancelled", {"spell_id": "S1"}, 20)
     state = fold([*REGISTRY, admitted("S1", "B1", 0), admitted("S2", "B2", 1), swap, cancel])
     assert [o.spell_id for o in state.beds["B1"].occupants] == ["S2"]
@@ -213,16 +206,7 @@ def test_cancel_transfer_never_undoes_half_of_a_swap() -> None:
 
 
 def test_cancel_transfer_without_a_location_only_looks_at_the_latest_move() -> None:
-    swap = event(
-        "BedsSwapped",
-        {
-            "spell_id": "S1",
-            "location": where("B3"),
-            "other_spell_id": "S2",
-            "other_location": where("B2"),
-        },
-        20,
-    )
+    swap = swapped("S1", "B3", "S2", "B2", 20)
     cancel = event("TransferCancelled", {"spell_id": "S1"}, 30)
     history = [
         *REGISTRY,
