@@ -41,7 +41,8 @@ class StampView(View):
 
 
 class OccupantView(View):
-    spell_id: str
+    """The least a board needs of the patient in a bed: no name, number or spell id."""
+
     initials: str
     sex: str
     arrived_at: datetime

@@ -91,3 +91,17 @@ _STATE_OF_STATUS = {
 
 def state_of_status(status: BedStatus) -> BedState:
     return _STATE_OF_STATUS[status]
+
+
+def status_refusal(shown: BedState, status: BedStatus) -> str | None:
+    """Why staff cannot set ``status`` on a bed showing ``shown``, or None when they can.
+
+    Occupancy outranks any status, so on an occupied bed a housekeeping status would
+    change nothing the ward sees, and would mark the bed clean before its patient left:
+    only isolation means something there.
+    """
+    if shown is BedState.OCCUPIED and status is not BedStatus.ISOLATED:
+        return (
+            f"it is occupied: only 'isolated' can be set on an occupied bed, not {status.value!r}"
+        )
+    return None

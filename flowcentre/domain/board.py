@@ -41,7 +41,6 @@ def bed_view(bed: Bed) -> JSON:
         "conflict": bed.conflict,
         "occupants": [
             {
-                "spell_id": occupant.spell_id,
                 "initials": occupant.initials,
                 "sex": occupant.sex.value,
                 "arrived_at": occupant.arrived.at.isoformat(),

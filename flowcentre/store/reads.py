@@ -49,6 +49,14 @@ class LiveReads:
         ids = await self._members(self._keys.wards)
         return await self._records(WardRegistered, map(self._keys.ward, ids))
 
+    async def site(self, site_id: str) -> SiteRegistered | None:
+        raw = await self._redis.get(self._keys.site(site_id))
+        return load(SiteRegistered, raw) if raw else None
+
+    async def ward(self, ward_id: str) -> WardRegistered | None:
+        raw = await self._redis.get(self._keys.ward(ward_id))
+        return load(WardRegistered, raw) if raw else None
+
     async def ward_beds(self, ward_id: str) -> list[Bed]:
         ids = await self._members(self._keys.ward_beds(ward_id))
         beds = await self._records(Bed, map(self._keys.bed, ids))

@@ -62,6 +62,12 @@ class StateReads(LiveReads):
     async def wards(self) -> list[WardRegistered]:
         return list(self._state.wards.values())
 
+    async def site(self, site_id: str) -> SiteRegistered | None:
+        return self._state.sites.get(site_id)
+
+    async def ward(self, ward_id: str) -> WardRegistered | None:
+        return self._state.wards.get(ward_id)
+
     async def organisations(self) -> list[OrganisationRegistered]:
         return list(self._state.organisations.values())
 

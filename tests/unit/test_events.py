@@ -8,7 +8,13 @@ import orjson
 import pytest
 
 from flowcentre.cli import SCHEMAS, write_schemas
-from flowcentre.domain.beds import BedState, BedStatus, state_of_status, status_from_hl7
+from flowcentre.domain.beds import (
+    BedState,
+    BedStatus,
+    state_of_status,
+    status_from_hl7,
+    status_refusal,
+)
 from flowcentre.domain.events import (
     EventRejected,
     decode_event,
@@ -75,3 +81,11 @@ def test_every_hl7_bed_status_code_maps_both_ways() -> None:
     with pytest.raises(ValueError, match="'O'"):
         status_from_hl7("O")
     assert state_of_status(BedStatus.CLEAN) is BedState.AVAILABLE
+
+
+def test_an_occupied_bed_takes_only_isolation_from_staff() -> None:
+    assert status_refusal(BedState.OCCUPIED, BedStatus.ISOLATED) is None
+    assert status_refusal(BedState.AVAILABLE, BedStatus.CLOSED) is None
+    refusal = status_refusal(BedState.OCCUPIED, BedStatus.CLEAN)
+    assert refusal is not None
+    assert "'clean'" in refusal

@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Path, status
 from flowcentre.api.deps import PublisherDep, ReadsDep
 from flowcentre.api.models import BedStatusRequest, BedView, EventAccepted
 from flowcentre.domain import board
-from flowcentre.domain.beds import BedState, BedStatus
+from flowcentre.domain.beds import status_refusal
 from flowcentre.domain.events import (
     Actor,
     ActorKind,
@@ -54,11 +54,11 @@ async def read_bed(bed_id: BedId, reads: ReadsDep) -> BedView:
 
 async def _organisation_of(reads: LiveReads, bed: Bed) -> str:
     """The organisation that runs the bed's ward, which the event is attributed to."""
-    ward = next((w for w in await reads.wards() if w.payload.ward_id == bed.ward_id), None)
+    ward = await reads.ward(bed.ward_id)
     if ward is None:
         return UNKNOWN_ORGANISATION
     site_id = ward.payload.site_id
-    site = next((s for s in await reads.sites() if s.payload.site_id == site_id), None)
+    site = await reads.site(site_id)
     return site.payload.organisation_id if site else UNKNOWN_ORGANISATION
 
 
@@ -79,14 +79,8 @@ async def set_bed_status(
     bed = await reads.bed(bed_id)
     if bed is None or not bed.registered:
         raise _not_registered(bed_id)
-    if bed.state is BedState.OCCUPIED and change.status is not BedStatus.ISOLATED:
-        # The fold ranks occupancy above any status, so the status would change nothing
-        # the ward can see, and would mark the bed clean before its patient has left.
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"bed {bed_id!r} is occupied: only 'isolated' can be set on an occupied bed, "
-            f"not {change.status.value!r}",
-        )
+    if refusal := status_refusal(bed.state, change.status):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"bed {bed_id!r}: {refusal}")
     now = datetime.now(UTC)
     # The nurse acts on the bed as the board showed it, so the change comes after what
     # decided that state even if the feed's clock runs ahead of this server's.

@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
 async def read_site(
     site_id: Annotated[str, Path(examples=["WRH"])], reads: ReadsDep
 ) -> SiteSummary:
-    site = next((s for s in await reads.sites() if s.payload.site_id == site_id), None)
+    site = await reads.site(site_id)
     if site is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"site {site_id!r} is not registered")
     wards = [w for w in await reads.wards() if w.payload.site_id == site_id]

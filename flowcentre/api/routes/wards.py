@@ -22,11 +22,11 @@ router = APIRouter(prefix="/api/v1/wards", tags=["wards"])
 async def read_ward(
     ward_id: Annotated[str, Path(examples=["WRH-AVON4"])], reads: ReadsDep
 ) -> WardDetail:
-    ward = next((w for w in await reads.wards() if w.payload.ward_id == ward_id), None)
+    ward = await reads.ward(ward_id)
     if ward is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"ward {ward_id!r} is not registered")
     site_id = ward.payload.site_id
-    site = next((s for s in await reads.sites() if s.payload.site_id == site_id), None)
+    site = await reads.site(site_id)
     beds = await reads.ward_beds(ward_id)
     return WardDetail(
         **board.ward_view(ward),
