@@ -30,6 +30,21 @@ def event(kind: str, payload: dict[str, Any], minute: float = 0, **envelope: Any
     return built
 
 
+def organisation(organisation_id: str = "RWP", minute: float = -90) -> EventBase:
+    payload = {"organisation_id": organisation_id, "name": "Acute trust", "kind": "acute_trust"}
+    return event("OrganisationRegistered", payload, minute)
+
+
+def site(site_id: str = "WRH", organisation_id: str = "RWP", minute: float = -80) -> EventBase:
+    payload = {
+        "site_id": site_id,
+        "organisation_id": organisation_id,
+        "name": "Royal",
+        "kind": "acute_hospital",
+    }
+    return event("SiteRegistered", payload, minute)
+
+
 def ward(ward_id: str = "W1", site_id: str = "WRH", minute: float = -60) -> EventBase:
     return event(
         "WardRegistered", {"ward_id": ward_id, "site_id": site_id, "name": ward_id}, minute

@@ -18,20 +18,12 @@ from flowcentre.publisher import EventPublisher
 from flowcentre.runtime import LOOPBACK, ensure_topics, free_port
 from flowcentre.store.keyspace import Keyspace
 from flowcentre.store.view import PositionedEvent, RedisView
-from tests.builders import admitted, bed, event, ward
+from tests.builders import admitted, bed, organisation, site, ward
 from tests.unit.conftest import RecordingPublisher
 
 REGISTRY: list[EventBase] = [
-    event(
-        "OrganisationRegistered",
-        {"organisation_id": "RWP", "name": "Acute trust", "kind": "acute_trust"},
-        -90,
-    ),
-    event(
-        "SiteRegistered",
-        {"site_id": "WRH", "organisation_id": "RWP", "name": "Royal", "kind": "acute_hospital"},
-        -80,
-    ),
+    organisation("RWP"),
+    site("WRH", "RWP"),
     ward("WRH-AVON4", "WRH"),
     bed("WRH-AVON4-B1", "WRH-AVON4", room="Bay A"),
     bed("WRH-AVON4-B2", "WRH-AVON4", room="Bay A"),

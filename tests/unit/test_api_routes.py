@@ -27,20 +27,12 @@ from flowcentre.domain.events import (
 from flowcentre.domain.model import Bed
 from flowcentre.publisher import EventPublisher, PublishFailed
 from flowcentre.store.reads import LiveReads
-from tests.builders import admitted, bed, event, fold, ward
+from tests.builders import admitted, bed, fold, organisation, site, ward
 from tests.unit.conftest import RecordingPublisher
 
 HISTORY: list[EventBase] = [
-    event(
-        "OrganisationRegistered",
-        {"organisation_id": "RWP", "name": "Acute trust", "kind": "acute_trust"},
-        -90,
-    ),
-    event(
-        "SiteRegistered",
-        {"site_id": "WRH", "organisation_id": "RWP", "name": "Royal", "kind": "acute_hospital"},
-        -80,
-    ),
+    organisation("RWP"),
+    site("WRH", "RWP"),
     ward("AVON4", "WRH"),
     bed("B1", "AVON4", room="Bay 1"),
     bed("B2", "AVON4", room="Bay 1"),
