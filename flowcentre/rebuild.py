@@ -13,9 +13,10 @@ import asyncio
 import gc
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from kafka import KafkaAdminClient
 from redis.asyncio import Redis
 
@@ -71,22 +72,45 @@ class Replay:
         end is the high watermark of the first fetch when that is larger: Tansu's
         ListOffsets answers the last batch's base offset + 1, not the last record's."""
         ends = {} if to_high_watermark else dict(targets)
-        remaining = {
+        unread = {
             tp for tp in targets if tp not in ends or await self.consumer.position(tp) < ends[tp]
         }
-        while remaining:
-            batches = await self.consumer.getmany(*remaining, timeout_ms=200, max_records=10_000)
-            for tp in remaining:
-                if tp not in ends and (highwater := self.consumer.highwater(tp)) is not None:
-                    ends[tp] = max(targets[tp], highwater)
-            for tp, messages in batches.items():
-                for message in messages:
-                    if message.offset >= ends[tp]:
-                        break
-                    self._fold(tp.partition, message.offset, message.value)
-            for tp in list(remaining):
-                if tp in ends and await self.consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
+        fetched: dict[TopicPartition, deque[ConsumerRecord[bytes, bytes]]] = {
+            tp: deque() for tp in unread
+        }
+        while unread or any(fetched.values()):
+            hungry = [tp for tp in unread if not fetched[tp]]
+            if hungry:
+                batches = await self.consumer.getmany(*hungry, timeout_ms=200, max_records=10_000)
+                for tp in hungry:
+                    if tp not in ends and (highwater := self.consumer.highwater(tp)) is not None:
+                        ends[tp] = max(targets[tp], highwater)
+                for tp, messages in batches.items():
+                    fetched[tp].extend(m for m in messages if m.offset < ends[tp])
+                for tp in hungry:
+                    if tp in ends and await self.consumer.position(tp) >= ends[tp]:
+                        unread.discard(tp)
+            self._fold_in_log_order(fetched, unread)
+
+    def _fold_in_log_order(
+        self,
+        fetched: dict[TopicPartition, deque[ConsumerRecord[bytes, bytes]]],
+        unread: set[TopicPartition],
+    ) -> None:
+        """Fold the fetched records across partitions in the order they were appended.
+
+        The fold's result does not depend on the order, but its cost does: read a
+        partition at a time, a bed meets months of one partition's departures before the
+        other partition's statuses that make them moot, and every settle walks them all.
+        So records are taken oldest first while every partition still being read has one
+        fetched to compare.
+        """
+        while not any(tp in unread and not queue for tp, queue in fetched.items()):
+            heads = [queue for queue in fetched.values() if queue]
+            if not heads:
+                return
+            record = min(heads, key=lambda queue: queue[0].timestamp).popleft()
+            self._fold(record.partition, record.offset, record.value)
 
     def _fold(self, partition: int, offset: int, raw: bytes) -> None:
         self.positions[partition] = offset
