@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -155,6 +155,15 @@ async def send_dead_letters(topic: TopicT, letters: Sequence[DeadLetter]) -> Non
     await asyncio.gather(*pending)
 
 
+async def event_batches(stream: StreamT[bytes]) -> AsyncIterator[Sequence[EventT[bytes]]]:
+    """The stream's events in batches, none of them acked: acking is the caller's."""
+    # Agents are given a faust.Stream; the StreamT interface lacks its take methods.
+    batches = cast(faust.Stream[bytes], stream).noack_take(BATCH_MAX_EVENTS, within=BATCH_WITHIN_S)
+    async for batch in batches:
+        # noack_take buffers the stream's events themselves, not their values.
+        yield cast(Sequence[EventT[bytes]], batch)
+
+
 def register_apply_agent(
     app: faust.App,
     topics: FlowTopics,
@@ -171,13 +180,7 @@ def register_apply_agent(
     source = topics.events.get_topic_name()
 
     async def apply_events(stream: StreamT[bytes]) -> None:
-        # Agents are given a faust.Stream; the StreamT interface lacks its take methods.
-        batches = cast(faust.Stream[bytes], stream).noack_take(
-            BATCH_MAX_EVENTS, within=BATCH_WITHIN_S
-        )
-        async for batch in batches:
-            # noack_take buffers the stream's events themselves, and leaves acking to us.
-            events = cast(Sequence[EventT[bytes]], batch)
+        async for events in event_batches(stream):
             messages = [event.message for event in events]
             letters = await apply_until_available(applier, source, messages)
             await send_dead_letters(topics.dead_letter, letters)

@@ -87,6 +87,13 @@ async def running_worker(
     """
     app = create_app(settings, app_id=app_id)
     register_apply_agent(app, declare_topics(app, settings), view, unavailable=unavailable)
+    async with running_app(app) as worker:
+        yield worker
+
+
+@asynccontextmanager
+async def running_app(app: faust.App) -> AsyncIterator[faust.Worker]:
+    """A started Faust worker for ``app`` and the agents registered on it; stopped on exit."""
     # Logging and the process belong to the caller: no root logger setup, no stdout
     # redirection, no progress spinner.
     worker = _Worker(

@@ -54,6 +54,8 @@ ROWS = (
     Row("pipeline_events_per_s", "Pipeline throughput (flowcentre worker)", "events/s", 0),
     Row("raw_events_per_s", "Raw ceiling, same broker, Redis and writes", "events/s", 0),
     Row("pipeline_writes_per_event", "Redis writes per event (measured)", "", 2),
+    Row("faust_events_per_s", "Faust alone: same batches, nothing applied", "events/s", 0),
+    Row("faust_ratio", "Faust alone / raw: the ratio's reach", "", 2),
     Row(
         "throughput_ratio",
         "Throughput ratio, pipeline / raw",

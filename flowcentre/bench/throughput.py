@@ -18,17 +18,18 @@ import asyncio
 import resource
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 
 from flowcentre.bench.harness import (
     POLL_S,
     Bench,
     BenchError,
-    Child,
     Figures,
     History,
     applied,
@@ -36,6 +37,10 @@ from flowcentre.bench.harness import (
     publish,
 )
 from flowcentre.config import Settings
+from flowcentre.store.keyspace import Keyspace
+
+if TYPE_CHECKING:
+    from faust.types import StreamT
 
 #: Time for the worker to start, join the group and apply its first batch, and the longest
 #: either consumer may then go without progress before the measurement is abandoned.
@@ -99,8 +104,16 @@ def _own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def _pipeline_drain(redis: Redis, space: Settings, count: int, worker: Child) -> Drain:
-    """The worker from its first applied event to its last, sampled every POLL_S."""
+async def _drain_progress(
+    redis: Redis,
+    space: Settings,
+    count: int,
+    cpu: Callable[[], float],
+    check: Callable[[], None],
+    who: str,
+) -> Drain:
+    """A consumer recording positions in ``space``'s tracking hash, from its first applied
+    event to its last, sampled every POLL_S; ``check`` raises if the consumer has died."""
     first: tuple[float, float, int] | None = None
     progress_at = time.monotonic()
     done = 0
@@ -111,15 +124,57 @@ async def _pipeline_drain(redis: Redis, space: Settings, count: int, worker: Chi
         if seen > done:
             done, progress_at = seen, now
             if first is None:
-                first = (now, cpu_seconds(worker.pid), seen)
+                first = (now, cpu(), seen)
         elif now - progress_at > STALL_TIMEOUT_S:
-            worker.check()
-            raise BenchError(f"the worker applied {done} of {count} events, then stopped")
+            check()
+            raise BenchError(f"the {who} applied {done} of {count} events, then stopped")
         else:
-            worker.check()
+            check()
     if first is None:
         raise BenchError("there were no events to measure")
-    return _drain(first, count, cpu_seconds(worker.pid))
+    return _drain(first, count, cpu())
+
+
+async def faust_ceiling(bench: Bench, space: Settings, count: int) -> Drain:
+    """Events a second Faust itself reaches on this topic, with nothing of ours to do.
+
+    The worker's app, transport settings and batching, in a consumer group of its own; its
+    agent acks each event and records the batch's positions, and decodes and applies
+    nothing. Run in this process, whose own work meanwhile is the progress polls.
+    """
+    # Imported here because they bring in Faust, which the rest of the bench does not need.
+    from streams.agents import event_batches
+    from streams.app import create_app
+    from streams.topics import declare_topics
+    from streams.worker import running_app
+
+    ceiling = space.model_copy(update={"redis_prefix": f"{space.redis_prefix}-faust"})
+    app = create_app(ceiling, app_id=ceiling.redis_prefix)
+    redis = bench.redis()
+    tracking = Keyspace(ceiling.redis_prefix).tracking(ceiling.events_topic)
+
+    async def record_positions(stream: StreamT[bytes]) -> None:
+        async for events in event_batches(stream):
+            reached: dict[FieldT, EncodableT] = {
+                event.message.partition: event.message.offset for event in events
+            }
+            await redis.hset(tracking, mapping=reached)
+            for event in events:
+                await stream.ack(event)
+
+    app.agent(declare_topics(app, ceiling).events, name="bench.positions")(record_positions)
+    try:
+        async with running_app(app) as worker:
+
+            def check() -> None:
+                if worker.crash_reason is not None:
+                    raise BenchError(f"the Faust-only worker crashed: {worker.crash_reason!r}")
+
+            return await _drain_progress(
+                redis, ceiling, count, _own_cpu, check, "Faust-only worker"
+            )
+    finally:
+        await redis.aclose()
 
 
 async def raw_ceiling(
@@ -195,7 +250,9 @@ async def measure_throughput(bench: Bench, history: History, events: int) -> Fig
         before = await command_calls(redis)
         started = time.monotonic()
         worker = bench.start_flowcentre("worker", space)
-        pipeline = await _pipeline_drain(redis, space, len(records), worker)
+        pipeline = await _drain_progress(
+            redis, space, len(records), lambda: cpu_seconds(worker.pid), worker.check, "worker"
+        )
         finished = time.monotonic()
         calls = await command_calls(redis) - before
         writes = await writes_among(redis, calls)
@@ -204,6 +261,7 @@ async def measure_throughput(bench: Bench, history: History, events: int) -> Fig
     finally:
         await redis.aclose()
     writes_per_event = writes.total() / len(records)
+    faust = await faust_ceiling(bench, space, len(records))
     raw = await raw_ceiling(
         bench,
         space.events_topic,
@@ -222,6 +280,9 @@ async def measure_throughput(bench: Bench, history: History, events: int) -> Fig
         "pipeline_start_to_done_s": finished - started,
         "raw_events_per_s": raw.events_per_s,
         "throughput_ratio": pipeline.events_per_s / raw.events_per_s,
+        "faust_events_per_s": faust.events_per_s,
+        "faust_ratio": faust.events_per_s / raw.events_per_s,
+        "faust_cpu_us_per_event": faust.cpu_us_per_event,
         "pipeline_cpu_us_per_event": pipeline.cpu_us_per_event,
         "raw_cpu_us_per_event": raw.cpu_us_per_event,
     }
