@@ -435,18 +435,23 @@ function connect() {
   });
   socket.addEventListener("message", (event) => {
     link.lastHeard = Date.now();
-    const message = JSON.parse(event.data);
-    if (message.type === "snapshot") takeSnapshot(message);
-    else if (message.type === "delta") applyDeltas(message);
-    else if (message.type === "heartbeat") heard(message);
-    else if (message.type === "resnapshot") picture.cursor = null;
-    if (message.type === "snapshot" || message.type === "delta") {
-      link.retryMs = RETRY_FIRST_MS;
-      scheduleRender();
-    }
+    // A frame holds one message, or an array of the several waiting for this board.
+    const frame = JSON.parse(event.data);
+    for (const message of Array.isArray(frame) ? frame : [frame]) take(message);
     showFreshness();
   });
   socket.addEventListener("close", () => reconnect(socket));
+}
+
+function take(message) {
+  if (message.type === "snapshot") takeSnapshot(message);
+  else if (message.type === "delta") applyDeltas(message);
+  else if (message.type === "heartbeat") heard(message);
+  else if (message.type === "resnapshot") picture.cursor = null;
+  if (message.type === "snapshot" || message.type === "delta") {
+    link.retryMs = RETRY_FIRST_MS;
+    scheduleRender();
+  }
 }
 
 function reconnect(socket) {

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -40,6 +41,9 @@ _ENTRY_ID = re.compile(r"(\d{1,20})-(\d{1,20})")
 
 # WebSocket close code 1013, "try again later": the board reconnects and resnapshots.
 TRY_AGAIN_LATER = 1013
+
+#: The most messages sent to a board in one frame.
+FRAME_MAX_MESSAGES = 100
 
 
 def parse_cursor(text: str) -> EntryId | None:
@@ -225,34 +229,62 @@ class Subscription:
             self.queue.put_nowait(item)
 
     async def send(self, socket: BoardSocket) -> None:
-        """Send until the board is cut off; a closed connection ends it with an exception."""
-        for item in self.initial:
-            await self._deliver(socket, item)
+        """Send until the board is cut off; a closed connection ends it with an exception.
+
+        Messages already waiting when the board's sender wakes go out together in one
+        frame: a board that has fallen behind costs the process one send for its backlog,
+        not one per message, so a busy process catches its boards up instead of falling
+        further behind. A snapshot always has a frame of its own.
+        """
+        waiting = deque(self.initial)
         self.initial = []
         while True:
-            item = await self.queue.get()
-            if item.kind is _Kind.CUT:
-                await socket.send_text(item.text)
-                await socket.close(TRY_AGAIN_LATER, "fell behind: take a new snapshot")
-                return
-            await self._deliver(socket, item)
+            if not waiting:
+                waiting.append(await self.queue.get())
+            while len(waiting) < FRAME_MAX_MESSAGES and not self.queue.empty():
+                waiting.append(self.queue.get_nowait())
+            frame: list[str] = []
+            while waiting and len(frame) < FRAME_MAX_MESSAGES:
+                item = waiting.popleft()
+                if item.kind is _Kind.CUT:
+                    await _send_frame(socket, frame)
+                    await socket.send_text(item.text)
+                    await socket.close(TRY_AGAIN_LATER, "fell behind: take a new snapshot")
+                    return
+                if item.kind is _Kind.SNAPSHOT:
+                    await _send_frame(socket, frame)
+                    frame = []
+                    # The snapshot's cursor wins even if lower: after a rebuild the stream
+                    # restarts.
+                    await socket.send_text(item.text)
+                    self.last_sent = item.entry
+                elif (text := self._admit(item)) is not None:
+                    frame.append(text)
+            await _send_frame(socket, frame)
 
-    async def _deliver(self, socket: BoardSocket, item: _Item) -> None:
+    def _admit(self, item: _Item) -> str | None:
+        """The text of a delta, heartbeat or notice if the board is to have it."""
         if item.kind is _Kind.DELTA:
             if item.entry <= self.last_sent:
-                return
-            await socket.send_text(item.text)
+                return None
             self.last_sent = item.entry
-        elif item.kind is _Kind.SNAPSHOT:
-            # The snapshot's cursor wins even if lower: after a rebuild the stream restarts.
-            await socket.send_text(item.text)
-            self.last_sent = item.entry
-        elif item.kind is _Kind.HEARTBEAT:
+        elif item.kind is _Kind.HEARTBEAT and item.entry < self.last_sent:
             # A hub that has not yet read up to the board's own cursor cannot vouch for it.
-            if item.entry >= self.last_sent:
-                await socket.send_text(item.text)
-        else:
-            await socket.send_text(item.text)
+            return None
+        return item.text
+
+
+async def _send_frame(socket: BoardSocket, texts: list[str]) -> None:
+    if len(texts) == 1:
+        await socket.send_text(texts[0])
+    elif texts:
+        await socket.send_text(f"[{','.join(texts)}]")
+
+
+def frame_messages(frame: str | bytes) -> list[JSON]:
+    """The messages of one frame from the server: one message, or an array of several."""
+    document = orjson.loads(frame)
+    return document if isinstance(document, list) else [document]
 
 
 class HubNotReady(RuntimeError):

@@ -32,6 +32,8 @@ from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
+from flowcentre.api.whiteboard import frame_messages
+
 EntryId = tuple[int, int]
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 
@@ -94,19 +96,20 @@ async def _follow(
     ws: ClientConnection, board: _Board, delays: array[float], stopping: asyncio.Event
 ) -> None:
     try:
-        async for message in ws:
+        async for frame in ws:
             arrived_ms = time.time() * 1000
-            document = orjson.loads(message)
-            kind = document.get("type")
-            if kind == "delta":
-                entry = entry_id(document["cursor"])
-                delays.append(arrived_ms - entry[0])
-                if entry <= board.last:
-                    board.problem = board.problem or "entry repeated or out of order"
-                board.last = entry
-                board.deltas += 1
-            elif kind == "resnapshot":
-                board.problem = board.problem or f"told to resnapshot: {document.get('reason')}"
+            for document in frame_messages(frame):
+                kind = document.get("type")
+                if kind == "delta":
+                    entry = entry_id(document["cursor"])
+                    delays.append(arrived_ms - entry[0])
+                    if entry <= board.last:
+                        board.problem = board.problem or "entry repeated or out of order"
+                    board.last = entry
+                    board.deltas += 1
+                elif kind == "resnapshot":
+                    reason = document.get("reason")
+                    board.problem = board.problem or f"told to resnapshot: {reason}"
     except ConnectionClosed:
         pass
     if not stopping.is_set():

@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from flowcentre.api.whiteboard import frame_messages
 from flowcentre.bench.harness import (
     POLL_S,
     START_TIMEOUT_S,
@@ -60,17 +61,17 @@ class _Arrival:
 
 async def _receive(ws: ClientConnection, arrived: dict[str, _Arrival], told: list[str]) -> None:
     with contextlib.suppress(ConnectionClosed):
-        async for message in ws:
+        async for frame in ws:
             now = time.time()
-            document = orjson.loads(message)
-            kind = document.get("type")
-            if kind == "delta":
-                event_id = document.get("event_id")
-                if isinstance(event_id, str) and event_id not in arrived:
-                    written_ms = int(str(document["cursor"]).partition("-")[0])
-                    arrived[event_id] = _Arrival(now, written_ms)
-            elif kind == "resnapshot":
-                told.append(str(document.get("reason")))
+            for document in frame_messages(frame):
+                kind = document.get("type")
+                if kind == "delta":
+                    event_id = document.get("event_id")
+                    if isinstance(event_id, str) and event_id not in arrived:
+                        written_ms = int(str(document["cursor"]).partition("-")[0])
+                        arrived[event_id] = _Arrival(now, written_ms)
+                elif kind == "resnapshot":
+                    told.append(str(document.get("reason")))
 
 
 async def _stream_event_ids(redis: Redis, space: Settings) -> set[str]:

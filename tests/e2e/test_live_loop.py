@@ -11,6 +11,7 @@ import orjson
 from kafka import KafkaProducer
 from websockets.asyncio.client import ClientConnection, connect
 
+from flowcentre.api.whiteboard import frame_messages
 from flowcentre.config import Settings
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.runtime import ensure_topics, free_port
@@ -34,13 +35,14 @@ BED = "WRH-AVON4-B01-1"
 async def next_bed_delta(socket: ClientConnection, bed_id: str, state: str) -> dict[str, Any]:
     """The first delta that shows the bed in the given state."""
     while True:
-        message = orjson.loads(await asyncio.wait_for(socket.recv(), timeout=60))
-        if message["type"] != "delta":
-            continue
-        for delta in message["deltas"]:
-            bed = delta.get("bed", {})
-            if bed.get("bed_id") == bed_id and bed.get("state") == state:
-                return dict(bed)
+        frame = await asyncio.wait_for(socket.recv(), timeout=60)
+        for message in frame_messages(frame):
+            if message["type"] != "delta":
+                continue
+            for delta in message["deltas"]:
+                bed = delta.get("bed", {})
+                if bed.get("bed_id") == bed_id and bed.get("state") == state:
+                    return dict(bed)
 
 
 async def wait_for_bed(api: httpx.AsyncClient, bed_id: str, state: str) -> dict[str, Any]:

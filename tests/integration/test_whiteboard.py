@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
+from weakref import WeakKeyDictionary
 
 import orjson
 import uvicorn
@@ -17,7 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from flowcentre.api.app import create_app
-from flowcentre.api.whiteboard import TRY_AGAIN_LATER, HubOptions, parse_cursor
+from flowcentre.api.whiteboard import TRY_AGAIN_LATER, HubOptions, frame_messages, parse_cursor
 from flowcentre.config import Settings
 from flowcentre.domain.events import EventBase
 from flowcentre.runtime import LOOPBACK
@@ -68,11 +70,18 @@ async def whiteboard(
         yield url
 
 
+#: Messages a board has received and the test has not yet taken, by board.
+_unread: WeakKeyDictionary[ClientConnection, deque[JSON]] = WeakKeyDictionary()
+
+
 async def next_message(board: ClientConnection, *, heartbeats: bool = False) -> JSON:
-    """The next message, skipping heartbeats unless they are wanted."""
+    """The next message, however the server framed it, skipping heartbeats unless wanted."""
+    unread = _unread.setdefault(board, deque())
     async with asyncio.timeout(DEADLINE_S):
         while True:
-            message: JSON = orjson.loads(await board.recv())
+            if not unread:
+                unread.extend(frame_messages(await board.recv()))
+            message = unread.popleft()
             if heartbeats or message["type"] != "heartbeat":
                 return message
 
@@ -202,7 +211,7 @@ async def test_a_slow_board_does_not_hold_back_a_fast_one_and_is_told_to_resnaps
             try:
                 async with asyncio.timeout(DEADLINE_S):
                     while True:
-                        slow_messages.append(orjson.loads(await slow.recv()))
+                        slow_messages.extend(frame_messages(await slow.recv()))
             except ConnectionClosed:
                 pass
             close_code = slow.close_code

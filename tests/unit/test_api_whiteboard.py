@@ -17,6 +17,7 @@ from flowcentre.api.whiteboard import (
     Subscription,
     WhiteboardHub,
     format_cursor,
+    frame_messages,
     parse_cursor,
 )
 
@@ -104,6 +105,7 @@ class Board:
 
     def __init__(self, *, stalled: bool = False) -> None:
         self.received: list[JSON] = []
+        self.frames = 0
         self.closed: int | None = None
         self._flowing = asyncio.Event()
         if not stalled:
@@ -115,7 +117,8 @@ class Board:
 
     async def send_text(self, data: str) -> None:
         await self._flowing.wait()
-        self.received.append(orjson.loads(data))
+        self.received.extend(frame_messages(data))
+        self.frames += 1
         self._arrived.set()
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
@@ -285,6 +288,22 @@ async def test_a_stalled_board_is_cut_off_without_holding_back_the_others() -> N
 
     assert slow.received[-1] == {"type": "resnapshot", "reason": "too_slow"}
     assert slow.closed == TRY_AGAIN_LATER
+
+
+async def test_messages_waiting_for_a_board_go_out_together_in_one_frame() -> None:
+    stream = MemoryStream()
+    async with running(WhiteboardHub(stream, options())) as hub:
+        # The board holds its snapshot's send open while five entries are fanned out.
+        board = Board(stalled=True)
+        async with connected(await hub.open(None), board):
+            sent = [stream.add(bed(f"B{n}")) for n in range(5)]
+            await settled(hub, sent[-1])
+            board.release()
+            await board.until(lambda b: len(b.of_type("delta")) == len(sent))
+
+    assert [m["type"] for m in board.received] == ["snapshot"] + ["delta"] * len(sent)
+    assert [m["cursor"] for m in board.of_type("delta")] == sent
+    assert board.frames == 2
 
 
 async def test_a_rebuilt_view_sends_every_board_a_resnapshot_and_the_new_picture() -> None:
