@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from flowcentre.access_log import AccessLog
 from flowcentre.config import Settings
+from flowcentre.domain.access_events import access_key
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.store.reads import LiveReads
+from flowcentre.store.sessions import Sessions
+from flowcentre.store.sign_in_attempts import SignInAttempts
 from flowcentre.store.view import RedisView
 
 
@@ -22,10 +26,14 @@ def kafka_bootstrap(settings: Settings) -> str:
     return settings.kafka_bootstrap
 
 
-def redis_client(settings: Settings) -> Redis:
+def redis_url(settings: Settings) -> str:
     if not settings.redis_url:
         raise NotConfigured("FLOWCENTRE_REDIS_URL is not set (or use `flowcentre up` to start one)")
-    client: Redis = Redis.from_url(settings.redis_url)
+    return settings.redis_url
+
+
+def redis_client(settings: Settings) -> Redis:
+    client: Redis = Redis.from_url(redis_url(settings))
     return client
 
 
@@ -39,3 +47,25 @@ def live_reads(settings: Settings, redis: Redis) -> LiveReads:
 
 def publisher(settings: Settings) -> KafkaPublisher:
     return KafkaPublisher(kafka_bootstrap(settings), settings.events_topic)
+
+
+def access_publisher(settings: Settings) -> KafkaPublisher:
+    return KafkaPublisher(kafka_bootstrap(settings), settings.access_topic, key=access_key)
+
+
+def access_log(settings: Settings) -> AccessLog:
+    return AccessLog(kafka_bootstrap(settings), settings.access_topic)
+
+
+def sessions(settings: Settings, redis: Redis) -> Sessions:
+    return Sessions(redis, settings.redis_prefix, settings.session_idle_s)
+
+
+def sign_in_attempts(settings: Settings, redis: Redis) -> SignInAttempts:
+    return SignInAttempts(
+        redis,
+        redis_url(settings),
+        settings.redis_prefix,
+        per_username=settings.sign_in_limit_per_username,
+        per_address=settings.sign_in_limit_per_address,
+    )

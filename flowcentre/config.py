@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from flowcentre.domain.access import DEFAULT_POLICY
+
 
 def _default_worker_data_dir() -> Path:
     return Path(tempfile.gettempdir()) / "flowcentre-worker"
@@ -35,6 +37,24 @@ class Settings(BaseSettings):
     dead_letter_topic: str = "flowcentre.events.dead-letter"
     """Events that could not be parsed or applied land here with the reason and the
     original bytes, so nothing is dropped silently."""
+
+    access_topic: str = "flowcentre.access"
+    """Accounts and the roles granted to them (the access log), kept for ever and read whole
+    by every API process. Only the API and the ``flowcentre accounts`` command write it."""
+
+    access_policy: Path = DEFAULT_POLICY
+    """What each role may do: a TOML file like ``flowcentre/domain/access.toml``."""
+
+    session_idle_s: int = Field(default=12 * 3600, ge=60)
+    """A signed-in session ends after this long without use (a shift, by default)."""
+
+    sign_in_limit_per_username: str = "5 per 15 minutes"
+    """Failed sign-ins allowed per username in a moving window, then refused until it moves
+    on: guessing a nurse's password stops, and no administrator is needed to let them in."""
+
+    sign_in_limit_per_address: str = "30 per minute"
+    """Failed sign-ins allowed per client address. Behind a proxy every client shares its
+    address unless the proxy's forwarded headers are trusted (uvicorn's options)."""
 
     topic_partitions: int = Field(default=4, ge=1)
     """Partitions of topics created at start-up: the most stream workers that can share

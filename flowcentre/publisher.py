@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kafka import KafkaProducer
@@ -35,10 +35,18 @@ class PublishFailed(RuntimeError):
 
 
 class KafkaPublisher(EventPublisher):
-    def __init__(self, bootstrap: str, topic: str, *, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        *,
+        timeout_s: float = 30.0,
+        key: Callable[[EventBase], bytes] = message_key,
+    ) -> None:
         self._bootstrap = bootstrap
         self._topic = topic
         self._timeout_s = timeout_s
+        self._key = key
         self._producer: Any = None
         self._connecting = threading.Lock()
 
@@ -61,7 +69,7 @@ class KafkaPublisher(EventPublisher):
         try:
             producer = self._connected()
             futures = [
-                producer.send(self._topic, key=message_key(event), value=encode_event(event))
+                producer.send(self._topic, key=self._key(event), value=encode_event(event))
                 for event in events
             ]
             producer.flush(timeout=self._timeout_s)

@@ -340,13 +340,22 @@ class EmbeddedRedis(_EmbeddedProcess):
 
 
 def ensure_topics(bootstrap: str, settings: Settings) -> list[str]:
-    """Create the events and dead-letter topics if missing; return the names created.
+    """Create the events, dead-letter and access topics if missing; return those created.
 
     Creating them explicitly, rather than relying on brokers that create a topic on first
     use (Tansu does), fixes their partition count, which bounds how many stream workers
     can share the events. Safe to call any number of times, from several processes at once.
     """
-    wanted = [settings.events_topic, settings.dead_letter_topic]
+    # The access log is small and must be read in order whole: one partition.
+    partitions = {
+        settings.events_topic: settings.topic_partitions,
+        settings.dead_letter_topic: settings.topic_partitions,
+        settings.access_topic: 1,
+    }
+    # The events topic is the record the view is rebuilt from, and the access log the
+    # record of who may do what: both are kept for ever.
+    kept = {settings.events_topic, settings.access_topic}
+    wanted = list(partitions)
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="flowcentre-admin")
     try:
         existing = set(admin.list_topics())
@@ -358,10 +367,9 @@ def ensure_topics(bootstrap: str, settings: Settings) -> list[str]:
         response = admin.create_topics(
             {
                 topic: {
-                    "num_partitions": settings.topic_partitions,
+                    "num_partitions": partitions[topic],
                     "replication_factor": -1,
-                    # The events topic is the record the view is rebuilt from: keep it all.
-                    "configs": {"retention.ms": "-1"} if topic == settings.events_topic else {},
+                    "configs": {"retention.ms": "-1"} if topic in kept else {},
                 }
                 for topic in missing
             },

@@ -7,6 +7,9 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
+import orjson
+
+from flowcentre.domain.access_events import AccessEvent, decode_access_event
 from flowcentre.domain.apply import State, apply
 from flowcentre.domain.events import EventBase, event_from_document
 
@@ -14,9 +17,9 @@ T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 _ids = count(1)
 
 
-def event(kind: str, payload: dict[str, Any], minute: float = 0, **envelope: Any) -> EventBase:
+def _document(kind: str, payload: dict[str, Any], minute: float, **envelope: Any) -> dict[str, Any]:
     at = T0 + timedelta(minutes=minute)
-    document: dict[str, Any] = {
+    return {
         "event_id": f"test-{next(_ids):08d}",
         "type": kind,
         "occurred_at": at.isoformat(),
@@ -24,9 +27,12 @@ def event(kind: str, payload: dict[str, Any], minute: float = 0, **envelope: Any
         "source": {"system": "PAS", "organisation": "RWP"},
         "caused_by": {"kind": "system", "id": "pas-feed"},
         "payload": payload,
+        **envelope,
     }
-    document.update(envelope)
-    built: EventBase = event_from_document(document)
+
+
+def event(kind: str, payload: dict[str, Any], minute: float = 0, **envelope: Any) -> EventBase:
+    built: EventBase = event_from_document(_document(kind, payload, minute, **envelope))
     return built
 
 
@@ -85,3 +91,36 @@ def fold(events: Iterable[EventBase], state: State | None = None) -> State:
     for one in events:
         state.absorb(apply(state, one))
     return state
+
+
+def access_event(kind: str, payload: dict[str, Any], minute: float = 0) -> AccessEvent:
+    document = _document(
+        kind,
+        payload,
+        minute,
+        source={"system": "flowcentre-cli", "organisation": "RWP"},
+        caused_by={"kind": "user", "id": "admin-1"},
+    )
+    return decode_access_event(orjson.dumps(document))
+
+
+def account_created(
+    account_id: str, username: str, minute: float = 0, kind: str = "person"
+) -> AccessEvent:
+    payload = {
+        "account_id": account_id,
+        "kind": kind,
+        "username": username,
+        "display_name": f"Name of {account_id}",
+        "organisation_id": "RWP",
+    }
+    return access_event("AccountCreated", payload, minute)
+
+
+def role_granted(account_id: str, role: str, *ward_ids: str, minute: float = 1) -> AccessEvent:
+    payload = {"account_id": account_id, "role": role, "ward_ids": list(ward_ids)}
+    return access_event("RoleGranted", payload, minute)
+
+
+def role_revoked(account_id: str, role: str, minute: float = 2) -> AccessEvent:
+    return access_event("RoleRevoked", {"account_id": account_id, "role": role}, minute)

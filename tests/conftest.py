@@ -63,5 +63,6 @@ def settings(
         redis_url=redis_server,
         events_topic=f"test-{unique}.events",
         dead_letter_topic=f"test-{unique}.events.dead-letter",
+        access_topic=f"test-{unique}.access",
         worker_data_dir=tmp_path / "worker",
     )

@@ -15,10 +15,12 @@ from redis.asyncio import Redis
 
 from flowcentre import __version__, bootstrap
 from flowcentre.api import whiteboard
-from flowcentre.api.deps import Services
-from flowcentre.api.routes import beds, health, sites, system, wards
+from flowcentre.api.deps import Access, Services
+from flowcentre.api.routes import beds, health, session, sites, system, wards
 from flowcentre.api.whiteboard import HubOptions, WhiteboardHub
 from flowcentre.config import Settings
+from flowcentre.domain.access import load_policy
+from flowcentre.passwords import Passwords
 from flowcentre.publisher import EventPublisher, PublishFailed
 
 log = logging.getLogger(__name__)
@@ -63,12 +65,22 @@ def create_app(
                 # Closing flushes kafka-python's buffer, which blocks: it runs off the loop.
                 events = await asyncio.to_thread(bootstrap.publisher, settings)
                 stack.push_async_callback(asyncio.to_thread, events.close)
+            access_log = bootstrap.access_log(settings)
+            await access_log.start()
+            stack.push_async_callback(access_log.stop)
+            access = Access(
+                policy=load_policy(settings.access_policy),
+                log=access_log,
+                sessions=bootstrap.sessions(settings, client),
+                passwords=Passwords(),
+                attempts=bootstrap.sign_in_attempts(settings, client),
+            )
             reads = bootstrap.live_reads(settings, client)
             hub = WhiteboardHub(reads, hub_options)
             await hub.start()
             stack.push_async_callback(hub.stop)
             app.state.services = Services(
-                settings=settings, redis=client, reads=reads, publisher=events
+                settings=settings, redis=client, reads=reads, publisher=events, access=access
             )
             app.state.whiteboard = hub
             yield
@@ -80,7 +92,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_exception_handler(PublishFailed, _event_log_unavailable)
-    for module in (health, system, sites, wards, beds, whiteboard):
+    for module in (health, session, system, sites, wards, beds, whiteboard):
         app.include_router(module.router)
     # Mounted last: the routes above take precedence over files of the same path.
     if settings.ui_dir.is_dir():
@@ -95,10 +107,7 @@ def run_api(settings: Settings) -> None:
     # Checked before the server starts, so the command fails with a one-line message
     # rather than a start-up traceback.
     bootstrap.kafka_bootstrap(settings)
-    if not settings.redis_url:
-        raise bootstrap.NotConfigured(
-            "FLOWCENTRE_REDIS_URL is not set (or use `flowcentre up` to start one)"
-        )
+    bootstrap.redis_url(settings)
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,

@@ -15,9 +15,25 @@ from fastapi import Depends
 from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
+from flowcentre.access_log import AccessLog
 from flowcentre.config import Settings
+from flowcentre.domain.access import AccessPolicy
+from flowcentre.passwords import Passwords
 from flowcentre.publisher import EventPublisher
 from flowcentre.store.reads import LiveReads
+from flowcentre.store.sessions import Sessions
+from flowcentre.store.sign_in_attempts import SignInAttempts
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What signing in and checking access use."""
+
+    policy: AccessPolicy
+    log: AccessLog
+    sessions: Sessions
+    passwords: Passwords
+    attempts: SignInAttempts
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +44,7 @@ class Services:
     redis: Redis
     reads: LiveReads
     publisher: EventPublisher
+    access: Access
 
 
 def get_services(connection: HTTPConnection) -> Services:
@@ -56,7 +73,12 @@ def get_publisher(services: ServicesDep) -> EventPublisher:
     return services.publisher
 
 
+def get_access(services: ServicesDep) -> Access:
+    return services.access
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
 ReadsDep = Annotated[LiveReads, Depends(get_reads)]
 PublisherDep = Annotated[EventPublisher, Depends(get_publisher)]
+AccessDep = Annotated[Access, Depends(get_access)]

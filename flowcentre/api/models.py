@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from flowcentre.domain import board
+from flowcentre.domain.access import AccessPolicy, Permission, Principal, Role
 from flowcentre.domain.beds import BedState, BedStatus
 from flowcentre.domain.events import (
     ActorKind,
@@ -180,3 +181,36 @@ def by_ward(beds: Iterable[Bed], wards: Iterable[WardRegistered]) -> dict[str, l
     for bed in beds:
         grouped.setdefault(bed.ward_id, []).append(bed)
     return grouped
+
+
+class GrantView(View):
+    role: Role
+    wards: list[str] | None = Field(description="The wards covered; null for the whole system.")
+    permissions: list[Permission]
+
+
+class SessionView(View):
+    """Who is signed in and what each of their roles allows, for a page to shape itself by."""
+
+    account_id: str
+    name: str | None
+    kind: ActorKind
+    organisation_id: str
+    grants: list[GrantView]
+
+    @classmethod
+    def of(cls, principal: Principal, policy: AccessPolicy) -> SessionView:
+        return cls(
+            account_id=principal.actor.id,
+            name=principal.actor.name,
+            kind=principal.actor.kind,
+            organisation_id=principal.organisation_id,
+            grants=[
+                GrantView(
+                    role=held.role,
+                    wards=sorted(held.wards) if held.wards is not None else None,
+                    permissions=sorted(policy.roles[held.role].permissions),
+                )
+                for held in principal.grants
+            ],
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
 from pydantic import (
@@ -26,6 +26,8 @@ from pydantic import (
 from flowcentre.domain.beds import BedStatus
 
 SCHEMA_VERSION: Literal[1] = 1
+
+Parsed = TypeVar("Parsed")
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:/@-]+$")]
 
@@ -392,13 +394,18 @@ def decode_event(raw: bytes) -> Event:
 
 def event_from_document(document: Any) -> Event:
     """Validate an already-parsed JSON document as an event."""
+    return validate_document(_EVENT, document)
+
+
+def validate_document(adapter: TypeAdapter[Parsed], document: Any) -> Parsed:
+    """Validate a parsed JSON document as one of a contract's event types."""
     if not isinstance(document, dict):
         raise EventRejected("event: expected a JSON object")
     version: object = document.get("schema_version", SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
         raise EventRejected(f"schema_version: {version!r} is not supported (expected 1)")
     try:
-        return _EVENT.validate_python(document)
+        return adapter.validate_python(document)
     except ValidationError as error:
         raise EventRejected(_describe(error)) from None
 

@@ -60,9 +60,14 @@ async def test_redis_client_starts_from_an_empty_database(redis_client: Redis) -
 
 
 def test_ensure_topics_is_idempotent(broker: str, settings: Settings) -> None:
-    wanted = {settings.events_topic, settings.dead_letter_topic}
+    # The access log is read whole and in order by every API process: one partition.
+    wanted = {
+        settings.events_topic: settings.topic_partitions,
+        settings.dead_letter_topic: settings.topic_partitions,
+        settings.access_topic: 1,
+    }
 
-    assert set(ensure_topics(broker, settings)) == wanted
+    assert set(ensure_topics(broker, settings)) == set(wanted)
     assert ensure_topics(broker, settings) == []
 
     admin = KafkaAdminClient(bootstrap_servers=broker)
@@ -70,9 +75,7 @@ def test_ensure_topics_is_idempotent(broker: str, settings: Settings) -> None:
         described = admin.describe_topics(sorted(wanted))
     finally:
         admin.close()
-    assert {topic["name"]: len(topic["partitions"]) for topic in described} == dict.fromkeys(
-        wanted, settings.topic_partitions
-    )
+    assert {topic["name"]: len(topic["partitions"]) for topic in described} == wanted
 
 
 def test_ensure_topics_creates_only_what_is_missing(broker: str, settings: Settings) -> None:
@@ -85,7 +88,9 @@ def test_ensure_topics_creates_only_what_is_missing(broker: str, settings: Setti
     finally:
         admin.close()
 
-    assert ensure_topics(broker, settings) == [settings.dead_letter_topic]
+    assert sorted(ensure_topics(broker, settings)) == sorted(
+        [settings.dead_letter_topic, settings.access_topic]
+    )
 
 
 def test_concurrent_ensure_topics_create_each_topic_once(broker: str, settings: Settings) -> None:
@@ -93,7 +98,9 @@ def test_concurrent_ensure_topics_create_each_topic_once(broker: str, settings: 
         results = list(pool.map(lambda _: ensure_topics(broker, settings), range(4)))
 
     created = [topic for result in results for topic in result]
-    assert sorted(created) == sorted([settings.events_topic, settings.dead_letter_topic])
+    assert sorted(created) == sorted(
+        [settings.events_topic, settings.dead_letter_topic, settings.access_topic]
+    )
 
 
 @pytest.mark.parametrize("server_type", [EmbeddedBroker, EmbeddedRedis])

@@ -1,0 +1,128 @@
+"""The access log's events: accounts, their passwords and the roles granted to them.
+
+They share the envelope of the event contract, so every change of who may do what is
+attributed (``caused_by``) and dated like any other, but travel on a topic of their own
+(``FLOWCENTRE_ACCESS_TOPIC``): the live picture's topic is read by feeds and integrations,
+and a password hash has no business there.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+import orjson
+from pydantic import Field, TypeAdapter
+
+from flowcentre.domain.access import Role
+from flowcentre.domain.events import (
+    Contract,
+    EventBase,
+    EventRejected,
+    Identifier,
+    validate_document,
+)
+
+Username = Annotated[str, Field(min_length=2, max_length=64, pattern=r"^[a-z0-9._@-]+$")]
+PasswordHash = Annotated[str, Field(pattern=r"^\$argon2id\$", max_length=512)]
+
+
+class AccountKind(StrEnum):
+    PERSON = "person"
+    DEVICE = "device"
+    SERVICE = "service"
+
+
+class AccountDetails(Contract):
+    account_id: Identifier
+    kind: AccountKind
+    username: Username
+    """What the account signs in with, lower case; unique among accounts."""
+    display_name: Annotated[str, Field(min_length=1, max_length=200)]
+    organisation_id: Identifier
+    """The organisation the person works for, or that runs the device or system."""
+
+
+class PasswordChange(Contract):
+    account_id: Identifier
+    password_hash: PasswordHash
+    """An Argon2id hash in PHC form: never the password."""
+
+
+class RoleGrant(Contract):
+    account_id: Identifier
+    role: Role
+    ward_ids: tuple[Identifier, ...] = ()
+    """The wards a ward-reach role covers; empty for a role whose reach is the system."""
+
+
+class RoleRevocation(Contract):
+    account_id: Identifier
+    role: Role
+
+
+class AccountRef(Contract):
+    account_id: Identifier
+
+
+class AccountCreated(EventBase):
+    type: Literal["AccountCreated"] = "AccountCreated"
+    payload: AccountDetails
+
+
+class PasswordSet(EventBase):
+    type: Literal["PasswordSet"] = "PasswordSet"
+    payload: PasswordChange
+
+
+class RoleGranted(EventBase):
+    type: Literal["RoleGranted"] = "RoleGranted"
+    payload: RoleGrant
+
+
+class RoleRevoked(EventBase):
+    type: Literal["RoleRevoked"] = "RoleRevoked"
+    payload: RoleRevocation
+
+
+class AccountDisabled(EventBase):
+    type: Literal["AccountDisabled"] = "AccountDisabled"
+    payload: AccountRef
+
+
+class AccountEnabled(EventBase):
+    type: Literal["AccountEnabled"] = "AccountEnabled"
+    payload: AccountRef
+
+
+AccessEvent = Annotated[
+    AccountCreated | PasswordSet | RoleGranted | RoleRevoked | AccountDisabled | AccountEnabled,
+    Field(discriminator="type"),
+]
+ACCESS_EVENT_TYPES: tuple[type[EventBase], ...] = (
+    AccountCreated,
+    PasswordSet,
+    RoleGranted,
+    RoleRevoked,
+    AccountDisabled,
+    AccountEnabled,
+)
+
+_ACCESS_EVENT: TypeAdapter[AccessEvent] = TypeAdapter(AccessEvent)
+
+
+def decode_access_event(raw: bytes) -> AccessEvent:
+    """Parse one access event from the wire, or raise EventRejected naming the problem."""
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise EventRejected(f"not JSON: {error}") from None
+    return validate_document(_ACCESS_EVENT, document)
+
+
+def access_key(event: EventBase) -> bytes:
+    """The Kafka key: an account's events share its id."""
+    account_id = getattr(getattr(event, "payload", None), "account_id", None)
+    if not isinstance(account_id, str):
+        raise EventRejected(f"{type(event).__name__}: payload has no account_id to key by")
+    return account_id.encode()

@@ -1,0 +1,156 @@
+"""The directory of accounts, folded from the access log.
+
+Each fact of an account (its details, its password, each role, whether it is disabled)
+keeps the event latest in event time that set it, so duplicates and any arrival order
+give the same directory, as the live picture's registry does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import singledispatch
+from typing import Generic, TypeVar
+
+from flowcentre.domain.access import AccessPolicy, Grant, Principal, Reach, Role
+from flowcentre.domain.access_events import (
+    AccessEvent,
+    AccountCreated,
+    AccountDetails,
+    AccountDisabled,
+    AccountEnabled,
+    AccountKind,
+    PasswordSet,
+    RoleGranted,
+    RoleRevoked,
+)
+from flowcentre.domain.events import Actor, ActorKind, EventBase
+
+Order = tuple[datetime, datetime, str]
+Value = TypeVar("Value")
+
+ACTOR_KINDS = {
+    AccountKind.PERSON: ActorKind.USER,
+    AccountKind.DEVICE: ActorKind.DEVICE,
+    AccountKind.SERVICE: ActorKind.SERVICE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Fact(Generic[Value]):
+    """A value, and the event-time order of the event that set it."""
+
+    value: Value
+    order: Order
+
+
+def _newer(current: Fact[Value] | None, event: EventBase) -> bool:
+    return current is None or current.order < event.order()
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    account_id: str
+    details: Fact[AccountDetails] | None = None
+    password_hash: Fact[str] | None = None
+    roles: dict[Role, Fact[tuple[str, ...] | None]] = field(default_factory=dict)
+    """Each role's latest grant (the ward ids it covers) or revocation (None)."""
+    disabled: Fact[bool] | None = None
+
+    @property
+    def active(self) -> bool:
+        """Created and not disabled: only then may the account sign in."""
+        return self.details is not None and not (self.disabled and self.disabled.value)
+
+    def grants(self, policy: AccessPolicy) -> tuple[Grant, ...]:
+        held = []
+        for role, fact in sorted(self.roles.items()):
+            if fact.value is None:
+                continue
+            reach = policy.roles[role].reach
+            held.append(Grant(role, frozenset(fact.value) if reach is Reach.WARDS else None))
+        return tuple(held)
+
+
+@singledispatch
+def _apply(event: EventBase, account: Account) -> Account:
+    raise TypeError(f"no rule applies {type(event).__name__} to an account")
+
+
+@_apply.register
+def _(event: AccountCreated, account: Account) -> Account:
+    if not _newer(account.details, event):
+        return account
+    return replace(account, details=Fact(event.payload, event.order()))
+
+
+@_apply.register
+def _(event: PasswordSet, account: Account) -> Account:
+    if not _newer(account.password_hash, event):
+        return account
+    return replace(account, password_hash=Fact(event.payload.password_hash, event.order()))
+
+
+@_apply.register(RoleGranted)
+@_apply.register(RoleRevoked)
+def _(event: RoleGranted | RoleRevoked, account: Account) -> Account:
+    role = event.payload.role
+    if not _newer(account.roles.get(role), event):
+        return account
+    wards = event.payload.ward_ids if isinstance(event, RoleGranted) else None
+    return replace(account, roles={**account.roles, role: Fact(wards, event.order())})
+
+
+@_apply.register(AccountDisabled)
+@_apply.register(AccountEnabled)
+def _(event: AccountDisabled | AccountEnabled, account: Account) -> Account:
+    if not _newer(account.disabled, event):
+        return account
+    disabled = isinstance(event, AccountDisabled)
+    return replace(account, disabled=Fact(disabled, event.order()))
+
+
+class Directory:
+    """Every account the access log names, and who holds each username."""
+
+    def __init__(self) -> None:
+        self._accounts: dict[str, Account] = {}
+        self._usernames: dict[str, Fact[str]] = {}
+
+    def apply(self, event: AccessEvent) -> None:
+        account_id = event.payload.account_id
+        account = _apply(event, self._accounts.get(account_id) or Account(account_id))
+        self._accounts[account_id] = account
+        if isinstance(event, AccountCreated):
+            # The first account created with a username keeps it: a later claim is a
+            # mistake by whoever published it, and must not take over someone's sign-in.
+            username = event.payload.username
+            holder = self._usernames.get(username)
+            if holder is None or (holder.value != account_id and event.order() < holder.order):
+                self._usernames[username] = Fact(account_id, event.order())
+
+    def account(self, account_id: str) -> Account | None:
+        return self._accounts.get(account_id)
+
+    def by_username(self, username: str) -> Account | None:
+        holder = self._usernames.get(username.lower())
+        account = self._accounts.get(holder.value) if holder else None
+        # An account renamed since keeps its old username no longer.
+        if account is None or account.details is None:
+            return None
+        return account if account.details.value.username == username.lower() else None
+
+    def principal(self, account_id: str, policy: AccessPolicy) -> Principal | None:
+        """Who the account acts as, or None if it cannot act (unknown, or disabled)."""
+        account = self._accounts.get(account_id)
+        if account is None or account.details is None or not account.active:
+            return None
+        details = account.details.value
+        return Principal(
+            actor=Actor(kind=ACTOR_KINDS[details.kind], id=account_id, name=details.display_name),
+            organisation_id=details.organisation_id,
+            grants=account.grants(policy),
+        )
+
+    def __len__(self) -> int:
+        return len(self._accounts)

@@ -1,0 +1,153 @@
+"""Signing in and out against the real access log, Redis sessions and the limiter."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+
+import httpx
+from redis.asyncio import Redis
+
+from flowcentre.api.app import create_app
+from flowcentre.api.auth import SESSION_COOKIE
+from flowcentre.config import Settings
+from flowcentre.domain.access_events import AccessEvent, access_key
+from flowcentre.passwords import Passwords
+from flowcentre.publisher import KafkaPublisher
+from flowcentre.runtime import ensure_topics
+from tests.builders import access_event, account_created, role_granted, role_revoked
+from tests.unit.conftest import RecordingPublisher
+
+PASSWORD = "correct horse battery"
+DEADLINE_S = 10.0
+
+
+def nurse(minute: float = 0) -> list[AccessEvent]:
+    password_hash = Passwords().hash(PASSWORD)
+    return [
+        account_created("a-nurse", "nurse.jones", minute),
+        access_event(
+            "PasswordSet", {"account_id": "a-nurse", "password_hash": password_hash}, minute
+        ),
+        role_granted("a-nurse", "ward_staff", "WRH-AVON4", minute=minute + 1),
+    ]
+
+
+def record(settings: Settings, events: Sequence[AccessEvent]) -> None:
+    assert settings.kafka_bootstrap
+    publisher = KafkaPublisher(settings.kafka_bootstrap, settings.access_topic, key=access_key)
+    try:
+        publisher.publish(events)
+    finally:
+        publisher.close()
+
+
+@asynccontextmanager
+async def signing_in(settings: Settings, redis: Redis) -> AsyncIterator[httpx.AsyncClient]:
+    assert settings.kafka_bootstrap
+    ensure_topics(settings.kafka_bootstrap, settings)
+    record(settings, nurse())
+    app = create_app(settings, redis=redis, publisher=RecordingPublisher())
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        # https: the session cookie is Secure, and a client keeps it only for https.
+        async with httpx.AsyncClient(transport=transport, base_url="https://test") as client:
+            yield client
+
+
+async def sign_in(client: httpx.AsyncClient, password: str = PASSWORD) -> httpx.Response:
+    return await client.post(
+        "/api/v1/session", json={"username": "Nurse.Jones", "password": password}
+    )
+
+
+async def session_once(
+    client: httpx.AsyncClient, shows: Callable[[httpx.Response], bool]
+) -> httpx.Response:
+    """The session's answer once it ``shows`` what is awaited: the access log is followed."""
+    async with asyncio.timeout(DEADLINE_S):
+        while True:
+            response = await client.get("/api/v1/session")
+            if shows(response):
+                return response
+            await asyncio.sleep(0.05)
+
+
+async def test_a_nurse_signs_in_sees_their_roles_and_signs_out(
+    settings: Settings, redis_client: Redis
+) -> None:
+    async with signing_in(settings, redis_client) as client:
+        anonymous = await client.get("/api/v1/session")
+        signed_in = await sign_in(client)
+        me = await client.get("/api/v1/session")
+        signed_out = await client.delete("/api/v1/session")
+        after = await client.get("/api/v1/session")
+
+    assert anonymous.status_code == 401
+    assert signed_in.status_code == 200
+    cookie = signed_in.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
+    assert {"HttpOnly", "Secure", "SameSite=lax", "Path=/"} <= {
+        part.strip() for part in cookie.split(";")
+    }
+    assert me.json() == {
+        "account_id": "a-nurse",
+        "name": "Name of a-nurse",
+        "kind": "user",
+        "organisation_id": "RWP",
+        "grants": [
+            {
+                "role": "ward_staff",
+                "wards": ["WRH-AVON4"],
+                "permissions": ["bed.status.set", "board.read", "capacity.read"],
+            }
+        ],
+    }
+    assert signed_out.status_code == 204
+    assert after.status_code == 401
+
+
+async def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(
+    settings: Settings, redis_client: Redis
+) -> None:
+    async with signing_in(settings, redis_client) as client:
+        wrong = await sign_in(client, "not the password")
+        unknown = await client.post(
+            "/api/v1/session", json={"username": "nobody", "password": PASSWORD}
+        )
+        no_password = await client.post("/api/v1/session", json={"username": "nurse.jones"})
+
+    assert (wrong.status_code, unknown.status_code) == (401, 401)
+    assert wrong.json() == unknown.json() == {"detail": "username or password not recognised"}
+    assert SESSION_COOKIE not in wrong.headers.get("set-cookie", "")
+    assert no_password.status_code == 422
+    assert PASSWORD not in no_password.text
+
+
+async def test_guessing_is_stopped_even_for_the_right_password(
+    settings: Settings, redis_client: Redis
+) -> None:
+    limited = settings.model_copy(update={"sign_in_limit_per_username": "3 per 15 minutes"})
+    async with signing_in(limited, redis_client) as client:
+        guesses = [(await sign_in(client, f"guess number {n}")).status_code for n in range(3)]
+        right = await sign_in(client)
+
+    assert guesses == [401, 401, 401]
+    assert right.status_code == 429
+
+
+async def test_revoking_a_role_or_disabling_the_account_reaches_a_live_session(
+    settings: Settings, redis_client: Redis
+) -> None:
+    async with signing_in(settings, redis_client) as client:
+        assert (await sign_in(client)).status_code == 200
+        record(settings, [role_revoked("a-nurse", "ward_staff", minute=5)])
+        revoked = await session_once(client, lambda answer: not answer.json()["grants"])
+        record(settings, [access_event("AccountDisabled", {"account_id": "a-nurse"}, 6)])
+        disabled = await session_once(client, lambda answer: answer.status_code == 401)
+        again = await sign_in(client)
+
+    assert revoked.json()["account_id"] == "a-nurse"
+    assert disabled.status_code == 401
+    assert again.status_code == 401

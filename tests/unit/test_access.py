@@ -1,0 +1,179 @@
+"""Roles, grants and the directory folded from the access log: pure rules, no servers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from flowcentre.domain.access import (
+    AccessPolicy,
+    GrantRefused,
+    Permission,
+    PolicyInvalid,
+    Principal,
+    Role,
+    grant,
+    load_policy,
+)
+from flowcentre.domain.access_events import AccessEvent
+from flowcentre.domain.directory import Directory
+from flowcentre.domain.events import Actor, ActorKind, EventRejected
+from tests.builders import access_event, account_created, role_granted, role_revoked
+
+POLICY = load_policy()
+HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"
+
+
+def person(*grants: tuple[Role, frozenset[str]]) -> Principal:
+    return Principal(
+        actor=Actor(kind=ActorKind.USER, id="u1"),
+        organisation_id="RWP",
+        grants=tuple(grant(POLICY, role, wards) for role, wards in grants),
+    )
+
+
+def directory_of(*events: AccessEvent) -> Directory:
+    directory = Directory()
+    for one in events:
+        directory.apply(one)
+    return directory
+
+
+def test_the_shipped_policy_defines_every_role() -> None:
+    assert set(POLICY.roles) == set(Role)
+
+
+def test_a_policy_missing_a_role_is_refused_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "access.toml"
+    path.write_text(
+        '[roles.manager]\ndescription = "m"\nreach = "system"\npermissions = ["capacity.read"]\n'
+    )
+
+    with pytest.raises(PolicyInvalid, match="administrator"):
+        load_policy(path)
+
+
+def test_a_policy_naming_an_unknown_permission_is_refused(tmp_path: Path) -> None:
+    roles = {role: {"description": "r", "reach": "system", "permissions": []} for role in Role}
+    roles[Role.MANAGER]["permissions"] = ["beds.teleport"]
+
+    with pytest.raises(ValueError, match=r"beds\.teleport"):
+        AccessPolicy.model_validate({"roles": roles})
+
+
+def test_ward_staff_may_update_their_own_wards_only() -> None:
+    nurse = person((Role.WARD_STAFF, frozenset({"W1", "W2"})))
+
+    assert nurse.may(POLICY, Permission.SET_BED_STATUS, "W1")
+    assert nurse.may(POLICY, Permission.READ_BOARD, "W2")
+    assert not nurse.may(POLICY, Permission.SET_BED_STATUS, "W3")
+    assert not nurse.may(POLICY, Permission.MANAGE_ACCOUNTS)
+
+
+def test_flow_centre_staff_reach_every_ward_and_managers_see_capacity_only() -> None:
+    flow = person((Role.FLOW_CENTRE, frozenset()))
+    manager = person((Role.MANAGER, frozenset()))
+
+    assert flow.may(POLICY, Permission.SET_BED_STATUS, "any-ward")
+    assert manager.may(POLICY, Permission.READ_CAPACITY)
+    assert not manager.may(POLICY, Permission.READ_BOARD, "W1")
+
+
+def test_a_wall_display_only_reads_its_wards() -> None:
+    display = person((Role.DISPLAY, frozenset({"W1"})))
+
+    assert display.may(POLICY, Permission.READ_BOARD, "W1")
+    assert not display.may(POLICY, Permission.READ_BOARD, "W2")
+    assert not display.may(POLICY, Permission.SET_BED_STATUS, "W1")
+
+
+def test_grants_must_match_the_roles_reach() -> None:
+    with pytest.raises(GrantRefused, match="name at least one"):
+        grant(POLICY, Role.WARD_STAFF, frozenset())
+    with pytest.raises(GrantRefused, match="takes no wards"):
+        grant(POLICY, Role.MANAGER, frozenset({"W1"}))
+
+
+def test_an_account_acts_with_the_roles_granted_to_it() -> None:
+    directory = directory_of(
+        account_created("a1", "nurse.jones"),
+        role_granted("a1", "ward_staff", "W1"),
+        role_granted("a1", "display", "W1", "W2"),
+    )
+
+    principal = directory.principal("a1", POLICY)
+
+    assert principal is not None
+    assert principal.actor == Actor(kind=ActorKind.USER, id="a1", name="Name of a1")
+    assert principal.roles == {Role.WARD_STAFF, Role.DISPLAY}
+    assert principal.may(POLICY, Permission.READ_BOARD, "W2")
+    assert not principal.may(POLICY, Permission.SET_BED_STATUS, "W2")
+
+
+def test_a_revoked_role_and_a_disabled_account_stop_acting() -> None:
+    created = account_created("a1", "nurse.jones")
+    granted = role_granted("a1", "ward_staff", "W1", minute=1)
+    revoked = role_revoked("a1", "ward_staff", minute=2)
+    disabled = access_event("AccountDisabled", {"account_id": "a1"}, minute=3)
+    enabled = access_event("AccountEnabled", {"account_id": "a1"}, minute=4)
+
+    assert directory_of(created, granted, revoked).principal("a1", POLICY) == Principal(
+        actor=Actor(kind=ActorKind.USER, id="a1", name="Name of a1"),
+        organisation_id="RWP",
+        grants=(),
+    )
+    assert directory_of(created, granted, disabled).principal("a1", POLICY) is None
+    assert directory_of(created, granted, disabled, enabled).principal("a1", POLICY) is not None
+
+
+def test_the_first_account_created_with_a_username_keeps_it() -> None:
+    first = account_created("a1", "nurse.jones", minute=0)
+    second = account_created("a2", "nurse.jones", minute=5)
+
+    for directory in (directory_of(first, second), directory_of(second, first)):
+        found = directory.by_username("Nurse.Jones")
+        assert found is not None
+        assert found.account_id == "a1"
+
+
+def test_a_password_is_kept_only_as_its_argon2_hash() -> None:
+    with pytest.raises(EventRejected, match="password_hash"):
+        access_event("PasswordSet", {"account_id": "a1", "password_hash": "hunter2"})
+
+    directory = directory_of(
+        account_created("a1", "nurse.jones"),
+        access_event("PasswordSet", {"account_id": "a1", "password_hash": HASH}),
+    )
+
+    account = directory.by_username("nurse.jones")
+    assert account is not None
+    assert account.password_hash is not None
+    assert account.password_hash.value == HASH
+
+
+HISTORY = (
+    account_created("a1", "nurse.jones", minute=0),
+    role_granted("a1", "ward_staff", "W1", minute=1),
+    role_granted("a1", "flow_centre", minute=2),
+    role_revoked("a1", "ward_staff", minute=3),
+    role_granted("a1", "ward_staff", "W2", minute=4),
+    access_event("AccountDisabled", {"account_id": "a1"}, minute=5),
+    access_event("AccountEnabled", {"account_id": "a1"}, minute=6),
+    account_created("a2", "nurse.jones", minute=7),
+)
+
+
+@given(st.permutations(HISTORY), st.lists(st.sampled_from(HISTORY), max_size=4))
+def test_any_order_and_any_repeat_give_the_same_directory(
+    shuffled: list[AccessEvent], repeated: list[AccessEvent]
+) -> None:
+    expected = directory_of(*HISTORY)
+    directory = directory_of(*shuffled, *repeated)
+
+    for account_id in ("a1", "a2"):
+        assert directory.account(account_id) == expected.account(account_id)
+        assert directory.principal(account_id, POLICY) == expected.principal(account_id, POLICY)
+    assert directory.by_username("nurse.jones") == expected.by_username("nurse.jones")
