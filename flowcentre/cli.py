@@ -18,6 +18,8 @@ from pathlib import Path
 import orjson
 
 from flowcentre import bootstrap
+from flowcentre.accounts_command import add_parser as add_accounts_parser
+from flowcentre.accounts_command import demo_accounts
 from flowcentre.config import Settings
 from flowcentre.domain.events import EVENT_TYPES, event_schema
 from flowcentre.runtime import EmbeddedBroker, EmbeddedRedis, ensure_topics
@@ -123,11 +125,16 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
             }
         )
         ensure_topics(bootstrap.kafka_bootstrap(settings), settings)
+        demo = _demo_accounts(settings)
         parts = ["worker", "api"] + ([] if args.no_simulator else ["simulate"])
         children = [
             subprocess.Popen([sys.executable, "-m", "flowcentre", part], env=env) for part in parts
         ]
         print(f"Whiteboard: http://{settings.api_host}:{settings.api_port}/  (Ctrl-C stops)")
+        if demo:
+            print("Sign in with a demo account (new passwords every run):")
+            for username, password, role in demo:
+                print(f"  {username:14} {password:18} {role}")
         # Set both explicitly: a shell starting this in the background ignores SIGINT.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, _interrupt)
@@ -149,6 +156,13 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
                 except subprocess.TimeoutExpired:
                     child.kill()
         return 0 if interrupted else 1
+
+
+def _demo_accounts(settings: Settings) -> list[tuple[str, str, str]]:
+    from producers.county import County
+
+    ward = County.load().wards[0]
+    return demo_accounts(settings, ward.organisation_id, ward.ward_id)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -177,6 +191,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "schemas", help="write the event JSON Schema into the package"
     ).set_defaults(run=_schemas)
+    add_accounts_parser(commands)
     bench = commands.add_parser(
         "bench", help="measure throughput, freshness, fan-out, rebuild and memory against targets"
     )

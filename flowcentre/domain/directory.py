@@ -129,6 +129,9 @@ class Directory:
             if holder is None or (holder.value != account_id and event.order() < holder.order):
                 self._usernames[username] = Fact(account_id, event.order())
 
+    def accounts(self) -> list[Account]:
+        return sorted(self._accounts.values(), key=lambda account: account.account_id)
+
     def account(self, account_id: str) -> Account | None:
         return self._accounts.get(account_id)
 

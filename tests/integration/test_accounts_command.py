@@ -1,0 +1,47 @@
+"""``flowcentre accounts`` against the real broker: the change reaches the access log."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from flowcentre.cli import main
+from flowcentre.config import Settings
+
+
+def run(*argv: str) -> int | str | None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["accounts", *argv])
+    return stopped.value.code
+
+
+@pytest.fixture
+def environment(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert settings.kafka_bootstrap
+    monkeypatch.setenv("FLOWCENTRE_KAFKA_BOOTSTRAP", settings.kafka_bootstrap)
+    for name in ("events_topic", "dead_letter_topic", "access_topic"):
+        monkeypatch.setenv(f"FLOWCENTRE_{name.upper()}", getattr(settings, name))
+
+
+@pytest.mark.usefixtures("environment")
+def test_accounts_are_added_listed_and_disabled(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
+    added = run(
+        "add", "Nurse.X", "--name", "Nurse X", "--organisation", "RWP",
+        "--role", "ward_staff:W1,W2", "--password-stdin",
+    )  # fmt: skip
+    again = run("add", "nurse.x", "--name", "Someone else", "--organisation", "RWP")
+    refused = capsys.readouterr().err
+    disabled = run("disable", "nurse.x")
+    capsys.readouterr()
+    listed = run("list")
+    listing = capsys.readouterr().out
+
+    assert (added, again, disabled, listed) == (0, 2, 0, 0)
+    assert "the username 'nurse.x' is taken" in refused
+    assert listing.split() == [
+        "nurse.x", "person", "disabled", "Nurse", "X", "[ward_staff:W1,W2]"
+    ]  # fmt: skip
