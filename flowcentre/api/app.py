@@ -29,8 +29,12 @@ log = logging.getLogger(__name__)
 DESCRIPTION = """\
 Live beds, wards and sites of the county, read from the Redis view of the event log.
 
+Sign in first (`POST /api/v1/session`): every read and write checks the signed-in
+account's roles and the wards they cover, and answers 401 or 403 otherwise.
+
 Writes are events: `POST /api/v1/beds/{bed_id}/status` publishes a `BedStatusChanged`
-event and answers 202 once the log has it; the view and every whiteboard follow.
+event, attributed to the signed-in account, and answers 202 once the log has it; the
+view and every whiteboard follow.
 Whiteboards connect to `/ws/whiteboard` for a snapshot and then live deltas.
 """
 

@@ -1,18 +1,20 @@
 """Who is calling: the session cookie resolved to a principal, for routes to depend on.
 
-A route that needs someone signed in names ``principal: PrincipalDep``.
+A route that needs someone signed in names ``principal: PrincipalDep``, and checks what it
+is about to show or change with ``require``: a 401 says "sign in", a 403 names what the
+principal may not do.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, status
 from starlette.requests import HTTPConnection
 
 from flowcentre.access_log import AccessLogNotReady
 from flowcentre.api.deps import AccessDep
-from flowcentre.domain.access import Principal
+from flowcentre.domain.access import AccessPolicy, Permission, Principal
 
 SESSION_COOKIE = "fc_session"
 
@@ -48,3 +50,21 @@ def current_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+#: What every route behind a sign-in may answer, for the OpenAPI document.
+ACCESS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not signed in, or the session has ended."},
+    403: {"description": "Signed in, without the permission (or not over the ward) needed."},
+}
+
+
+def require(
+    principal: Principal,
+    policy: AccessPolicy,
+    permission: Permission,
+    ward_id: str | None = None,
+) -> None:
+    """Refuse with 403 unless a grant carries ``permission`` (over ``ward_id`` if named)."""
+    if not principal.may(policy, permission, ward_id):
+        where = f" on ward {ward_id}" if ward_id else ""
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"you may not {permission.value}{where}")

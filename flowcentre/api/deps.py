@@ -77,8 +77,13 @@ def get_access(services: ServicesDep) -> Access:
     return services.access
 
 
+def get_policy(access: Annotated[Access, Depends(get_access)]) -> AccessPolicy:
+    return access.policy
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
 ReadsDep = Annotated[LiveReads, Depends(get_reads)]
 PublisherDep = Annotated[EventPublisher, Depends(get_publisher)]
 AccessDep = Annotated[Access, Depends(get_access)]
+PolicyDep = Annotated[AccessPolicy, Depends(get_policy)]

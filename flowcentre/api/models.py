@@ -17,7 +17,6 @@ from flowcentre.domain.access import AccessPolicy, Permission, Principal, Role
 from flowcentre.domain.beds import BedState, BedStatus
 from flowcentre.domain.events import (
     ActorKind,
-    Identifier,
     SiteKind,
     SiteRegistered,
     WardRegistered,
@@ -115,28 +114,18 @@ class WardDetail(WardView):
     beds: list[BedView]
 
 
-class StaffMember(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: Identifier = Field(description="The person's user id, recorded on the event.")
-    name: str | None = Field(default=None, max_length=200)
-
-
 class BedStatusRequest(BaseModel):
-    """A housekeeping status set by ward staff: it is published, and reaches the view later."""
+    """A housekeeping status set by ward staff: it is published, and reaches the view later.
+
+    The event is attributed to the signed-in account, never to a name the request gives."""
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"status": "cleaning", "reason": None, "by": {"id": "nurse-0042", "name": None}}
-            ]
-        },
+        json_schema_extra={"examples": [{"status": "cleaning", "reason": None}]},
     )
 
     status: BedStatus
     reason: str | None = Field(default=None, max_length=200)
-    by: StaffMember
 
 
 class EventAccepted(View):

@@ -11,10 +11,12 @@ import orjson
 from kafka import KafkaProducer
 from websockets.asyncio.client import ClientConnection, connect
 
+from flowcentre.api.auth import SESSION_COOKIE
 from flowcentre.api.whiteboard import frame_messages
 from flowcentre.config import Settings
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.runtime import ensure_topics, free_port
+from tests.accounts import account, record, sign_in
 from tests.builders import bed, discharged, ward
 from tests.e2e.conftest import Processes
 
@@ -30,6 +32,7 @@ ADMISSION = (
     b'"location":{"ward_id":"WRH-AVON4","bed_id":"WRH-AVON4-B01-1"}}}'
 )
 BED = "WRH-AVON4-B01-1"
+NURSE = "acc-sister-jones"
 
 
 async def next_bed_delta(socket: ClientConnection, bed_id: str, state: str) -> dict[str, Any]:
@@ -61,6 +64,7 @@ async def test_admission_and_bed_clean_flow_through_the_whole_loop(
     ensure_topics(settings.kafka_bootstrap, settings)
     registry = KafkaPublisher(settings.kafka_bootstrap, settings.events_topic)
     registry.publish([ward("WRH-AVON4"), bed(BED, "WRH-AVON4", room="Bay 1")])
+    record(settings, account(NURSE, "sister.jones", "ward_staff", "WRH-AVON4"))
     port = free_port()
     processes.start("worker")
     processes.start("api", FLOWCENTRE_API_PORT=str(port))
@@ -73,6 +77,10 @@ async def test_admission_and_bed_clean_flow_through_the_whole_loop(
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.2)
+        signed_in = await sign_in(api, "sister.jones")
+        assert signed_in.status_code == 200, signed_in.text
+        # Over plain http the client keeps no Secure cookie, so it is sent by hand here.
+        api.headers["Cookie"] = f"{SESSION_COOKIE}={signed_in.cookies[SESSION_COOKIE]}"
         await wait_for_bed(api, BED, "available")
 
         async with connect(f"ws://127.0.0.1:{port}/ws/whiteboard") as socket:
@@ -94,11 +102,8 @@ async def test_admission_and_bed_clean_flow_through_the_whole_loop(
             registry.publish([discharged("S-000123", minute=150)])
             await next_bed_delta(socket, BED, "awaiting_clean")
 
-            nurse = {"id": "nurse-17", "name": "Sister Jones"}
-            response = await api.post(
-                f"/api/v1/beds/{BED}/status", json={"status": "clean", "by": nurse}
-            )
+            response = await api.post(f"/api/v1/beds/{BED}/status", json={"status": "clean"})
             assert response.status_code == 202, response.text
             cleaned = await next_bed_delta(socket, BED, "available")
-            assert cleaned["since"]["by"]["id"] == "nurse-17"
+            assert cleaned["since"]["by"] == {"kind": "user", "id": NURSE}
     registry.close()

@@ -18,6 +18,7 @@ from flowcentre.publisher import EventPublisher
 from flowcentre.runtime import LOOPBACK, ensure_topics, free_port
 from flowcentre.store.keyspace import Keyspace
 from flowcentre.store.view import PositionedEvent, RedisView
+from tests.accounts import account, record, sign_in
 from tests.builders import admitted, bed, organisation, site, ward
 from tests.unit.conftest import RecordingPublisher
 
@@ -29,6 +30,7 @@ REGISTRY: list[EventBase] = [
     bed("WRH-AVON4-B2", "WRH-AVON4", room="Bay A"),
 ]
 OCCUPIED = "WRH-AVON4-B1"
+FLOW_CENTRE = "acc-flow-lead"
 EMPTY = "WRH-AVON4-B2"
 
 
@@ -51,8 +53,20 @@ class Worker:
 async def client_of(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        # https: the session cookie is Secure, and a client keeps it only for https.
+        async with httpx.AsyncClient(transport=transport, base_url="https://test") as client:
             yield client
+
+
+@asynccontextmanager
+async def signed_in(app: FastAPI, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client signed in as flow centre staff, who may read and update every ward."""
+    assert settings.kafka_bootstrap
+    ensure_topics(settings.kafka_bootstrap, settings)
+    record(settings, account(FLOW_CENTRE, "flow.lead", "flow_centre"))
+    async with client_of(app) as client:
+        assert (await sign_in(client, "flow.lead")).status_code == 200
+        yield client
 
 
 @asynccontextmanager
@@ -61,7 +75,8 @@ async def api(
 ) -> AsyncIterator[httpx.AsyncClient]:
     worker = Worker(redis)
     await worker.apply(*REGISTRY, admitted("S1", OCCUPIED, 0, "WRH-AVON4"))
-    async with client_of(create_app(settings, redis=redis, publisher=publisher)) as client:
+    app = create_app(settings, redis=redis, publisher=publisher)
+    async with signed_in(app, settings) as client:
         yield client
 
 
@@ -93,7 +108,7 @@ async def test_a_status_write_is_published_only_and_reaches_the_view_through_the
         entries = await redis_client.xlen(keys.deltas)
         response = await client.post(
             f"/api/v1/beds/{EMPTY}/status",
-            json={"status": "closed", "reason": "Broken rail", "by": {"id": "rn-7"}},
+            json={"status": "closed", "reason": "Broken rail"},
         )
         assert response.status_code == 202
         assert await redis_client.get(keys.bed(EMPTY)) == stored
@@ -107,7 +122,7 @@ async def test_a_status_write_is_published_only_and_reaches_the_view_through_the
         after = (await client.get(f"/api/v1/beds/{EMPTY}")).json()
 
     assert (after["state"], after["status_reason"]) == ("closed", "Broken rail")
-    assert after["since"]["by"]["id"] == "rn-7"
+    assert (after["since"]["by"]["kind"], after["since"]["by"]["id"]) == ("user", FLOW_CENTRE)
 
 
 async def test_refusals_name_the_reason_and_publish_nothing(
@@ -115,15 +130,9 @@ async def test_refusals_name_the_reason_and_publish_nothing(
 ) -> None:
     publisher = RecordingPublisher()
     async with api(settings, redis_client, publisher) as client:
-        occupied = await client.post(
-            f"/api/v1/beds/{OCCUPIED}/status", json={"status": "clean", "by": {"id": "u"}}
-        )
-        unknown = await client.post(
-            "/api/v1/beds/NOWHERE/status", json={"status": "clean", "by": {"id": "u"}}
-        )
-        invalid = await client.post(
-            f"/api/v1/beds/{EMPTY}/status", json={"status": "sparkling", "by": {"id": "u"}}
-        )
+        occupied = await client.post(f"/api/v1/beds/{OCCUPIED}/status", json={"status": "clean"})
+        unknown = await client.post("/api/v1/beds/NOWHERE/status", json={"status": "clean"})
+        invalid = await client.post(f"/api/v1/beds/{EMPTY}/status", json={"status": "sparkling"})
 
     assert occupied.status_code == 409
     assert "occupied" in occupied.json()["detail"]
@@ -139,10 +148,8 @@ async def test_the_kafka_publisher_built_by_the_app_puts_the_event_on_the_topic(
 ) -> None:
     ensure_topics(broker, settings)
     await Worker(redis_client).apply(*REGISTRY)
-    async with client_of(create_app(settings, redis=redis_client)) as client:
-        response = await client.post(
-            f"/api/v1/beds/{EMPTY}/status", json={"status": "cleaning", "by": {"id": "hk-1"}}
-        )
+    async with signed_in(create_app(settings, redis=redis_client), settings) as client:
+        response = await client.post(f"/api/v1/beds/{EMPTY}/status", json={"status": "cleaning"})
     assert response.status_code == 202
 
     consumer = AIOKafkaConsumer(
@@ -186,7 +193,10 @@ async def test_healthz_is_503_naming_the_broker_when_it_does_not_answer(
     settings: Settings, redis_client: Redis
 ) -> None:
     nowhere = settings.model_copy(update={"kafka_bootstrap": f"{LOOPBACK}:{free_port()}"})
-    async with api(nowhere, redis_client, RecordingPublisher()) as client:
+    # No one can sign in without the broker; the health check needs no one to.
+    async with client_of(
+        create_app(nowhere, redis=redis_client, publisher=RecordingPublisher())
+    ) as client:
         response = await client.get("/healthz")
     assert response.status_code == 503
     checks = response.json()["checks"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
@@ -12,42 +12,20 @@ from redis.asyncio import Redis
 from flowcentre.api.app import create_app
 from flowcentre.api.auth import SESSION_COOKIE
 from flowcentre.config import Settings
-from flowcentre.domain.access_events import AccessEvent, access_key
-from flowcentre.passwords import Passwords
-from flowcentre.publisher import KafkaPublisher
 from flowcentre.runtime import ensure_topics
-from tests.builders import access_event, account_created, role_granted, role_revoked
+from tests import accounts
+from tests.accounts import PASSWORD, account, record
+from tests.builders import access_event, role_revoked
 from tests.unit.conftest import RecordingPublisher
 
-PASSWORD = "correct horse battery"
 DEADLINE_S = 10.0
-
-
-def nurse(minute: float = 0) -> list[AccessEvent]:
-    password_hash = Passwords().hash(PASSWORD)
-    return [
-        account_created("a-nurse", "nurse.jones", minute),
-        access_event(
-            "PasswordSet", {"account_id": "a-nurse", "password_hash": password_hash}, minute
-        ),
-        role_granted("a-nurse", "ward_staff", "WRH-AVON4", minute=minute + 1),
-    ]
-
-
-def record(settings: Settings, events: Sequence[AccessEvent]) -> None:
-    assert settings.kafka_bootstrap
-    publisher = KafkaPublisher(settings.kafka_bootstrap, settings.access_topic, key=access_key)
-    try:
-        publisher.publish(events)
-    finally:
-        publisher.close()
 
 
 @asynccontextmanager
 async def signing_in(settings: Settings, redis: Redis) -> AsyncIterator[httpx.AsyncClient]:
     assert settings.kafka_bootstrap
     ensure_topics(settings.kafka_bootstrap, settings)
-    record(settings, nurse())
+    record(settings, account("a-nurse", "nurse.jones", "ward_staff", "WRH-AVON4"))
     app = create_app(settings, redis=redis, publisher=RecordingPublisher())
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -57,9 +35,7 @@ async def signing_in(settings: Settings, redis: Redis) -> AsyncIterator[httpx.As
 
 
 async def sign_in(client: httpx.AsyncClient, password: str = PASSWORD) -> httpx.Response:
-    return await client.post(
-        "/api/v1/session", json={"username": "Nurse.Jones", "password": password}
-    )
+    return await accounts.sign_in(client, "Nurse.Jones", password)
 
 
 async def session_once(

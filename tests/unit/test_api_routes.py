@@ -12,11 +12,14 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from flowcentre.api.app import create_app
-from flowcentre.api.deps import get_publisher, get_reads
+from flowcentre.api.auth import current_principal, signed_in_as
+from flowcentre.api.deps import get_policy, get_publisher, get_reads
 from flowcentre.config import Settings
+from flowcentre.domain.access import Principal, Role, grant, load_policy
 from flowcentre.domain.apply import State
 from flowcentre.domain.beds import BedStatus
 from flowcentre.domain.events import (
+    Actor,
     ActorKind,
     BedStatusChanged,
     EventBase,
@@ -83,12 +86,25 @@ class UnreachableLog(EventPublisher):
         """Nothing to release."""
 
 
+POLICY = load_policy()
+
+
+def signed_in(role: Role, *wards: str) -> Principal:
+    return Principal(
+        actor=Actor(kind=ActorKind.USER, id="rn-042", name="A N"),
+        organisation_id="RWP",
+        grants=(grant(POLICY, role, frozenset(wards)),),
+    )
+
+
 @pytest.fixture
 def app(publisher: RecordingPublisher) -> FastAPI:
     settings = Settings(kafka_bootstrap="127.0.0.1:9", redis_url="redis://127.0.0.1:9/0")
     app = create_app(settings, redis=Redis(), publisher=publisher)
     app.dependency_overrides[get_reads] = lambda: StateReads(fold(HISTORY))
     app.dependency_overrides[get_publisher] = lambda: publisher
+    app.dependency_overrides[get_policy] = lambda: POLICY
+    app.dependency_overrides[current_principal] = lambda: signed_in(Role.WARD_STAFF, "AVON4")
     return app
 
 
@@ -106,7 +122,7 @@ async def test_setting_a_status_publishes_one_attributed_event_and_answers_202(
     before = datetime.now(UTC)
     response = await client.post(
         "/api/v1/beds/B2/status",
-        json={"status": "cleaning", "reason": "deep clean", "by": {"id": "rn-042", "name": "A N"}},
+        json={"status": "cleaning", "reason": "deep clean"},
     )
 
     assert response.status_code == 202
@@ -119,6 +135,7 @@ async def test_setting_a_status_publishes_one_attributed_event_and_answers_202(
         "reason": "deep clean",
     }
     assert published.caused_by.kind is ActorKind.USER
+    # The signed-in account, whatever the request might have claimed.
     assert (published.caused_by.id, published.caused_by.name) == ("rn-042", "A N")
     assert published.source.system == "flowcentre-api"
     assert published.source.organisation == "RWP"
@@ -128,7 +145,7 @@ async def test_setting_a_status_publishes_one_attributed_event_and_answers_202(
 async def test_each_write_is_a_new_event(
     client: httpx.AsyncClient, publisher: RecordingPublisher
 ) -> None:
-    body = {"status": "clean", "by": {"id": "rn-042"}}
+    body = {"status": "clean"}
     first = (await client.post("/api/v1/beds/B2/status", json=body)).json()["event_id"]
     second = (await client.post("/api/v1/beds/B2/status", json=body)).json()["event_id"]
     assert first != second
@@ -139,20 +156,20 @@ async def test_an_occupied_bed_takes_isolation_and_refuses_housekeeping_statuses
     client: httpx.AsyncClient, publisher: RecordingPublisher
 ) -> None:
     url = "/api/v1/beds/B1/status"
-    refused = await client.post(url, json={"status": "clean", "by": {"id": "u1"}})
+    refused = await client.post(url, json={"status": "clean"})
     assert refused.status_code == 409
     assert "occupied" in refused.json()["detail"]
     assert "isolated" in refused.json()["detail"]
     assert publisher.published == []
 
-    taken = await client.post(url, json={"status": "isolated", "by": {"id": "u1"}})
+    taken = await client.post(url, json={"status": "isolated"})
     assert taken.status_code == 202
 
 
 async def test_an_unknown_bed_is_404_naming_it(
     client: httpx.AsyncClient, publisher: RecordingPublisher
 ) -> None:
-    body = {"status": "clean", "by": {"id": "u"}}
+    body = {"status": "clean"}
     response = await client.post("/api/v1/beds/B404/status", json=body)
     assert response.status_code == 404
     assert "B404" in response.json()["detail"]
@@ -162,11 +179,10 @@ async def test_an_unknown_bed_is_404_naming_it(
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"status": "dirty", "by": {"id": "u1"}}, ["body", "status"]),
-        ({"status": "clean"}, ["body", "by"]),
-        ({"status": "clean", "by": {"id": "has space"}}, ["body", "by", "id"]),
-        ({"status": "clean", "by": {"id": "u1"}, "reason": "x" * 201}, ["body", "reason"]),
-        ({"status": "clean", "by": {"id": "u1"}, "colour": "red"}, ["body", "colour"]),
+        ({"status": "dirty"}, ["body", "status"]),
+        ({"status": "clean", "by": {"id": "someone-else"}}, ["body", "by"]),
+        ({"status": "clean", "reason": "x" * 201}, ["body", "reason"]),
+        ({"status": "clean", "colour": "red"}, ["body", "colour"]),
     ],
 )
 async def test_an_invalid_body_is_422_naming_the_field(
@@ -216,8 +232,9 @@ async def test_a_site_and_a_bed_read_back(client: httpx.AsyncClient) -> None:
     [("/api/v1/sites/NOPE", "NOPE"), ("/api/v1/wards/W9", "W9"), ("/api/v1/beds/B9", "B9")],
 )
 async def test_missing_resources_are_404_naming_the_id(
-    client: httpx.AsyncClient, path: str, name: str
+    app: FastAPI, client: httpx.AsyncClient, path: str, name: str
 ) -> None:
+    app.dependency_overrides[current_principal] = lambda: signed_in(Role.FLOW_CENTRE)
     response = await client.get(path)
     assert response.status_code == 404
     assert name in response.json()["detail"]
@@ -233,8 +250,61 @@ async def test_a_write_the_log_does_not_take_is_503_saying_nothing_changed(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     app.dependency_overrides[get_publisher] = UnreachableLog
-    response = await client.post(
-        "/api/v1/beds/B2/status", json={"status": "clean", "by": {"id": "u"}}
-    )
+    response = await client.post("/api/v1/beds/B2/status", json={"status": "clean"})
     assert response.status_code == 503
     assert "nothing changed" in response.json()["detail"]
+
+
+async def test_every_read_and_write_needs_a_session(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    del app.dependency_overrides[current_principal]
+    app.dependency_overrides[signed_in_as] = lambda: None
+
+    for path in ("/api/v1/system", "/api/v1/sites/WRH", "/api/v1/wards/AVON4", "/api/v1/beds/B1"):
+        assert (await client.get(path)).status_code == 401, path
+    write = await client.post("/api/v1/beds/B2/status", json={"status": "clean"})
+    assert write.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("principal", "path", "allowed"),
+    [
+        (signed_in(Role.WARD_STAFF, "OTHER"), "/api/v1/wards/AVON4", False),
+        (signed_in(Role.WARD_STAFF, "OTHER"), "/api/v1/beds/B1", False),
+        (signed_in(Role.WARD_STAFF, "OTHER"), "/api/v1/system", True),
+        (signed_in(Role.MANAGER), "/api/v1/system", True),
+        (signed_in(Role.MANAGER), "/api/v1/wards/AVON4", False),
+        (signed_in(Role.DISPLAY, "AVON4"), "/api/v1/wards/AVON4", True),
+        (signed_in(Role.DISPLAY, "AVON4"), "/api/v1/sites/WRH", False),
+        (signed_in(Role.INTEGRATION), "/api/v1/beds/B1", False),
+    ],
+)
+async def test_reads_are_limited_to_the_roles_and_wards_granted(
+    app: FastAPI, client: httpx.AsyncClient, principal: Principal, path: str, allowed: bool
+) -> None:
+    app.dependency_overrides[current_principal] = lambda: principal
+
+    response = await client.get(path)
+
+    assert response.status_code == (200 if allowed else 403)
+
+
+@pytest.mark.parametrize(
+    "principal",
+    [
+        signed_in(Role.WARD_STAFF, "OTHER"),
+        signed_in(Role.DISPLAY, "AVON4"),
+        signed_in(Role.MANAGER),
+    ],
+)
+async def test_only_staff_granted_the_beds_ward_may_set_its_status(
+    app: FastAPI, client: httpx.AsyncClient, publisher: RecordingPublisher, principal: Principal
+) -> None:
+    app.dependency_overrides[current_principal] = lambda: principal
+
+    response = await client.post("/api/v1/beds/B2/status", json={"status": "clean"})
+
+    assert response.status_code == 403
+    assert "bed.status.set" in response.json()["detail"]
+    assert publisher.published == []

@@ -13,13 +13,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
 
-from flowcentre.api.deps import PublisherDep, ReadsDep
+from flowcentre.api.auth import ACCESS_RESPONSES, PrincipalDep, require
+from flowcentre.api.deps import PolicyDep, PublisherDep, ReadsDep
 from flowcentre.api.models import BedStatusRequest, BedView, EventAccepted
 from flowcentre.domain import board
+from flowcentre.domain.access import Permission
 from flowcentre.domain.beds import status_refusal
 from flowcentre.domain.events import (
-    Actor,
-    ActorKind,
     BedStatusChange,
     BedStatusChanged,
     Source,
@@ -27,7 +27,7 @@ from flowcentre.domain.events import (
 from flowcentre.domain.model import Bed
 from flowcentre.store.reads import LiveReads
 
-router = APIRouter(prefix="/api/v1/beds", tags=["beds"])
+router = APIRouter(prefix="/api/v1/beds", tags=["beds"], responses=ACCESS_RESPONSES)
 
 SOURCE_SYSTEM = "flowcentre-api"
 UNKNOWN_ORGANISATION = "unknown"
@@ -45,10 +45,14 @@ def _not_registered(bed_id: str) -> HTTPException:
     responses={404: {"description": "The feeds have never named a bed of that id."}},
     summary="A bed as boards show it",
 )
-async def read_bed(bed_id: BedId, reads: ReadsDep) -> BedView:
+async def read_bed(
+    bed_id: BedId, reads: ReadsDep, principal: PrincipalDep, policy: PolicyDep
+) -> BedView:
+    require(principal, policy, Permission.READ_BOARD)
     bed = await reads.bed(bed_id)
     if bed is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"bed {bed_id!r} is not known")
+    require(principal, policy, Permission.READ_BOARD, bed.ward_id)
     return BedView.model_validate(board.bed_view(bed))
 
 
@@ -74,11 +78,18 @@ async def _organisation_of(reads: LiveReads, bed: Bed) -> str:
     summary="Set a bed's housekeeping status",
 )
 async def set_bed_status(
-    bed_id: BedId, change: BedStatusRequest, reads: ReadsDep, publisher: PublisherDep
+    bed_id: BedId,
+    change: BedStatusRequest,
+    reads: ReadsDep,
+    publisher: PublisherDep,
+    principal: PrincipalDep,
+    policy: PolicyDep,
 ) -> EventAccepted:
+    require(principal, policy, Permission.SET_BED_STATUS)
     bed = await reads.bed(bed_id)
     if bed is None or not bed.registered:
         raise _not_registered(bed_id)
+    require(principal, policy, Permission.SET_BED_STATUS, bed.ward_id)
     if refusal := status_refusal(bed.state, change.status):
         raise HTTPException(status.HTTP_409_CONFLICT, f"bed {bed_id!r}: {refusal}")
     now = datetime.now(UTC)
@@ -90,7 +101,7 @@ async def set_bed_status(
         occurred_at=max(now, after_shown),
         recorded_at=now,
         source=Source(system=SOURCE_SYSTEM, organisation=await _organisation_of(reads, bed)),
-        caused_by=Actor(kind=ActorKind.USER, id=change.by.id, name=change.by.name),
+        caused_by=principal.actor,
         payload=BedStatusChange(bed_id=bed_id, status=change.status, reason=change.reason),
     )
     await publisher.publish_async([event])

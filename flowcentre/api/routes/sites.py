@@ -7,10 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
 
-from flowcentre.api.deps import ReadsDep
+from flowcentre.api.auth import ACCESS_RESPONSES, PrincipalDep, require
+from flowcentre.api.deps import PolicyDep, ReadsDep
 from flowcentre.api.models import SiteSummary, site_summary
+from flowcentre.domain.access import Permission
 
-router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
+router = APIRouter(prefix="/api/v1/sites", tags=["sites"], responses=ACCESS_RESPONSES)
 
 
 @router.get(
@@ -20,8 +22,12 @@ router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
     summary="A site with its wards and bed counts",
 )
 async def read_site(
-    site_id: Annotated[str, Path(examples=["WRH"])], reads: ReadsDep
+    site_id: Annotated[str, Path(examples=["WRH"])],
+    reads: ReadsDep,
+    principal: PrincipalDep,
+    policy: PolicyDep,
 ) -> SiteSummary:
+    require(principal, policy, Permission.READ_CAPACITY)
     site = await reads.site(site_id)
     if site is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"site {site_id!r} is not registered")

@@ -6,11 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
 
-from flowcentre.api.deps import ReadsDep
+from flowcentre.api.auth import ACCESS_RESPONSES, PrincipalDep, require
+from flowcentre.api.deps import PolicyDep, ReadsDep
 from flowcentre.api.models import BedView, SiteView, WardDetail, counts_of
 from flowcentre.domain import board
+from flowcentre.domain.access import Permission
 
-router = APIRouter(prefix="/api/v1/wards", tags=["wards"])
+router = APIRouter(prefix="/api/v1/wards", tags=["wards"], responses=ACCESS_RESPONSES)
 
 
 @router.get(
@@ -20,8 +22,12 @@ router = APIRouter(prefix="/api/v1/wards", tags=["wards"])
     summary="A ward with its beds",
 )
 async def read_ward(
-    ward_id: Annotated[str, Path(examples=["WRH-AVON4"])], reads: ReadsDep
+    ward_id: Annotated[str, Path(examples=["WRH-AVON4"])],
+    reads: ReadsDep,
+    principal: PrincipalDep,
+    policy: PolicyDep,
 ) -> WardDetail:
+    require(principal, policy, Permission.READ_BOARD, ward_id)
     ward = await reads.ward(ward_id)
     if ward is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"ward {ward_id!r} is not registered")
