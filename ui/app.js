@@ -21,6 +21,11 @@ const STALE_AFTER_MS = 30_000;
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 
+// Close codes the server gives a board it will not serve (see docs/whiteboard.md).
+const SIGN_IN_AGAIN = 4401;
+const NOT_ALLOWED = 4403;
+const ACCESS_CHANGED = 4409;
+
 const picture = {
   sites: new Map(),
   wards: new Map(),
@@ -402,6 +407,8 @@ function showFreshness() {
     live: "Live",
     stale: "Live, but not confirmed recently",
     offline: "Connection lost – reconnecting",
+    signed_out: "Signed out",
+    refused: "This account may not see any board",
   }[level];
   // The status region is announced, so it changes only when the state does.
   if (box.dataset.level !== level) {
@@ -440,7 +447,21 @@ function connect() {
     for (const message of Array.isArray(frame) ? frame : [frame]) take(message);
     showFreshness();
   });
-  socket.addEventListener("close", () => reconnect(socket));
+  socket.addEventListener("close", (event) => closed(socket, event.code));
+}
+
+function closed(socket, code) {
+  if (link.socket !== socket) return;
+  if (code === SIGN_IN_AGAIN) return signedOut();
+  if (code === NOT_ALLOWED) {
+    link.socket = null;
+    link.state = "refused";
+    showFreshness();
+    return;
+  }
+  // New roles or wards: what the board holds may no longer be its to show.
+  if (code === ACCESS_CHANGED) picture.cursor = null;
+  reconnect(socket);
 }
 
 function take(message) {
@@ -475,8 +496,71 @@ function watchdog() {
   }
 }
 
+// --- Signing in ----------------------------------------------------------------------------
+
+const SESSION = "api/v1/session";
+
+function showAccount(session) {
+  const account = document.getElementById("account");
+  account.hidden = session === null;
+  if (session !== null) document.getElementById("who").textContent = session.name ?? session.account_id;
+}
+
+function signedOut() {
+  link.socket = null;
+  link.state = "signed_out";
+  picture.cursor = null;
+  showAccount(null);
+  showFreshness();
+  document.getElementById("main").hidden = true;
+  document.getElementById("sign-in").hidden = false;
+  document.getElementById("username").focus();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const form = event.target;
+  const problem = document.getElementById("sign-in-problem");
+  problem.textContent = "";
+  const body = { username: form.username.value, password: form.password.value };
+  const response = await fetch(SESSION, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const answer = await response.json();
+  if (!response.ok) {
+    problem.textContent = typeof answer.detail === "string" ? answer.detail : "Sign-in failed.";
+    return;
+  }
+  form.password.value = "";
+  document.getElementById("sign-in").hidden = true;
+  document.getElementById("main").hidden = false;
+  showAccount(answer);
+  link.state = "connecting";
+  link.retryMs = RETRY_FIRST_MS;
+  connect();
+}
+
+async function signOut() {
+  const socket = link.socket;
+  link.socket = null;
+  socket?.close();
+  await fetch(SESSION, { method: "DELETE" });
+  signedOut();
+}
+
+async function start() {
+  const response = await fetch(SESSION);
+  if (response.status === 401) return signedOut();
+  showAccount(response.ok ? await response.json() : null);
+  connect();
+}
+
+document.getElementById("sign-in-form").addEventListener("submit", signIn);
+document.getElementById("sign-out").addEventListener("click", signOut);
 window.addEventListener("hashchange", scheduleRender);
 // Keeps the "since" durations moving on a board with no changes.
 setInterval(scheduleRender, 30_000);
 setInterval(watchdog, 1_000);
-connect();
+start();

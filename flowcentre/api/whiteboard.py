@@ -21,6 +21,7 @@ import contextlib
 import logging
 import re
 from collections import deque
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -30,6 +31,11 @@ import orjson
 from fastapi import APIRouter, Depends, Query, WebSocket
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected, WebSocketState
+
+from flowcentre.api.auth import signed_in_as
+from flowcentre.api.deps import Access, AccessDep
+from flowcentre.domain.access import Principal
+from flowcentre.domain.board import BoardScope
 
 JSON = dict[str, Any]
 EntryId = tuple[int, int]
@@ -41,6 +47,14 @@ _ENTRY_ID = re.compile(r"(\d{1,20})-(\d{1,20})")
 
 # WebSocket close code 1013, "try again later": the board reconnects and resnapshots.
 TRY_AGAIN_LATER = 1013
+
+# Close codes of this application (4000-4999), which a page acts on.
+SIGN_IN_AGAIN = 4401
+"""No session, or it has ended: the page asks the person to sign in."""
+NOT_ALLOWED = 4403
+"""The account may see no board: reconnecting will not help."""
+ACCESS_CHANGED = 4409
+"""The account's roles or wards changed: reconnect without a cursor, for a new snapshot."""
 
 #: The most messages sent to a board in one frame.
 FRAME_MAX_MESSAGES = 100
@@ -114,6 +128,9 @@ class HubOptions:
 
     retry_max_s: float = 10.0
 
+    recheck_s: float = 30.0
+    """How often a board's session and access are checked again while it is connected."""
+
     def __post_init__(self) -> None:
         if self.queue_size < 2:
             # A rebuild replaces a board's queue with a notice and a snapshot.
@@ -132,14 +149,16 @@ def _resnapshot_notice(reason: str) -> str:
     return _encode({"type": "resnapshot", "reason": reason})
 
 
-def _delta_message(entry_id: str, entry: JSON) -> str:
+def _delta_message(entry_id: str, entry: JSON, scope: BoardScope) -> str:
+    # Sent even when the scope leaves no delta: the cursor still moves on, so the board
+    # can tell that it is up to date.
     return _encode(
         {
             "type": "delta",
             "cursor": entry_id,
             "event_id": entry.get("event_id"),
             "occurred_at": entry.get("occurred_at"),
-            "deltas": entry.get("deltas", []),
+            "deltas": scope.deltas(entry.get("deltas", [])),
         }
     )
 
@@ -156,7 +175,7 @@ class BoardMirror:
         self._sites: dict[str, JSON] = {site["site_id"]: site for site in data["sites"]}
         self._wards: dict[str, JSON] = {ward["ward_id"]: ward for ward in data["wards"]}
         self._beds: dict[str, JSON] = {bed["bed_id"]: bed for bed in data["beds"]}
-        self._message: str | None = None
+        self._messages: dict[BoardScope, str] = {}
 
     def apply(self, entry: EntryId, deltas: list[JSON]) -> None:
         # Deltas are whole records, so replacing by id is all there is to applying one.
@@ -170,22 +189,19 @@ class BoardMirror:
             elif kind == "site":
                 self._sites[delta["site"]["site_id"]] = delta["site"]
         self.cursor = entry
-        self._message = None
+        self._messages.clear()
 
-    def snapshot_message(self) -> str:
-        if self._message is None:
-            self._message = _encode(
-                {
-                    "type": "snapshot",
-                    "cursor": format_cursor(self.cursor),
-                    "data": {
-                        "sites": list(self._sites.values()),
-                        "wards": list(self._wards.values()),
-                        "beds": list(self._beds.values()),
-                    },
-                }
+    def snapshot_message(self, scope: BoardScope) -> str:
+        """The snapshot as ``scope`` sees it, encoded once per scope and cursor."""
+        message = self._messages.get(scope)
+        if message is None:
+            data = scope.snapshot(
+                list(self._sites.values()), list(self._wards.values()), list(self._beds.values())
             )
-        return self._message
+            message = self._messages[scope] = _encode(
+                {"type": "snapshot", "cursor": format_cursor(self.cursor), "data": data}
+            )
+        return message
 
 
 class _Kind(Enum):
@@ -208,7 +224,10 @@ class _Item:
 class Subscription:
     """One board's place in the fan-out: messages to send first, then its bounded queue."""
 
-    def __init__(self, queue_size: int, initial: list[_Item], last_sent: EntryId) -> None:
+    def __init__(
+        self, queue_size: int, initial: list[_Item], last_sent: EntryId, scope: BoardScope
+    ) -> None:
+        self.scope = scope
         self.initial = initial
         self.queue: asyncio.Queue[_Item] = asyncio.Queue(queue_size)
         self.last_sent = last_sent
@@ -336,15 +355,16 @@ class WhiteboardHub:
         except TimeoutError:
             raise HubNotReady("the live view has not loaded; try again shortly") from None
 
-    async def open(self, cursor: str | None) -> Subscription:
-        """Join the fan-out: from a snapshot, or from a cursor a board already holds."""
+    async def open(self, cursor: str | None, scope: BoardScope) -> Subscription:
+        """Join the fan-out: from a snapshot, or from a cursor a board already holds. The
+        board is sent what ``scope`` may see."""
         await self.wait_ready()
         if cursor is None:
-            return self._attach_snapshot(None)
+            return self._attach_snapshot(None, scope)
         wanted = parse_cursor(cursor)
         if wanted is None:
-            return self._attach_snapshot("cursor_unknown")
-        subscription, here = self._attach_at(wanted)
+            return self._attach_snapshot("cursor_unknown", scope)
+        subscription, here = self._attach_at(wanted, scope)
         try:
             reason = await self._catch_up(subscription, wanted, here)
         except BaseException:
@@ -353,7 +373,7 @@ class WhiteboardHub:
         if reason is None:
             return subscription
         self.close(subscription)
-        return self._attach_snapshot(reason)
+        return self._attach_snapshot(reason, scope)
 
     def close(self, subscription: Subscription) -> None:
         self._subscribers.discard(subscription)
@@ -363,19 +383,19 @@ class WhiteboardHub:
             raise HubNotReady("the live view has not loaded")
         return self._mirror
 
-    def _attach_snapshot(self, reason: str | None) -> Subscription:
+    def _attach_snapshot(self, reason: str | None, scope: BoardScope) -> Subscription:
         # Synchronous, so no entry can slip between the snapshot and the queue.
         mirror = self._loaded()
         initial = [] if reason is None else [_Item(_Kind.NOTICE, START, _resnapshot_notice(reason))]
-        initial.append(_Item(_Kind.SNAPSHOT, mirror.cursor, mirror.snapshot_message()))
-        subscription = Subscription(self.options.queue_size, initial, mirror.cursor)
+        initial.append(_Item(_Kind.SNAPSHOT, mirror.cursor, mirror.snapshot_message(scope)))
+        subscription = Subscription(self.options.queue_size, initial, mirror.cursor, scope)
         self._subscribers.add(subscription)
         return subscription
 
-    def _attach_at(self, wanted: EntryId) -> tuple[Subscription, EntryId]:
+    def _attach_at(self, wanted: EntryId, scope: BoardScope) -> tuple[Subscription, EntryId]:
         """Join the fan-out now, so every entry after ``here`` is queued from this moment."""
         here = self._loaded().cursor
-        subscription = Subscription(self.options.queue_size, [], wanted)
+        subscription = Subscription(self.options.queue_size, [], wanted, scope)
         self._subscribers.add(subscription)
         return subscription, here
 
@@ -398,7 +418,8 @@ class WhiteboardHub:
                 if _asks_resnapshot(entry):
                     return "view_rebuilt"
                 after = _entry_key(entry_id)
-                items.append(_Item(_Kind.DELTA, after, _delta_message(entry_id, entry)))
+                message = _delta_message(entry_id, entry, subscription.scope)
+                items.append(_Item(_Kind.DELTA, after, message))
             if len(items) > self.options.catch_up_limit:
                 return "too_far_behind"
         # Trimming only ever removes the oldest entries, so if the oldest kept is still at
@@ -444,7 +465,7 @@ class WhiteboardHub:
                 return
             entry_key = _entry_key(entry_id)
             mirror.apply(entry_key, entry.get("deltas", []))
-            self._fan_out(_Item(_Kind.DELTA, entry_key, _delta_message(entry_id, entry)))
+            self._fan_out_entry(entry_key, entry_id, entry)
             # Lets every board that is keeping up take the entry before the next, so a
             # burst read in one go fills only the queues of boards that are really behind.
             await asyncio.sleep(0)
@@ -454,12 +475,23 @@ class WhiteboardHub:
         await self._load()
         mirror = self._loaded()
         notice = _Item(_Kind.NOTICE, START, _resnapshot_notice("view_rebuilt"))
-        snapshot = _Item(_Kind.SNAPSHOT, mirror.cursor, mirror.snapshot_message())
         for subscription in self._subscribers:
-            subscription.replace([notice, snapshot])
+            snapshot = mirror.snapshot_message(subscription.scope)
+            subscription.replace([notice, _Item(_Kind.SNAPSHOT, mirror.cursor, snapshot)])
 
     def _fan_out(self, item: _Item) -> None:
         for subscription in list(self._subscribers):
+            if not subscription.offer(item):
+                self._cut(subscription)
+
+    def _fan_out_entry(self, entry_key: EntryId, entry_id: str, entry: JSON) -> None:
+        # Encoded once per scope: boards of the same wards and role share one text.
+        items: dict[BoardScope, _Item] = {}
+        for subscription in list(self._subscribers):
+            item = items.get(subscription.scope)
+            if item is None:
+                message = _delta_message(entry_id, entry, subscription.scope)
+                item = items[subscription.scope] = _Item(_Kind.DELTA, entry_key, message)
             if not subscription.offer(item):
                 self._cut(subscription)
 
@@ -482,27 +514,38 @@ class WhiteboardHub:
             self._fan_out(_Item(_Kind.HEARTBEAT, self._mirror.cursor, _encode(message)))
 
 
-async def serve_board(socket: WebSocket, subscription: Subscription, grace_s: float) -> None:
-    """Send to one board until it leaves or is cut off, listening for it going away."""
+async def serve_board(
+    socket: WebSocket,
+    subscription: Subscription,
+    grace_s: float,
+    ended: Awaitable[tuple[int, str]],
+) -> None:
+    """Send to one board until it leaves, is cut off, or ``ended`` gives the code and reason
+    to close it with (its access has ended or changed), listening for it going away."""
     sender = asyncio.create_task(_send(socket, subscription))
     listener = asyncio.create_task(_listen(socket))
     cut = asyncio.create_task(subscription.cut.wait())
+    access = asyncio.ensure_future(ended)
+    tasks = (sender, listener, cut, access)
     try:
-        done, _ = await asyncio.wait({sender, listener, cut}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if cut in done and not sender.done():
             # Its queue now holds only the instruction; a board stuck mid-send is closed
             # without it, and resnapshots when it reconnects without a usable cursor.
             await asyncio.wait({sender}, timeout=grace_s)
     finally:
-        for task in (sender, listener, cut):
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(sender, listener, cut, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
     if not sender.cancelled() and (error := sender.exception()) is not None:
         log.error("whiteboard sender failed", exc_info=error)
+    code, reason = TRY_AGAIN_LATER, "closing"
+    if not access.cancelled() and access.exception() is None:
+        code, reason = access.result()
     if WebSocketState.CONNECTED == socket.application_state == socket.client_state:
         # The close frame waits behind whatever a stuck board has not taken.
         with contextlib.suppress(WebSocketDisconnect, WebSocketDisconnected, TimeoutError):
-            await asyncio.wait_for(socket.close(TRY_AGAIN_LATER, "closing"), grace_s)
+            await asyncio.wait_for(socket.close(code, reason), grace_s)
 
 
 async def _send(socket: WebSocket, subscription: Subscription) -> None:
@@ -532,18 +575,43 @@ router = APIRouter(tags=["whiteboard"])
 async def whiteboard(
     websocket: WebSocket,
     hub: Annotated[WhiteboardHub, Depends(hub_of)],
+    principal: Annotated[Principal | None, Depends(signed_in_as)],
+    access: AccessDep,
     cursor: Annotated[
         str | None,
         Query(description="The cursor of the last message the board applied, to resume after it."),
     ] = None,
 ) -> None:
+    # Accepted before refusing: a page cannot read why a handshake failed, but it can read
+    # a close code.
     await websocket.accept()
+    if principal is None:
+        await websocket.close(SIGN_IN_AGAIN, "sign in first")
+        return
+    scope = BoardScope.of(principal, access.policy)
+    if scope is None:
+        await websocket.close(NOT_ALLOWED, "this account may see no board")
+        return
     try:
-        subscription = await hub.open(cursor)
+        subscription = await hub.open(cursor, scope)
     except HubNotReady as error:
         await websocket.close(TRY_AGAIN_LATER, str(error))
         return
+    ended = _access_ends(websocket, access, scope, hub.options.recheck_s)
     try:
-        await serve_board(websocket, subscription, hub.options.cut_grace_s)
+        await serve_board(websocket, subscription, hub.options.cut_grace_s, ended)
     finally:
         hub.close(subscription)
+
+
+async def _access_ends(
+    websocket: WebSocket, access: Access, scope: BoardScope, every_s: float
+) -> tuple[int, str]:
+    """Check the board's session and grants again every ``every_s`` until one changes."""
+    while True:
+        await asyncio.sleep(every_s)
+        principal = await signed_in_as(websocket, access)
+        if principal is None:
+            return SIGN_IN_AGAIN, "the session has ended"
+        if BoardScope.of(principal, access.policy) != scope:
+            return ACCESS_CHANGED, "access changed: take a new snapshot"

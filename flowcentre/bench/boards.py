@@ -73,10 +73,17 @@ def raise_open_files(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
 
 
-async def _open(url: str, board: _Board, gate: asyncio.Semaphore) -> ClientConnection | None:
+async def _open(
+    url: str, cookie: str, board: _Board, gate: asyncio.Semaphore
+) -> ClientConnection | None:
     async with gate:
         try:
-            ws = await connect(url, max_size=_MAX_MESSAGE, open_timeout=CONNECT_TIMEOUT_S)
+            ws = await connect(
+                url,
+                max_size=_MAX_MESSAGE,
+                open_timeout=CONNECT_TIMEOUT_S,
+                additional_headers={"Cookie": cookie},
+            )
         except (OSError, TimeoutError, WebSocketException) as error:
             board.problem = f"could not connect: {type(error).__name__}"
             return None
@@ -128,7 +135,7 @@ async def _serve_boards(args: argparse.Namespace) -> None:
     folder = Path(args.folder)
     boards = [_Board() for _ in range(args.clients)]
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-    sockets = await asyncio.gather(*(_open(args.url, board, gate) for board in boards))
+    sockets = await asyncio.gather(*(_open(args.url, args.cookie, board, gate) for board in boards))
     delays: array[float] = array("d")
     stopping = asyncio.Event()
     followers = [
@@ -201,6 +208,13 @@ def _cpu_now() -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Whiteboard clients for flowcentre bench.")
     parser.add_argument("--url", required=True, help="the whiteboard socket")
+    parser.add_argument(
+        "--cookie-file",
+        type=lambda path: Path(path).read_text(encoding="utf-8").strip(),
+        dest="cookie",
+        required=True,
+        help="a file holding the session cookie boards send",
+    )
     parser.add_argument("--clients", type=int, required=True, help="boards to connect")
     parser.add_argument("--redis-url", required=True, help="Redis holding the delta stream")
     parser.add_argument("--stream", required=True, help="key of the delta stream")

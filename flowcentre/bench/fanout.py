@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 
 from flowcentre.bench.boards import (
     CONNECT_TIMEOUT_S,
@@ -30,6 +29,7 @@ from flowcentre.bench.harness import (
     START_TIMEOUT_S,
     Bench,
     BenchError,
+    BoardPipeline,
     Child,
     Figures,
     History,
@@ -42,7 +42,6 @@ from flowcentre.bench.harness import (
     wait_until,
 )
 from flowcentre.bench.stats import percentile
-from flowcentre.config import Settings
 from flowcentre.store.keyspace import Keyspace
 
 log = logging.getLogger(__name__)
@@ -67,16 +66,16 @@ async def _report(folder: Path, name: str, watch: list[Child], timeout_s: float)
 async def _run_boards(
     bench: Bench,
     history: History,
-    space: Settings,
-    redis: Redis,
-    worker: Child,
-    api: Child,
+    pipeline: BoardPipeline,
     clients: int,
     seconds: float,
     rate: float,
 ) -> Figures:
+    space, redis, worker, api = pipeline.space, pipeline.redis, pipeline.worker, pipeline.api
     folder = bench.workdir / "boards"
     folder.mkdir()
+    cookie_file = folder / "cookie"
+    cookie_file.write_text(pipeline.cookie, encoding="utf-8")
     # The API holds a socket per board and inherits this process's limit.
     raise_open_files(clients + SPARE_FILES)
     boards = bench.start(
@@ -86,6 +85,8 @@ async def _run_boards(
             "flowcentre.bench.boards",
             "--url",
             board_url(space),
+            "--cookie-file",
+            str(cookie_file),
             "--clients",
             str(clients),
             "--redis-url",
@@ -141,14 +142,4 @@ async def measure_fanout(
     if clients < 1:
         raise BenchError("the fan-out needs at least one client")
     async with board_pipeline(bench, "fanout", history) as pipeline:
-        return await _run_boards(
-            bench,
-            history,
-            pipeline.space,
-            pipeline.redis,
-            pipeline.worker,
-            pipeline.api,
-            clients,
-            seconds,
-            rate,
-        )
+        return await _run_boards(bench, history, pipeline, clients, seconds, rate)

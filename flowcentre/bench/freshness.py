@@ -24,21 +24,20 @@ from typing import cast
 
 import orjson
 from redis.asyncio import Redis
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from flowcentre.api.whiteboard import frame_messages
 from flowcentre.bench.harness import (
     POLL_S,
     START_TIMEOUT_S,
-    WS_MAX_MESSAGE,
     Bench,
     BenchError,
-    Child,
+    BoardPipeline,
     Figures,
     History,
+    board_connection,
     board_pipeline,
-    board_url,
     publish_paced,
     wait_applied,
 )
@@ -85,19 +84,14 @@ async def _stream_event_ids(redis: Redis, space: Settings) -> set[str]:
 
 
 async def _follow_one_board(
-    bench: Bench,
-    history: History,
-    space: Settings,
-    redis: Redis,
-    processes: list[Child],
-    seconds: float,
-    rate: float,
+    bench: Bench, history: History, pipeline: BoardPipeline, seconds: float, rate: float
 ) -> Figures:
+    space, redis, processes = pipeline.space, pipeline.redis, pipeline.processes
     traffic = history.traffic(round(seconds * rate))
     sent_at: dict[str, float] = {}
     arrived: dict[str, _Arrival] = {}
     told: list[str] = []
-    async with connect(board_url(space), max_size=WS_MAX_MESSAGE) as ws:
+    async with board_connection(space, pipeline.cookie) as ws:
         if orjson.loads(await ws.recv()).get("type") != "snapshot":
             raise BenchError("the board's first message was not a snapshot")
         receiver = asyncio.create_task(_receive(ws, arrived, told))
@@ -144,9 +138,7 @@ async def _follow_one_board(
 
 async def measure_freshness(bench: Bench, history: History, seconds: float, rate: float) -> Figures:
     async with board_pipeline(bench, "freshness", history) as pipeline:
-        figures = await _follow_one_board(
-            bench, history, pipeline.space, pipeline.redis, pipeline.processes, seconds, rate
-        )
+        figures = await _follow_one_board(bench, history, pipeline, seconds, rate)
         for child in pipeline.processes:
             child.check()
     return figures

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from flowcentre.domain.access import AccessPolicy, Permission, Principal
 from flowcentre.domain.beds import BedState
 from flowcentre.domain.events import SiteRegistered, WardRegistered
 from flowcentre.domain.model import Bed, Stamp
@@ -94,3 +96,65 @@ def site_view(site: SiteRegistered) -> JSON:
         "name": payload.name,
         "kind": payload.kind.value,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class BoardScope:
+    """What one board may be sent of the live picture, from its principal's grants.
+
+    Beds of ``full_wards`` come whole, occupants' initials included (``None``: every ward).
+    With ``capacity``, every other bed comes too, without its occupants: its state counts
+    towards capacity and tells nothing about a patient. Sites and organisations are sent
+    to every board; a ward's record to a board that is sent any of its beds.
+    """
+
+    full_wards: frozenset[str] | None
+    capacity: bool
+
+    @classmethod
+    def of(cls, principal: Principal, policy: AccessPolicy) -> BoardScope | None:
+        """The principal's scope, or None if it may see no board at all."""
+        board_grants = [
+            held
+            for held in principal.grants
+            if Permission.READ_BOARD in policy.roles[held.role].permissions
+        ]
+        full: frozenset[str] | None = frozenset()
+        for held in board_grants:
+            full = None if held.wards is None or full is None else full | held.wards
+        capacity = principal.may(policy, Permission.READ_CAPACITY)
+        if not capacity and full == frozenset():
+            return None
+        return cls(full, capacity)
+
+    def _full(self, ward_id: str) -> bool:
+        return self.full_wards is None or ward_id in self.full_wards
+
+    def bed(self, bed: JSON) -> JSON | None:
+        if self._full(bed["ward_id"]):
+            return bed
+        return {**bed, "occupants": []} if self.capacity else None
+
+    def ward(self, ward: JSON) -> JSON | None:
+        return ward if self.capacity or self._full(ward["ward_id"]) else None
+
+    def deltas(self, deltas: list[JSON]) -> list[JSON]:
+        shown: list[JSON] = []
+        for delta in deltas:
+            kind = delta.get("kind")
+            if kind == "bed":
+                if (bed := self.bed(delta["bed"])) is not None:
+                    shown.append({"kind": "bed", "bed": bed})
+            elif kind == "ward":
+                if (ward := self.ward(delta["ward"])) is not None:
+                    shown.append({"kind": "ward", "ward": ward})
+            else:
+                shown.append(delta)
+        return shown
+
+    def snapshot(self, sites: list[JSON], wards: list[JSON], beds: list[JSON]) -> JSON:
+        return {
+            "sites": sites,
+            "wards": [shown for ward in wards if (shown := self.ward(ward)) is not None],
+            "beds": [shown for bed in beds if (shown := self.bed(bed)) is not None],
+        }

@@ -83,7 +83,8 @@ async def test_admission_and_bed_clean_flow_through_the_whole_loop(
         api.headers["Cookie"] = f"{SESSION_COOKIE}={signed_in.cookies[SESSION_COOKIE]}"
         await wait_for_bed(api, BED, "available")
 
-        async with connect(f"ws://127.0.0.1:{port}/ws/whiteboard") as socket:
+        board = f"ws://127.0.0.1:{port}/ws/whiteboard"
+        async with connect(board, additional_headers={"Cookie": api.headers["Cookie"]}) as socket:
             snapshot = orjson.loads(await asyncio.wait_for(socket.recv(), timeout=30))
             assert snapshot["type"] == "snapshot"
             assert BED in {b["bed_id"] for b in snapshot["data"]["beds"]}

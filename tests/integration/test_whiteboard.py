@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
 
+import httpx
 import orjson
 import uvicorn
 from fastapi import FastAPI
@@ -19,12 +22,22 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from flowcentre.api.app import create_app
-from flowcentre.api.whiteboard import TRY_AGAIN_LATER, HubOptions, frame_messages, parse_cursor
+from flowcentre.api.auth import SESSION_COOKIE
+from flowcentre.api.whiteboard import (
+    ACCESS_CHANGED,
+    SIGN_IN_AGAIN,
+    TRY_AGAIN_LATER,
+    HubOptions,
+    frame_messages,
+    parse_cursor,
+)
 from flowcentre.config import Settings
 from flowcentre.domain.events import EventBase
-from flowcentre.runtime import LOOPBACK
+from flowcentre.runtime import LOOPBACK, ensure_topics
 from flowcentre.store.keyspace import Keyspace
-from tests.builders import admitted, bed, bed_status, discharged, event, ward
+from flowcentre.store.sessions import Sessions
+from tests.accounts import account, record, sign_in
+from tests.builders import admitted, bed, bed_status, discharged, event, role_granted, ward
 from tests.integration.test_api import Worker
 from tests.unit.conftest import RecordingPublisher
 
@@ -58,16 +71,38 @@ async def serving(app: FastAPI, send_buffer: int | None) -> AsyncIterator[str]:
         listener.close()
 
 
+@dataclass(frozen=True)
+class Served:
+    """The socket's address, and the cookie of a session that may watch every board."""
+
+    url: str
+    cookie: str
+
+    def board(self, query: str = "", **options: Any) -> connect:
+        return connect(self.url + query, additional_headers={"Cookie": self.cookie}, **options)
+
+
+async def session_cookie(url: str, username: str) -> str:
+    base = url.replace("ws://", "http://").removesuffix("/ws/whiteboard")
+    async with httpx.AsyncClient(base_url=base) as client:
+        signed_in = await sign_in(client, username)
+    assert signed_in.status_code == 200, signed_in.text
+    return f"{SESSION_COOKIE}={signed_in.cookies[SESSION_COOKIE]}"
+
+
 @asynccontextmanager
 async def whiteboard(
     settings: Settings,
     redis: Redis,
     options: HubOptions | None = None,
     send_buffer: int | None = None,
-) -> AsyncIterator[str]:
+) -> AsyncIterator[Served]:
+    assert settings.kafka_bootstrap
+    ensure_topics(settings.kafka_bootstrap, settings)
+    record(settings, account("acc-flow", "flow.lead", "flow_centre"))
     app = create_app(settings, redis=redis, publisher=RecordingPublisher(), hub_options=options)
     async with serving(app, send_buffer) as url:
-        yield url
+        yield Served(url, await session_cookie(url, "flow.lead"))
 
 
 #: Messages a board has received and the test has not yet taken, by board.
@@ -101,7 +136,7 @@ async def test_a_board_gets_a_snapshot_then_live_deltas(
 ) -> None:
     worker = Worker(redis_client)
     await worker.apply(*REGISTRY, admitted("S1", "B1", 0))
-    async with whiteboard(settings, redis_client) as url, connect(url) as board:
+    async with whiteboard(settings, redis_client) as served, served.board() as board:
         snapshot = await next_message(board)
         admission = admitted("S2", "B2", 5)
         await worker.apply(admission)
@@ -124,8 +159,8 @@ async def test_a_board_resuming_from_its_cursor_misses_nothing_and_repeats_nothi
 ) -> None:
     worker = Worker(redis_client)
     await worker.apply(*REGISTRY)
-    async with whiteboard(settings, redis_client) as url:
-        async with connect(url) as board:
+    async with whiteboard(settings, redis_client) as served:
+        async with served.board() as board:
             snapshot = await next_message(board)
             first = admitted("S1", "B1", 0)
             await worker.apply(first)
@@ -135,7 +170,7 @@ async def test_a_board_resuming_from_its_cursor_misses_nothing_and_repeats_nothi
         missed = [admitted("S2", "B2", 1), bed_status("B3", "closed", 2), discharged("S1", 3)]
         for one in missed:
             await worker.apply(one)
-        async with connect(f"{url}?cursor={held['cursor']}") as board:
+        async with served.board(f"?cursor={held['cursor']}") as board:
             replayed = [await next_message(board) for _ in missed]
             live = bed_status("B4", "reserved", 4)
             await worker.apply(live)
@@ -154,14 +189,14 @@ async def test_a_cursor_older_than_the_kept_deltas_gets_a_resnapshot(
 ) -> None:
     worker = Worker(redis_client)
     await worker.apply(*REGISTRY)
-    async with whiteboard(settings, redis_client) as url:
-        async with connect(url) as board:
+    async with whiteboard(settings, redis_client) as served:
+        async with served.board() as board:
             old_cursor = (await next_message(board))["cursor"]
         for minute, bed_id in enumerate(BEDS):
             await worker.apply(bed_status(bed_id, "closed", minute))
         # What the view's MAXLEN does to a long-running stream, exactly and at once.
         await redis_client.xtrim(Keyspace().deltas, maxlen=1, approximate=False)
-        async with connect(f"{url}?cursor={old_cursor}") as board:
+        async with served.board(f"?cursor={old_cursor}") as board:
             notice = await next_message(board)
             snapshot = await next_message(board)
 
@@ -178,13 +213,13 @@ async def test_a_slow_board_does_not_hold_back_a_fast_one_and_is_told_to_resnaps
     # A small queue and a long grace, so the slow board is cut off soon and still gets
     # the instruction once it reads again.
     options = HubOptions(queue_size=8, cut_grace_s=DEADLINE_S)
-    async with whiteboard(settings, redis_client, options, send_buffer=16384) as url:
+    async with whiteboard(settings, redis_client, options, send_buffer=16384) as served:
         slow_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         slow_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        slow_socket.connect((LOOPBACK, urlsplit(url).port or 0))
+        slow_socket.connect((LOOPBACK, urlsplit(served.url).port or 0))
         async with (
-            connect(url, sock=slow_socket, max_queue=1, compression=None) as slow,
-            connect(url) as fast,
+            served.board(sock=slow_socket, max_queue=1, compression=None) as slow,
+            served.board() as fast,
         ):
             assert (await next_message(fast))["type"] == "snapshot"
             # The slow board stops reading: its kernel buffers, the server's write buffer
@@ -220,3 +255,64 @@ async def test_a_slow_board_does_not_hold_back_a_fast_one_and_is_told_to_resnaps
     assert len(slow_messages) < len(events)
     assert slow_messages[-1] == {"type": "resnapshot", "reason": "too_slow"}
     assert close_code == TRY_AGAIN_LATER
+
+
+async def closed_with(board: ClientConnection) -> int | None:
+    """The close code once the server closes the board, reading whatever comes first."""
+    async with asyncio.timeout(DEADLINE_S):
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await board.recv()
+    return board.close_code
+
+
+async def test_a_board_without_a_session_is_told_to_sign_in(
+    settings: Settings, redis_client: Redis
+) -> None:
+    async with whiteboard(settings, redis_client) as served, connect(served.url) as board:
+        code = await closed_with(board)
+
+    assert code == SIGN_IN_AGAIN
+
+
+async def test_a_ward_nurse_sees_their_ward_whole_and_others_without_patients(
+    settings: Settings, redis_client: Redis
+) -> None:
+    worker = Worker(redis_client)
+    await worker.apply(
+        *REGISTRY,
+        ward("W2"),
+        bed("C1", "W2"),
+        admitted("S1", "B1", 0),
+        admitted("S2", "C1", 1, "W2"),
+    )
+    record(settings, account("acc-nurse", "nurse.w1", "ward_staff", "W1"))
+    async with whiteboard(settings, redis_client) as served:
+        nurse = Served(served.url, await session_cookie(served.url, "nurse.w1"))
+        async with nurse.board() as board:
+            snapshot = await next_message(board)
+
+    occupants = {b["bed_id"]: b["occupants"] for b in snapshot["data"]["beds"]}
+    assert [o["initials"] for o in occupants["B1"]] == ["AL"]
+    assert occupants["C1"] == []
+
+
+async def test_a_board_is_closed_when_its_session_ends_or_its_access_changes(
+    settings: Settings, redis_client: Redis
+) -> None:
+    await Worker(redis_client).apply(*REGISTRY)
+    record(settings, account("acc-nurse", "nurse.w1", "ward_staff", "W1"))
+    options = HubOptions(recheck_s=0.1)
+    async with whiteboard(settings, redis_client, options) as served:
+        nurse = Served(served.url, await session_cookie(served.url, "nurse.w1"))
+        async with nurse.board() as board:
+            await next_message(board)
+            record(settings, [role_granted("acc-nurse", "ward_staff", "W1", "W2", minute=5)])
+            changed = await closed_with(board)
+        async with nurse.board() as board:
+            await next_message(board)
+            token = nurse.cookie.partition("=")[2]
+            await Sessions(redis_client, settings.redis_prefix, 60).end(token)
+            ended = await closed_with(board)
+
+    assert (changed, ended) == (ACCESS_CHANGED, SIGN_IN_AGAIN)

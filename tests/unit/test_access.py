@@ -19,6 +19,7 @@ from flowcentre.domain.access import (
     load_policy,
 )
 from flowcentre.domain.access_events import AccessEvent
+from flowcentre.domain.board import BoardScope
 from flowcentre.domain.directory import Directory
 from flowcentre.domain.events import Actor, ActorKind, EventRejected
 from tests.builders import access_event, account_created, role_granted, role_revoked
@@ -177,3 +178,34 @@ def test_any_order_and_any_repeat_give_the_same_directory(
         assert directory.account(account_id) == expected.account(account_id)
         assert directory.principal(account_id, POLICY) == expected.principal(account_id, POLICY)
     assert directory.by_username("nurse.jones") == expected.by_username("nurse.jones")
+
+
+@pytest.mark.parametrize(
+    ("grants", "scope"),
+    [
+        ([(Role.FLOW_CENTRE, frozenset())], BoardScope(None, capacity=True)),
+        ([(Role.WARD_STAFF, frozenset({"W1"}))], BoardScope(frozenset({"W1"}), capacity=True)),
+        ([(Role.DISPLAY, frozenset({"W1"}))], BoardScope(frozenset({"W1"}), capacity=False)),
+        ([(Role.MANAGER, frozenset())], BoardScope(frozenset(), capacity=True)),
+        (
+            [(Role.DISPLAY, frozenset({"W1"})), (Role.WARD_STAFF, frozenset({"W2"}))],
+            BoardScope(frozenset({"W1", "W2"}), capacity=True),
+        ),
+        ([(Role.INTEGRATION, frozenset())], None),
+        ([(Role.ADMINISTRATOR, frozenset())], None),
+    ],
+)
+def test_a_boards_scope_follows_its_grants(
+    grants: list[tuple[Role, frozenset[str]]], scope: BoardScope | None
+) -> None:
+    assert BoardScope.of(person(*grants), POLICY) == scope
+
+
+def test_a_capacity_scope_sends_other_wards_beds_without_their_occupants() -> None:
+    scope = BoardScope(frozenset({"W1"}), capacity=True)
+    mine = {"bed_id": "A", "ward_id": "W1", "occupants": [{"initials": "AL"}]}
+    theirs = {"bed_id": "B", "ward_id": "W2", "occupants": [{"initials": "CB"}]}
+
+    assert scope.bed(mine) == mine
+    assert scope.bed(theirs) == {**theirs, "occupants": []}
+    assert BoardScope(frozenset({"W1"}), capacity=False).bed(theirs) is None

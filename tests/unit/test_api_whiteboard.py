@@ -20,9 +20,11 @@ from flowcentre.api.whiteboard import (
     frame_messages,
     parse_cursor,
 )
+from flowcentre.domain.board import BoardScope
 
 JSON = dict[str, Any]
 DEADLINE_S = 10.0
+FULL = BoardScope(full_wards=None, capacity=True)
 
 
 def bed(bed_id: str, state: str = "available", ward_id: str = "W1") -> JSON:
@@ -168,7 +170,7 @@ def options(**overrides: Any) -> HubOptions:
 
 async def settled(hub: WhiteboardHub, cursor: str) -> None:
     """Wait until the hub has fanned out the entry: a probe board sees it or starts past it."""
-    subscription = await hub.open(None)
+    subscription = await hub.open(None, FULL)
     try:
         async with connected(subscription, Board()) as probe:
             await probe.until(lambda b: any(m.get("cursor") == cursor for m in b.received))
@@ -181,7 +183,7 @@ async def test_a_new_board_gets_the_snapshot_then_every_delta_in_order() -> None
     stream.add(bed("B1"))
     async with running(WhiteboardHub(stream, options())) as hub:
         board = Board()
-        async with connected(await hub.open(None), board):
+        async with connected(await hub.open(None, FULL), board):
             first = stream.add(bed("B2", "occupied"))
             second = stream.add(bed("B1", "cleaning"))
             await board.until(lambda b: len(b.of_type("delta")) == 2)
@@ -201,7 +203,7 @@ async def test_a_board_resuming_from_its_cursor_gets_exactly_the_entries_after_i
     async with running(WhiteboardHub(stream, options(batch=2))) as hub:
         await settled(hub, missed[-1])
         board = Board()
-        async with connected(await hub.open(held), board):
+        async with connected(await hub.open(held, FULL), board):
             live = stream.add(bed("B9"))
             await board.until(lambda b: len(b.of_type("delta")) == 5)
 
@@ -224,7 +226,7 @@ async def test_entries_arriving_during_the_catch_up_are_neither_lost_nor_repeate
 
         stream.on_range = entry_lands_while_the_gap_is_read
         board = Board()
-        async with connected(await hub.open(held), board):
+        async with connected(await hub.open(held, FULL), board):
             after = stream.add(bed("B4"))
             await board.until(lambda b: after in [m["cursor"] for m in b.of_type("delta")])
 
@@ -239,7 +241,7 @@ async def test_a_cursor_older_than_the_stream_keeps_gets_a_resnapshot() -> None:
     stream.trim(keep=2)
     async with running(WhiteboardHub(stream, options())) as hub:
         board = Board()
-        async with connected(await hub.open(held), board):
+        async with connected(await hub.open(held, FULL), board):
             await board.until(lambda b: bool(b.of_type("snapshot")))
 
     assert board.received[0] == {"type": "resnapshot", "reason": "cursor_expired"}
@@ -253,7 +255,7 @@ async def test_a_cursor_the_stream_never_held_gets_a_resnapshot(cursor: str) -> 
     stream.add(bed("B1"))
     async with running(WhiteboardHub(stream, options())) as hub:
         board = Board()
-        async with connected(await hub.open(cursor), board):
+        async with connected(await hub.open(cursor, FULL), board):
             await board.until(lambda b: bool(b.of_type("snapshot")))
 
     assert board.received[0] == {"type": "resnapshot", "reason": "cursor_unknown"}
@@ -266,7 +268,7 @@ async def test_a_board_too_far_behind_is_given_a_snapshot_instead_of_a_replay() 
         stream.add(bed("B2", "cleaning" if n % 2 else "available"))
     async with running(WhiteboardHub(stream, options(catch_up_limit=5, batch=4))) as hub:
         board = Board()
-        async with connected(await hub.open(held), board):
+        async with connected(await hub.open(held, FULL), board):
             await board.until(lambda b: bool(b.of_type("snapshot")))
 
     assert board.received[0] == {"type": "resnapshot", "reason": "too_far_behind"}
@@ -276,8 +278,8 @@ async def test_a_stalled_board_is_cut_off_without_holding_back_the_others() -> N
     stream = MemoryStream()
     async with running(WhiteboardHub(stream, options(queue_size=3))) as hub:
         slow, fast = Board(stalled=True), Board()
-        slow_subscription = await hub.open(None)
-        async with connected(slow_subscription, slow), connected(await hub.open(None), fast):
+        slow_subscription = await hub.open(None, FULL)
+        async with connected(slow_subscription, slow), connected(await hub.open(None, FULL), fast):
             sent = [stream.add(bed(f"B{n}")) for n in range(8)]
             await fast.until(lambda b: [m["cursor"] for m in b.of_type("delta")] == sent)
             assert slow.received == []
@@ -295,7 +297,7 @@ async def test_messages_waiting_for_a_board_go_out_together_in_one_frame() -> No
     async with running(WhiteboardHub(stream, options())) as hub:
         # The board holds its snapshot's send open while five entries are fanned out.
         board = Board(stalled=True)
-        async with connected(await hub.open(None), board):
+        async with connected(await hub.open(None, FULL), board):
             sent = [stream.add(bed(f"B{n}")) for n in range(5)]
             await settled(hub, sent[-1])
             board.release()
@@ -311,7 +313,7 @@ async def test_a_rebuilt_view_sends_every_board_a_resnapshot_and_the_new_picture
     stream.add(bed("B1"))
     async with running(WhiteboardHub(stream, options())) as hub:
         board = Board()
-        async with connected(await hub.open(None), board):
+        async with connected(await hub.open(None, FULL), board):
             stream.beds = {"B7": bed("B7")}
             marker = stream.add(resnapshot=True)
             await board.until(lambda b: len(b.of_type("snapshot")) == 2)
@@ -330,7 +332,7 @@ async def test_heartbeats_carry_the_newest_cursor() -> None:
     newest = stream.add(bed("B1"))
     async with running(WhiteboardHub(stream, options(heartbeat_s=0.01))) as hub:
         board = Board()
-        async with connected(await hub.open(None), board):
+        async with connected(await hub.open(None, FULL), board):
             await board.until(lambda b: bool(b.of_type("heartbeat")))
 
     beat = board.of_type("heartbeat")[0]
@@ -342,7 +344,7 @@ async def test_the_feed_recovers_after_the_stream_fails() -> None:
     stream = MemoryStream()
     async with running(WhiteboardHub(stream, options(retry_s=0.01))) as hub:
         board = Board()
-        async with connected(await hub.open(None), board):
+        async with connected(await hub.open(None, FULL), board):
             stream.fail_reads = 2
             after = stream.add(bed("B1"))
             await board.until(lambda b: bool(b.of_type("delta")))
@@ -352,10 +354,10 @@ async def test_the_feed_recovers_after_the_stream_fails() -> None:
 
 async def test_boards_connecting_at_one_cursor_share_one_encoded_snapshot() -> None:
     mirror = BoardMirror((5, 0), {"sites": [], "wards": [], "beds": [bed("B1")]})
-    first = mirror.snapshot_message()
-    assert mirror.snapshot_message() is first
+    first = mirror.snapshot_message(FULL)
+    assert mirror.snapshot_message(FULL) is first
     mirror.apply((6, 0), [{"kind": "bed", "bed": bed("B1", "closed")}, {"kind": "organisation"}])
-    updated = orjson.loads(mirror.snapshot_message())
+    updated = orjson.loads(mirror.snapshot_message(FULL))
     assert updated["cursor"] == "6-0"
     assert updated["data"]["beds"] == [bed("B1", "closed")]
 
@@ -366,3 +368,36 @@ def test_cursors_compare_as_stream_ids_not_as_text() -> None:
     assert parse_cursor("1-2-3") is None
     with pytest.raises(ValueError, match="queue_size"):
         HubOptions(queue_size=1)
+
+
+def occupied(bed_id: str, ward_id: str) -> JSON:
+    return {**bed(bed_id, "occupied", ward_id), "occupants": [{"initials": "AL"}]}
+
+
+async def test_each_board_is_sent_only_what_its_scope_may_see() -> None:
+    stream = MemoryStream()
+    stream.wards["W2"] = {"ward_id": "W2", "site_id": "S", "name": "W2"}
+    stream.add(occupied("A1", "W1"), occupied("B1", "W2"))
+    ward_staff = BoardScope(full_wards=frozenset({"W1"}), capacity=True)
+    display = BoardScope(full_wards=frozenset({"W2"}), capacity=False)
+    async with running(WhiteboardHub(stream, options())) as hub:
+        nurse, wall = Board(), Board()
+        async with (
+            connected(await hub.open(None, ward_staff), nurse),
+            connected(await hub.open(None, display), wall),
+        ):
+            moved = stream.add(occupied("A2", "W1"))
+            await nurse.until(lambda b: bool(b.of_type("delta")))
+            await wall.until(lambda b: bool(b.of_type("delta")))
+
+    [nurse_snapshot] = nurse.of_type("snapshot")
+    beds = {b["bed_id"]: b["occupants"] for b in nurse_snapshot["data"]["beds"]}
+    assert beds == {"A1": [{"initials": "AL"}], "B1": []}
+    assert [w["ward_id"] for w in nurse_snapshot["data"]["wards"]] == ["W1", "W2"]
+    [wall_snapshot] = wall.of_type("snapshot")
+    assert [b["bed_id"] for b in wall_snapshot["data"]["beds"]] == ["B1"]
+    assert [w["ward_id"] for w in wall_snapshot["data"]["wards"]] == ["W2"]
+    assert nurse.bed_deltas() == ["A2"]
+    # The wall display is told the cursor moved on, and nothing of the other ward's bed.
+    [wall_delta] = wall.of_type("delta")
+    assert (wall_delta["cursor"], wall_delta["deltas"]) == (moved, [])
