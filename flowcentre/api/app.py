@@ -17,6 +17,7 @@ from flowcentre import __version__, bootstrap
 from flowcentre.api import whiteboard
 from flowcentre.api.deps import Access, Services
 from flowcentre.api.routes import beds, health, session, sites, system, wards
+from flowcentre.api.security import CrossSiteRefusal, SecurityHeaders
 from flowcentre.api.whiteboard import HubOptions, WhiteboardHub
 from flowcentre.config import Settings
 from flowcentre.domain.access import load_policy
@@ -24,6 +25,9 @@ from flowcentre.passwords import Passwords
 from flowcentre.publisher import EventPublisher, PublishFailed
 
 log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+WS_MAX_INCOMING_BYTES = 4096
 
 
 DESCRIPTION = """\
@@ -94,8 +98,13 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Every body the API takes (a sign-in, a bed status) is a few hundred bytes.
+        max_body_size=MAX_BODY_BYTES,
     )
     app.add_exception_handler(PublishFailed, _event_log_unavailable)
+    # The last added wraps the others: every answer, refusals included, carries the headers.
+    app.add_middleware(CrossSiteRefusal)
+    app.add_middleware(SecurityHeaders)
     for module in (health, session, system, sites, wards, beds, whiteboard):
         app.include_router(module.router)
     # Mounted last: the routes above take precedence over files of the same path.
@@ -122,4 +131,6 @@ def run_api(settings: Settings) -> None:
         # fan-out (measured by `flowcentre bench`); deltas are small and boards sit on
         # local networks.
         ws_per_message_deflate=False,
+        # Boards only listen: what they send is read and dropped.
+        ws_max_size=WS_MAX_INCOMING_BYTES,
     )

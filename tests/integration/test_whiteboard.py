@@ -15,11 +15,13 @@ from weakref import WeakKeyDictionary
 
 import httpx
 import orjson
+import pytest
 import uvicorn
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Origin
 
 from flowcentre.api.app import create_app
 from flowcentre.api.auth import SESSION_COOKIE
@@ -316,3 +318,14 @@ async def test_a_board_is_closed_when_its_session_ends_or_its_access_changes(
             ended = await closed_with(board)
 
     assert (changed, ended) == (ACCESS_CHANGED, SIGN_IN_AGAIN)
+
+
+async def test_a_socket_opened_from_another_sites_page_is_refused(
+    settings: Settings, redis_client: Redis
+) -> None:
+    async with whiteboard(settings, redis_client) as served:
+        with pytest.raises(InvalidStatus) as refused:
+            async with served.board(origin=Origin("https://elsewhere.test")):
+                pass
+
+    assert refused.value.response.status_code == 403
