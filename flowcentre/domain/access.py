@@ -51,10 +51,22 @@ class Reach(StrEnum):
     """Every ward of every organisation."""
 
 
+class BoardDetail(StrEnum):
+    """How much of a ward's beds a role's board shows."""
+
+    FULL = "full"
+    """What staff on the ward need: occupants' initials, sex, arrival, expected discharge."""
+
+    WALL = "wall"
+    """A screen anyone in the room can read: each bed, its state, and initials."""
+
+
 class RolePolicy(Contract):
     description: Annotated[str, Field(min_length=1)]
     reach: Reach
     permissions: frozenset[Permission]
+    board: BoardDetail = BoardDetail.FULL
+    """The detail of the beds its board.read covers."""
 
 
 class AccessPolicy(Contract):

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from flowcentre.domain.access import AccessPolicy, Permission, Principal
+from flowcentre.domain.access import AccessPolicy, BoardDetail, Permission, Principal
 from flowcentre.domain.beds import BedState
 from flowcentre.domain.events import SiteRegistered, WardRegistered
 from flowcentre.domain.model import Bed, Stamp
@@ -102,41 +102,55 @@ def site_view(site: SiteRegistered) -> JSON:
 class BoardScope:
     """What one board may be sent of the live picture, from its principal's grants.
 
-    Beds of ``full_wards`` come whole, occupants' initials included (``None``: every ward).
-    With ``capacity``, every other bed comes too, without its occupants: its state counts
-    towards capacity and tells nothing about a patient. Sites and organisations are sent
-    to every board; a ward's record to a board that is sent any of its beds.
+    Beds of ``full_wards`` come whole (``None``: every ward). Beds of ``wall_wards`` come as
+    a wall screen shows them: the bed, its state and the occupants' initials. With
+    ``capacity``, every other bed comes too, without its occupants or who changed it: its
+    state counts towards capacity and tells nothing about a patient. Sites and
+    organisations are sent to every board; a ward's record to a board sent its beds.
     """
 
     full_wards: frozenset[str] | None
     capacity: bool
+    wall_wards: frozenset[str] | None = frozenset()
 
     @classmethod
     def of(cls, principal: Principal, policy: AccessPolicy) -> BoardScope | None:
         """The principal's scope, or None if it may see no board at all."""
-        board_grants = [
-            held
-            for held in principal.grants
-            if Permission.READ_BOARD in policy.roles[held.role].permissions
-        ]
-        full: frozenset[str] | None = frozenset()
-        for held in board_grants:
-            full = None if held.wards is None or full is None else full | held.wards
+        reach: dict[BoardDetail, frozenset[str] | None] = dict.fromkeys(BoardDetail, frozenset())
+        for held in principal.grants:
+            role = policy.roles[held.role]
+            if Permission.READ_BOARD in role.permissions:
+                wards = reach[role.board]
+                reach[role.board] = (
+                    None if held.wards is None or wards is None else wards | held.wards
+                )
         capacity = principal.may(policy, Permission.READ_CAPACITY)
-        if not capacity and full == frozenset():
+        full, wall = reach[BoardDetail.FULL], reach[BoardDetail.WALL]
+        if not capacity and full == frozenset() and wall == frozenset():
             return None
-        return cls(full, capacity)
+        return cls(full, capacity, wall)
 
-    def _full(self, ward_id: str) -> bool:
-        return self.full_wards is None or ward_id in self.full_wards
+    @staticmethod
+    def _covers(wards: frozenset[str] | None, ward_id: str) -> bool:
+        return wards is None or ward_id in wards
 
     def bed(self, bed: JSON) -> JSON | None:
-        if self._full(bed["ward_id"]):
+        ward_id = bed["ward_id"]
+        if self._covers(self.full_wards, ward_id):
             return bed
-        return {**bed, "occupants": []} if self.capacity else None
+        since = bed["since"]
+        anonymous = {"at": since["at"]} if since else None
+        if self._covers(self.wall_wards, ward_id):
+            occupants = [{"initials": one["initials"]} for one in bed["occupants"]]
+            return {**bed, "since": anonymous, "status_reason": None, "occupants": occupants}
+        if self.capacity:
+            return {**bed, "since": anonymous, "occupants": []}
+        return None
 
     def ward(self, ward: JSON) -> JSON | None:
-        return ward if self.capacity or self._full(ward["ward_id"]) else None
+        ward_id = ward["ward_id"]
+        shown = self.capacity or self._covers(self.full_wards, ward_id)
+        return ward if shown or self._covers(self.wall_wards, ward_id) else None
 
     def deltas(self, deltas: list[JSON]) -> list[JSON]:
         shown: list[JSON] = []

@@ -185,11 +185,14 @@ def test_any_order_and_any_repeat_give_the_same_directory(
     [
         ([(Role.FLOW_CENTRE, frozenset())], BoardScope(None, capacity=True)),
         ([(Role.WARD_STAFF, frozenset({"W1"}))], BoardScope(frozenset({"W1"}), capacity=True)),
-        ([(Role.DISPLAY, frozenset({"W1"}))], BoardScope(frozenset({"W1"}), capacity=False)),
+        (
+            [(Role.DISPLAY, frozenset({"W1"}))],
+            BoardScope(frozenset(), capacity=False, wall_wards=frozenset({"W1"})),
+        ),
         ([(Role.MANAGER, frozenset())], BoardScope(frozenset(), capacity=True)),
         (
             [(Role.DISPLAY, frozenset({"W1"})), (Role.WARD_STAFF, frozenset({"W2"}))],
-            BoardScope(frozenset({"W1", "W2"}), capacity=True),
+            BoardScope(frozenset({"W2"}), capacity=True, wall_wards=frozenset({"W1"})),
         ),
         ([(Role.INTEGRATION, frozenset())], None),
         ([(Role.ADMINISTRATOR, frozenset())], None),
@@ -201,11 +204,26 @@ def test_a_boards_scope_follows_its_grants(
     assert BoardScope.of(person(*grants), POLICY) == scope
 
 
-def test_a_capacity_scope_sends_other_wards_beds_without_their_occupants() -> None:
-    scope = BoardScope(frozenset({"W1"}), capacity=True)
-    mine = {"bed_id": "A", "ward_id": "W1", "occupants": [{"initials": "AL"}]}
-    theirs = {"bed_id": "B", "ward_id": "W2", "occupants": [{"initials": "CB"}]}
+def a_bed(ward_id: str) -> dict[str, object]:
+    return {
+        "bed_id": f"{ward_id}-1",
+        "ward_id": ward_id,
+        "status_reason": "side room for isolation",
+        "since": {"at": "2026-11-02T08:00:00+00:00", "by": {"kind": "user", "id": "rn-1"}},
+        "occupants": [{"initials": "AL", "sex": "female", "on_leave": False}],
+    }
 
-    assert scope.bed(mine) == mine
-    assert scope.bed(theirs) == {**theirs, "occupants": []}
-    assert BoardScope(frozenset({"W1"}), capacity=False).bed(theirs) is None
+
+def test_each_scope_sends_a_bed_in_the_detail_its_grant_allows() -> None:
+    scope = BoardScope(frozenset({"W1"}), capacity=True, wall_wards=frozenset({"W2"}))
+    anonymous = {"at": "2026-11-02T08:00:00+00:00"}
+
+    assert scope.bed(a_bed("W1")) == a_bed("W1")
+    assert scope.bed(a_bed("W2")) == {
+        **a_bed("W2"),
+        "since": anonymous,
+        "status_reason": None,
+        "occupants": [{"initials": "AL"}],
+    }
+    assert scope.bed(a_bed("W3")) == {**a_bed("W3"), "since": anonymous, "occupants": []}
+    assert BoardScope(frozenset({"W1"}), capacity=False).bed(a_bed("W3")) is None

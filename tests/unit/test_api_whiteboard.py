@@ -28,7 +28,7 @@ FULL = BoardScope(full_wards=None, capacity=True)
 
 
 def bed(bed_id: str, state: str = "available", ward_id: str = "W1") -> JSON:
-    return {"bed_id": bed_id, "ward_id": ward_id, "state": state, "occupants": []}
+    return {"bed_id": bed_id, "ward_id": ward_id, "state": state, "since": None, "occupants": []}
 
 
 class MemoryStream:
