@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -21,6 +22,9 @@ from flowcentre.domain.events import EventRejected
 log = logging.getLogger(__name__)
 
 RETRY_S = 1.0
+
+#: A follower that has not been at the log's end for this long reports itself unhealthy.
+STALE_AFTER_S = 60.0
 
 
 class AccessLogNotReady(RuntimeError):
@@ -34,10 +38,16 @@ class AccessLog:
         self._topic = topic
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._at_end_since: float | None = None
 
-    @property
-    def ready(self) -> bool:
-        return self._ready.is_set()
+    def problem(self) -> str | None:
+        """Why the directory cannot be trusted to be current, if it cannot."""
+        if self._at_end_since is None:
+            return "the access log has not been read yet"
+        behind = time.monotonic() - self._at_end_since
+        if behind > STALE_AFTER_S:
+            return f"the access log was last read to its end {behind:.0f} s ago"
+        return None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._follow(), name="access-log")
@@ -68,6 +78,10 @@ class AccessLog:
                 await self._read(consumer)
             except KafkaError as error:
                 log.warning("access log unreadable (%s); retrying in %.0f s", error, RETRY_S)
+            except Exception:
+                # Anything else is a defect, but a follower that stopped would leave the
+                # directory as it was, revocations unapplied: report it and read again.
+                log.exception("following the access log failed; retrying in %.0f s", RETRY_S)
             finally:
                 await consumer.stop()
             await asyncio.sleep(RETRY_S)
@@ -92,11 +106,13 @@ class AccessLog:
             for tp, records in batches.items():
                 for record in records:
                     _apply(directory, tp.partition, record.offset, record.value)
-            if not caught_up and await self._at_end(consumer, partitions):
-                caught_up = True
-                self.directory = directory
-                log.info("access log read: %d accounts", len(directory))
-                self._ready.set()
+            if await self._at_end(consumer, partitions):
+                self._at_end_since = time.monotonic()
+                if not caught_up:
+                    caught_up = True
+                    self.directory = directory
+                    log.info("access log read: %d accounts", len(directory))
+                    self._ready.set()
 
     @staticmethod
     async def _at_end(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> bool:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TypedDict
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypedDict
 
 from flowcentre.domain.access import AccessPolicy, Role, grant
 from flowcentre.domain.access_events import (
@@ -29,11 +29,12 @@ from flowcentre.domain.access_events import (
     RoleRevocation,
     RoleRevoked,
 )
-from flowcentre.domain.directory import Account, Directory
+from flowcentre.domain.directory import Account, Directory, Fact
 from flowcentre.domain.events import Actor, Source
 from flowcentre.passwords import Passwords
 
 SOURCE_SYSTEM = "flowcentre-accounts"
+SUCCESSOR_GAP = timedelta(microseconds=1)
 
 
 class Envelope(TypedDict):
@@ -104,26 +105,30 @@ class Administration:
 
     def set_password(self, username: str, password: str) -> list[AccessEvent]:
         account, organisation = self._existing(username)
-        return [self._password_set(account.account_id, organisation, password)]
+        return [
+            self._password_set(account.account_id, organisation, password, account.password_hash)
+        ]
 
     def grant(self, username: str, request: RoleRequest) -> list[AccessEvent]:
         account, organisation = self._existing(username)
-        return [self._role_granted(account.account_id, organisation, request)]
+        superseded = account.roles.get(request.role)
+        return [self._role_granted(account.account_id, organisation, request, superseded)]
 
     def revoke(self, username: str, role: Role) -> list[AccessEvent]:
         account, organisation = self._existing(username)
         revocation = RoleRevocation(account_id=account.account_id, role=role)
-        return [RoleRevoked(**self._envelope(organisation), payload=revocation)]
+        envelope = self._envelope(organisation, account.roles.get(role))
+        return [RoleRevoked(**envelope, payload=revocation)]
 
     def disable(self, username: str) -> list[AccessEvent]:
         account, organisation = self._existing(username)
         ref = AccountRef(account_id=account.account_id)
-        return [AccountDisabled(**self._envelope(organisation), payload=ref)]
+        return [AccountDisabled(**self._envelope(organisation, account.disabled), payload=ref)]
 
     def enable(self, username: str) -> list[AccessEvent]:
         account, organisation = self._existing(username)
         ref = AccountRef(account_id=account.account_id)
-        return [AccountEnabled(**self._envelope(organisation), payload=ref)]
+        return [AccountEnabled(**self._envelope(organisation, account.disabled), payload=ref)]
 
     def _existing(self, username: str) -> tuple[Account, str]:
         account = self._directory.by_username(username)
@@ -131,25 +136,38 @@ class Administration:
             raise AccountRefused(f"no account has the username {username!r}")
         return account, account.details.value.organisation_id
 
-    def _password_set(self, account_id: str, organisation: str, password: str) -> PasswordSet:
+    def _password_set(
+        self,
+        account_id: str,
+        organisation: str,
+        password: str,
+        superseded: Fact[Any] | None = None,
+    ) -> PasswordSet:
         change = PasswordChange(account_id=account_id, password_hash=self._passwords.hash(password))
-        return PasswordSet(**self._envelope(organisation), payload=change)
+        return PasswordSet(**self._envelope(organisation, superseded), payload=change)
 
     def _role_granted(
-        self, account_id: str, organisation: str, request: RoleRequest
+        self,
+        account_id: str,
+        organisation: str,
+        request: RoleRequest,
+        superseded: Fact[Any] | None = None,
     ) -> RoleGranted:
         # Checked here so that a grant the policy cannot honour never reaches the log.
         given = grant(self._policy, request.role, request.wards)
         payload = RoleGrant(
             account_id=account_id, role=given.role, ward_ids=tuple(sorted(given.wards or ()))
         )
-        return RoleGranted(**self._envelope(organisation), payload=payload)
+        return RoleGranted(**self._envelope(organisation, superseded), payload=payload)
 
-    def _envelope(self, organisation: str) -> Envelope:
+    def _envelope(self, organisation: str, superseded: Fact[Any] | None = None) -> Envelope:
         now = datetime.now(UTC)
+        # The directory keeps the fact latest in event time: a change made from a machine
+        # whose clock is behind the one that set the fact must still come after it.
+        at = max(now, superseded.order[0] + SUCCESSOR_GAP) if superseded else now
         return Envelope(
             event_id=str(uuid.uuid4()),
-            occurred_at=now,
+            occurred_at=at,
             recorded_at=now,
             source=Source(system=SOURCE_SYSTEM, organisation=organisation),
             caused_by=self._by,

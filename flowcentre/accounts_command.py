@@ -13,6 +13,8 @@ import socket
 import sys
 from collections.abc import Callable
 
+from pydantic import ValidationError
+
 from flowcentre import bootstrap
 from flowcentre.accounts import AccountRefused, Administration, NewAccount, RoleRequest
 from flowcentre.config import Settings
@@ -70,8 +72,7 @@ def _add(admin: Administration, args: argparse.Namespace) -> list[AccessEvent]:
     account = NewAccount(args.username, args.name, args.organisation, AccountKind(args.kind))
     # Refused before anyone is asked for a password they would type for nothing.
     admin.available(account.username)
-    password = _password(args) if args.kind == AccountKind.PERSON else None
-    return admin.create(account, password, args.role)
+    return admin.create(account, _password(args), args.role)
 
 
 CHANGES: dict[str, Change] = {
@@ -101,7 +102,7 @@ def run_accounts(settings: Settings, args: argparse.Namespace) -> int:
     admin = Administration(directory, load_policy(settings.access_policy), Passwords(), _operator())
     try:
         events = CHANGES[args.change](admin, args)
-    except (AccountRefused, GrantRefused, PasswordRefused) as error:
+    except (AccountRefused, GrantRefused, PasswordRefused, ValidationError) as error:
         print(f"flowcentre accounts: {error}", file=sys.stderr)
         return 2
     publish(settings, events)

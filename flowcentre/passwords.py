@@ -27,10 +27,18 @@ def check_new_password(password: str) -> None:
         raise PasswordRefused(f"a password has at most {MAX_LENGTH} characters")
 
 
+class TooBusy(RuntimeError):
+    """More password checks are waiting than the process will queue."""
+
+
 class Passwords:
-    def __init__(self, hasher: PasswordHasher | None = None, *, at_once: int = 2) -> None:
+    def __init__(
+        self, hasher: PasswordHasher | None = None, *, at_once: int = 2, queued: int = 32
+    ) -> None:
         self._hasher = hasher or PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
         self._gate = asyncio.Semaphore(at_once)
+        self._queued = queued
+        self._waiting = 0
         # Checked against when the account does not exist, so that answer takes as long
         # as a wrong password and does not tell which usernames exist.
         self._decoy = self._hasher.hash("not anyone's password")
@@ -42,8 +50,16 @@ class Passwords:
     async def verify(self, password_hash: str | None, password: str) -> bool:
         if len(password) > MAX_LENGTH:
             return False
-        async with self._gate:
-            matched = await asyncio.to_thread(self._matches, password_hash or self._decoy, password)
+        # Each check holds 64 MiB: a flood of sign-ins is refused rather than queued.
+        if self._waiting >= self._queued:
+            raise TooBusy("too many sign-ins at once: try again in a moment")
+        self._waiting += 1
+        try:
+            async with self._gate:
+                decoy = password_hash or self._decoy
+                matched = await asyncio.to_thread(self._matches, decoy, password)
+        finally:
+            self._waiting -= 1
         return matched and password_hash is not None
 
     def _matches(self, password_hash: str, password: str) -> bool:

@@ -97,7 +97,7 @@ class Replay:
         fetched: dict[TopicPartition, deque[ConsumerRecord[bytes, bytes]]],
         unread: set[TopicPartition],
     ) -> None:
-        """Fold the fetched records across partitions in the order they were appended.
+        """Fold the fetched records across partitions oldest first, by record timestamp.
 
         The fold's result does not depend on the order, but its cost does: read a
         partition at a time, a bed meets months of one partition's departures before the

@@ -456,6 +456,7 @@ function closed(socket, code) {
   if (code === NOT_ALLOWED) {
     link.socket = null;
     link.state = "refused";
+    forget();
     showFreshness();
     return;
   }
@@ -506,10 +507,20 @@ function showAccount(session) {
   if (session !== null) document.getElementById("who").textContent = session.name ?? session.account_id;
 }
 
+// Nothing of a board stays on screen for whoever uses the browser next.
+function forget() {
+  picture.sites.clear();
+  picture.wards.clear();
+  picture.beds.clear();
+  picture.cursor = null;
+  picture.confirmedAt = null;
+  document.getElementById("main").replaceChildren(el("p", { class: "loading" }, "Loading the live picture…"));
+}
+
 function signedOut() {
   link.socket = null;
   link.state = "signed_out";
-  picture.cursor = null;
+  forget();
   showAccount(null);
   showFreshness();
   document.getElementById("main").hidden = true;

@@ -13,10 +13,13 @@ from fastapi import Depends, HTTPException, status
 from starlette.requests import HTTPConnection
 
 from flowcentre.access_log import AccessLogNotReady
-from flowcentre.api.deps import AccessDep
+from flowcentre.api.deps import Access, AccessDep
 from flowcentre.domain.access import AccessPolicy, Permission, Principal
+from flowcentre.domain.directory import Directory
 
-SESSION_COOKIE = "fc_session"
+# The __Host- prefix makes browsers refuse the cookie unless this origin set it, Secure,
+# for every path: a sibling subdomain cannot plant a session of its choosing.
+SESSION_COOKIE = "__Host-fc_session"
 
 #: How long a request waits for a just-started process to read the access log.
 ACCESS_LOG_WAIT_S = 5.0
@@ -27,14 +30,26 @@ async def signed_in_as(connection: HTTPConnection, access: AccessDep) -> Princip
     token = connection.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    account_id = await access.sessions.account_of(token)
-    if account_id is None:
+    session = await access.sessions.session_of(token)
+    if session is None:
         return None
+    directory = await current_directory(access)
+    account = directory.account(session.account_id)
+    principal = directory.principal(session.account_id, access.policy)
+    if account is None or principal is None or not account.admits(session.started):
+        # Disabled, or its password changed since: the session is over for good.
+        await access.sessions.end(token)
+        return None
+    return principal
+
+
+async def current_directory(access: Access) -> Directory:
+    """The directory, once this process has read the access log (503 until then)."""
     try:
         await access.log.wait_ready(ACCESS_LOG_WAIT_S)
     except AccessLogNotReady as error:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
-    return access.log.directory.principal(account_id, access.policy)
+    return access.log.directory
 
 
 def current_principal(

@@ -28,13 +28,12 @@ from enum import Enum
 from typing import Annotated, Any, Protocol
 
 import orjson
-from fastapi import APIRouter, Depends, Query, WebSocket
+from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected, WebSocketState
 
 from flowcentre.api.auth import signed_in_as
 from flowcentre.api.deps import Access, AccessDep
-from flowcentre.domain.access import Principal
 from flowcentre.domain.board import BoardScope
 
 JSON = dict[str, Any]
@@ -575,7 +574,6 @@ router = APIRouter(tags=["whiteboard"])
 async def whiteboard(
     websocket: WebSocket,
     hub: Annotated[WhiteboardHub, Depends(hub_of)],
-    principal: Annotated[Principal | None, Depends(signed_in_as)],
     access: AccessDep,
     cursor: Annotated[
         str | None,
@@ -585,6 +583,11 @@ async def whiteboard(
     # Accepted before refusing: a page cannot read why a handshake failed, but it can read
     # a close code.
     await websocket.accept()
+    try:
+        principal = await signed_in_as(websocket, access)
+    except HTTPException as error:
+        await websocket.close(TRY_AGAIN_LATER, str(error.detail))
+        return
     if principal is None:
         await websocket.close(SIGN_IN_AGAIN, "sign in first")
         return
@@ -610,7 +613,13 @@ async def _access_ends(
     """Check the board's session and grants again every ``every_s`` until one changes."""
     while True:
         await asyncio.sleep(every_s)
-        principal = await signed_in_as(websocket, access)
+        try:
+            principal = await signed_in_as(websocket, access)
+        except Exception:
+            # Redis or the access log unavailable for a moment: the board keeps its
+            # session until the next check can tell.
+            log.warning("re-checking a board's access failed", exc_info=True)
+            continue
         if principal is None:
             return SIGN_IN_AGAIN, "the session has ended"
         if BoardScope.of(principal, access.policy) != scope:

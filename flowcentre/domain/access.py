@@ -127,7 +127,3 @@ class Principal:
             and (ward_id is None or held.wards is None or ward_id in held.wards)
             for held in self.grants
         )
-
-    @property
-    def roles(self) -> frozenset[Role]:
-        return frozenset(held.role for held in self.grants)

@@ -99,14 +99,6 @@ AccessEvent = Annotated[
     AccountCreated | PasswordSet | RoleGranted | RoleRevoked | AccountDisabled | AccountEnabled,
     Field(discriminator="type"),
 ]
-ACCESS_EVENT_TYPES: tuple[type[EventBase], ...] = (
-    AccountCreated,
-    PasswordSet,
-    RoleGranted,
-    RoleRevoked,
-    AccountDisabled,
-    AccountEnabled,
-)
 
 _ACCESS_EVENT: TypeAdapter[AccessEvent] = TypeAdapter(AccessEvent)
 

@@ -98,6 +98,10 @@ def site_view(site: SiteRegistered) -> JSON:
     }
 
 
+#: Deltas every board is sent: the registry above wards, and the rebuild's instruction.
+EVERY_BOARD = frozenset({"organisation", "site", "resnapshot"})
+
+
 @dataclass(frozen=True, slots=True)
 class BoardScope:
     """What one board may be sent of the live picture, from its principal's grants.
@@ -144,7 +148,8 @@ class BoardScope:
             occupants = [{"initials": one["initials"]} for one in bed["occupants"]]
             return {**bed, "since": anonymous, "status_reason": None, "occupants": occupants}
         if self.capacity:
-            return {**bed, "since": anonymous, "occupants": []}
+            # The status says why a bed is out of use; its free-text reason may name more.
+            return {**bed, "since": anonymous, "status_reason": None, "occupants": []}
         return None
 
     def ward(self, ward: JSON) -> JSON | None:
@@ -162,8 +167,9 @@ class BoardScope:
             elif kind == "ward":
                 if (ward := self.ward(delta["ward"])) is not None:
                     shown.append({"kind": "ward", "ward": ward})
-            else:
+            elif kind in EVERY_BOARD:
                 shown.append(delta)
+        # Any other kind reaches no board until a rule here says whose it is.
         return shown
 
     def snapshot(self, sites: list[JSON], wards: list[JSON], beds: list[JSON]) -> JSON:

@@ -56,11 +56,21 @@ class Account:
     roles: dict[Role, Fact[tuple[str, ...] | None]] = field(default_factory=dict)
     """Each role's latest grant (the ward ids it covers) or revocation (None)."""
     disabled: Fact[bool] | None = None
+    last_disabled: datetime | None = None
+    """When the account was last disabled, even if enabled since."""
 
     @property
     def active(self) -> bool:
         """Created and not disabled: only then may the account sign in."""
         return self.details is not None and not (self.disabled and self.disabled.value)
+
+    def admits(self, session_started: datetime) -> bool:
+        """Whether a session started then still stands: a new password or a disable ends
+        every session started before it, a stolen one included."""
+        ended = [self.last_disabled]
+        if self.password_hash is not None:
+            ended.append(self.password_hash.order[0])
+        return all(at is None or at < session_started for at in ended)
 
     def grants(self, policy: AccessPolicy) -> tuple[Grant, ...]:
         held = []
@@ -104,10 +114,13 @@ def _(event: RoleGranted | RoleRevoked, account: Account) -> Account:
 @_apply.register(AccountDisabled)
 @_apply.register(AccountEnabled)
 def _(event: AccountDisabled | AccountEnabled, account: Account) -> Account:
-    if not _newer(account.disabled, event):
-        return account
     disabled = isinstance(event, AccountDisabled)
-    return replace(account, disabled=Fact(disabled, event.order()))
+    last = account.last_disabled
+    if disabled and (last is None or last < event.occurred_at):
+        last = event.occurred_at
+    if not _newer(account.disabled, event):
+        return replace(account, last_disabled=last)
+    return replace(account, disabled=Fact(disabled, event.order()), last_disabled=last)
 
 
 class Directory:
@@ -126,7 +139,7 @@ class Directory:
             # mistake by whoever published it, and must not take over someone's sign-in.
             username = event.payload.username
             holder = self._usernames.get(username)
-            if holder is None or (holder.value != account_id and event.order() < holder.order):
+            if holder is None or event.order() < holder.order:
                 self._usernames[username] = Fact(account_id, event.order())
 
     def accounts(self) -> list[Account]:

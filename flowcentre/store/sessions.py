@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
 from flowcentre.store.keyspace import text
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    account_id: str
+    started: datetime
 
 
 class Sessions:
@@ -27,13 +35,17 @@ class Sessions:
     async def start(self, account_id: str) -> str:
         """A new session for the account; the token is the caller's to hand over once."""
         token = secrets.token_urlsafe(32)
-        await self._redis.set(self._key(token), account_id, ex=self._idle_s)
+        started = datetime.now(UTC).isoformat()
+        await self._redis.set(self._key(token), f"{account_id} {started}", ex=self._idle_s)
         return token
 
-    async def account_of(self, token: str) -> str | None:
-        """The account a live session belongs to, extending it; None if it has ended."""
-        account_id = await self._redis.getex(self._key(token), ex=self._idle_s)
-        return text(account_id) if account_id is not None else None
+    async def session_of(self, token: str) -> Session | None:
+        """The live session of the token, extending it; None if it has ended."""
+        stored = await self._redis.getex(self._key(token), ex=self._idle_s)
+        if stored is None:
+            return None
+        account_id, _, started = text(stored).partition(" ")
+        return Session(account_id, datetime.fromisoformat(started))
 
     async def end(self, token: str) -> None:
         await self._redis.delete(self._key(token))

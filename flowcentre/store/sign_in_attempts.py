@@ -1,7 +1,9 @@
-"""Failed sign-ins, counted per username and per address across every API process.
+"""Sign-in attempts, counted per username and per address across every API process.
 
-A moving window rather than a lock-out: guessing stops, and a nurse whose account someone
-else is trying is let back in when the window moves on, without an administrator.
+Each attempt is counted before its password is checked, atomically, so attempts sent at
+once cannot all slip under the limit; a successful sign-in clears its username's count.
+A moving window rather than a lock-out: guessing stops, and the nurse is let in again
+once the window moves past the failed attempts, without an administrator.
 """
 
 from __future__ import annotations
@@ -28,12 +30,10 @@ class SignInAttempts:
         self._per_username: RateLimitItem = parse(per_username)
         self._per_address: RateLimitItem = parse(per_address)
 
-    async def allowed(self, username: str, address: str) -> bool:
-        """Whether another attempt may be checked now."""
-        return await self._limiter.test(
-            self._per_username, "username", username
-        ) and await self._limiter.test(self._per_address, "address", address)
+    async def attempt(self, username: str, address: str) -> bool:
+        """Count an attempt; whether it is within both limits and may be checked."""
+        by_address = await self._limiter.hit(self._per_address, "address", address)
+        return await self._limiter.hit(self._per_username, "username", username) and by_address
 
-    async def failed(self, username: str, address: str) -> None:
-        await self._limiter.hit(self._per_username, "username", username)
-        await self._limiter.hit(self._per_address, "address", address)
+    async def succeeded(self, username: str) -> None:
+        await self._limiter.clear(self._per_username, "username", username)

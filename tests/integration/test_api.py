@@ -173,7 +173,11 @@ async def test_healthz_is_200_when_broker_and_redis_answer(
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
-        "checks": {"broker": {"ok": True, "detail": None}, "redis": {"ok": True, "detail": None}},
+        "checks": {
+            "broker": {"ok": True, "detail": None},
+            "redis": {"ok": True, "detail": None},
+            "access_log": {"ok": True, "detail": None},
+        },
     }
 
 

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from flowcentre.api.app import create_app
 from flowcentre.api.auth import SESSION_COOKIE
 from flowcentre.config import Settings
+from flowcentre.passwords import Passwords
 from flowcentre.runtime import ensure_topics
 from tests import accounts
 from tests.accounts import PASSWORD, account, record
@@ -127,3 +128,33 @@ async def test_revoking_a_role_or_disabling_the_account_reaches_a_live_session(
     assert revoked.json()["account_id"] == "a-nurse"
     assert disabled.status_code == 401
     assert again.status_code == 401
+
+
+async def test_guesses_sent_at_once_are_limited_like_guesses_in_turn(
+    settings: Settings, redis_client: Redis
+) -> None:
+    limited = settings.model_copy(update={"sign_in_limit_per_username": "3 per 15 minutes"})
+    async with signing_in(limited, redis_client) as client:
+        answers = await asyncio.gather(*(sign_in(client, f"guess number {n}") for n in range(8)))
+
+    codes = [answer.status_code for answer in answers]
+    assert (codes.count(401), codes.count(429)) == (3, 5)
+
+
+async def test_a_new_password_ends_the_sessions_started_before_it(
+    settings: Settings, redis_client: Redis
+) -> None:
+    async with signing_in(settings, redis_client) as client:
+        assert (await sign_in(client)).status_code == 200
+        changed = Passwords().hash("another long password")
+        record(
+            settings,
+            [
+                access_event(
+                    "PasswordSet", {"account_id": "a-nurse", "password_hash": changed}, 10**6
+                )
+            ],
+        )
+        ended = await session_once(client, lambda answer: answer.status_code == 401)
+
+    assert ended.json()["detail"].startswith("sign in first")

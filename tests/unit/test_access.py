@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from flowcentre.domain.access_events import AccessEvent
 from flowcentre.domain.board import BoardScope
 from flowcentre.domain.directory import Directory
 from flowcentre.domain.events import Actor, ActorKind, EventRejected
-from tests.builders import access_event, account_created, role_granted, role_revoked
+from tests.builders import T0, access_event, account_created, role_granted, role_revoked
 
 POLICY = load_policy()
 HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"
@@ -109,7 +110,7 @@ def test_an_account_acts_with_the_roles_granted_to_it() -> None:
 
     assert principal is not None
     assert principal.actor == Actor(kind=ActorKind.USER, id="a1", name="Name of a1")
-    assert principal.roles == {Role.WARD_STAFF, Role.DISPLAY}
+    assert {held.role for held in principal.grants} == {Role.WARD_STAFF, Role.DISPLAY}
     assert principal.may(POLICY, Permission.READ_BOARD, "W2")
     assert not principal.may(POLICY, Permission.SET_BED_STATUS, "W2")
 
@@ -157,6 +158,8 @@ def test_a_password_is_kept_only_as_its_argon2_hash() -> None:
 
 HISTORY = (
     account_created("a1", "nurse.jones", minute=0),
+    # Re-issued later (a correction of the details) and raced by another claim between.
+    account_created("a1", "nurse.jones", minute=8),
     role_granted("a1", "ward_staff", "W1", minute=1),
     role_granted("a1", "flow_centre", minute=2),
     role_revoked("a1", "ward_staff", minute=3),
@@ -225,5 +228,27 @@ def test_each_scope_sends_a_bed_in_the_detail_its_grant_allows() -> None:
         "status_reason": None,
         "occupants": [{"initials": "AL"}],
     }
-    assert scope.bed(a_bed("W3")) == {**a_bed("W3"), "since": anonymous, "occupants": []}
+    assert scope.bed(a_bed("W3")) == {
+        **a_bed("W3"),
+        "since": anonymous,
+        "status_reason": None,
+        "occupants": [],
+    }
     assert BoardScope(frozenset({"W1"}), capacity=False).bed(a_bed("W3")) is None
+
+
+def test_a_new_password_or_a_disable_ends_the_sessions_started_before_it() -> None:
+    hashed = {"account_id": "a1", "password_hash": HASH}
+    directory = directory_of(
+        account_created("a1", "nurse.jones"),
+        access_event("PasswordSet", hashed, minute=0),
+        access_event("AccountDisabled", {"account_id": "a1"}, minute=10),
+        access_event("AccountEnabled", {"account_id": "a1"}, minute=11),
+        access_event("PasswordSet", hashed, minute=20),
+    )
+    account = directory.account("a1")
+    assert account is not None
+
+    assert not account.admits(T0 + timedelta(minutes=5))
+    assert not account.admits(T0 + timedelta(minutes=15))
+    assert account.admits(T0 + timedelta(minutes=25))

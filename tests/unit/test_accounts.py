@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from argon2 import PasswordHasher, profiles
@@ -10,7 +11,13 @@ from argon2 import PasswordHasher, profiles
 from flowcentre.accounts import AccountRefused, Administration, NewAccount, RoleRequest
 from flowcentre.accounts_command import role_request
 from flowcentre.domain.access import GrantRefused, Permission, Role, load_policy
-from flowcentre.domain.access_events import AccessEvent, AccountCreated, PasswordSet
+from flowcentre.domain.access_events import (
+    AccessEvent,
+    AccountCreated,
+    PasswordSet,
+    RoleGrant,
+    RoleGranted,
+)
 from flowcentre.domain.directory import Directory
 from flowcentre.domain.events import Actor, ActorKind
 from flowcentre.passwords import PasswordRefused, Passwords
@@ -88,3 +95,29 @@ def test_roles_are_typed_as_role_colon_wards() -> None:
     assert role_request("manager") == RoleRequest(Role.MANAGER)
     with pytest.raises(argparse.ArgumentTypeError, match="the roles are"):
         role_request("matron")
+
+
+def test_a_change_comes_after_the_fact_it_replaces_whatever_this_machines_clock_says() -> None:
+    directory = Directory()
+    admin = Administration(directory, POLICY, PASSWORDS, OPERATOR)
+    [created] = applied(directory, admin.create(nurse(), None, []))
+    assert isinstance(created, AccountCreated)
+    # Granted from a machine whose clock runs a day ahead of this one.
+    ahead = datetime.now(UTC) + timedelta(days=1)
+    payload = RoleGrant(account_id=created.payload.account_id, role=Role.FLOW_CENTRE)
+    granted = RoleGranted(
+        event_id="grant-1",
+        occurred_at=ahead,
+        recorded_at=ahead,
+        source=created.source,
+        caused_by=created.caused_by,
+        payload=payload,
+    )
+    applied(directory, [granted])
+
+    [revoked] = applied(directory, admin.revoke("nurse.jones", Role.FLOW_CENTRE))
+
+    assert revoked.occurred_at > ahead
+    principal = directory.principal(created.payload.account_id, POLICY)
+    assert principal is not None
+    assert principal.grants == ()

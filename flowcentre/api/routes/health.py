@@ -14,7 +14,7 @@ from fastapi import APIRouter, Response, status
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from flowcentre.api.deps import RedisDep, SettingsDep
+from flowcentre.api.deps import AccessDep, RedisDep, SettingsDep
 from flowcentre.api.models import Check, Health
 
 router = APIRouter(tags=["health"])
@@ -79,13 +79,26 @@ async def _check_redis(redis: Redis) -> Check:
 @router.get(
     "/healthz",
     response_model=Health,
-    responses={503: {"model": Health, "description": "The broker or Redis does not answer."}},
+    responses={
+        503: {
+            "model": Health,
+            "description": "The broker or Redis does not answer, or the access log is not current.",
+        }
+    },
 )
-async def healthz(settings: SettingsDep, redis: RedisDep, response: Response) -> Health:
+async def healthz(
+    settings: SettingsDep, redis: RedisDep, access: AccessDep, response: Response
+) -> Health:
     broker, view = await asyncio.gather(
         _check_broker(settings.kafka_bootstrap), _check_redis(redis)
     )
-    checks = {"broker": broker, "redis": view}
+    # Without a current directory of accounts, no one's access can be checked.
+    problem = access.log.problem()
+    checks = {
+        "broker": broker,
+        "redis": view,
+        "access_log": Check(ok=problem is None, detail=problem),
+    }
     healthy = all(check.ok for check in checks.values())
     if not healthy:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE

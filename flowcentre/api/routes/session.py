@@ -13,11 +13,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field, SecretStr
 
-from flowcentre.access_log import AccessLogNotReady
-from flowcentre.api.auth import ACCESS_LOG_WAIT_S, SESSION_COOKIE, PrincipalDep
+from flowcentre.api.auth import SESSION_COOKIE, PrincipalDep, current_directory
 from flowcentre.api.deps import AccessDep
 from flowcentre.api.models import SessionView
-from flowcentre.passwords import MAX_LENGTH
+from flowcentre.passwords import MAX_LENGTH, TooBusy
 
 router = APIRouter(prefix="/api/v1/session", tags=["session"])
 
@@ -45,22 +44,24 @@ async def sign_in(
 ) -> SessionView:
     username = body.username.strip().lower()
     address = request.client.host if request.client else "unknown"
-    if not await access.attempts.allowed(username, address):
+    if not await access.attempts.attempt(username, address):
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS, "too many failed sign-ins: try again later"
         )
-    try:
-        await access.log.wait_ready(ACCESS_LOG_WAIT_S)
-    except AccessLogNotReady as error:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
-    directory = access.log.directory
+    directory = await current_directory(access)
     account = directory.by_username(username)
     known_hash = account.password_hash.value if account and account.password_hash else None
-    matched = await access.passwords.verify(known_hash, body.password.get_secret_value())
+    try:
+        matched = await access.passwords.verify(known_hash, body.password.get_secret_value())
+    except TooBusy as error:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
     principal = directory.principal(account.account_id, access.policy) if account else None
     if not matched or principal is None or account is None:
-        await access.attempts.failed(username, address)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, NOT_RECOGNISED)
+    await access.attempts.succeeded(username)
+    # A session the browser already held is ended, so no one can plant one to share.
+    if previous := request.cookies.get(SESSION_COOKIE):
+        await access.sessions.end(previous)
     token = await access.sessions.start(account.account_id)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, secure=True, samesite="lax", path="/")
     return SessionView.of(principal, access.policy)
