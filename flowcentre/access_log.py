@@ -105,7 +105,7 @@ class AccessLog:
             batches = await consumer.getmany(*partitions, timeout_ms=1000)
             for tp, records in batches.items():
                 for record in records:
-                    _apply(directory, tp.partition, record.offset, record.value)
+                    _fold_record(directory, tp.partition, record.offset, record.value)
             if await self._at_end(consumer, partitions):
                 self._at_end_since = time.monotonic()
                 if not caught_up:
@@ -125,7 +125,7 @@ class AccessLog:
         return True
 
 
-def _apply(directory: Directory, partition: int, offset: int, raw: bytes | None) -> None:
+def _fold_record(directory: Directory, partition: int, offset: int, raw: bytes | None) -> None:
     try:
         event = decode_access_event(raw or b"")
     except EventRejected as error:

@@ -25,7 +25,7 @@ from flowcentre.domain.events import Actor, ActorKind
 from flowcentre.passwords import PasswordRefused, Passwords
 from flowcentre.runtime import ensure_topics
 
-ACCESS_LOG_WAIT_S = 30.0
+READ_ACCESS_LOG_S = 30.0
 
 Change = Callable[[Administration, argparse.Namespace], list[AccessEvent]]
 
@@ -53,7 +53,7 @@ async def _directory(settings: Settings) -> Directory:
     log = bootstrap.access_log(settings)
     await log.start()
     try:
-        await log.wait_ready(ACCESS_LOG_WAIT_S)
+        await log.wait_ready(READ_ACCESS_LOG_S)
         return log.directory
     finally:
         await log.stop()

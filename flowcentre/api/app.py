@@ -26,6 +26,10 @@ from flowcentre.publisher import EventPublisher, PublishFailed
 
 log = logging.getLogger(__name__)
 
+ROUTERS = tuple(
+    module.router for module in (health, session, system, sites, wards, beds, whiteboard)
+)
+
 MAX_BODY_BYTES = 64 * 1024
 WS_MAX_INCOMING_BYTES = 4096
 
@@ -105,8 +109,8 @@ def create_app(
     # The last added wraps the others: every answer, refusals included, carries the headers.
     app.add_middleware(CrossSiteRefusal)
     app.add_middleware(SecurityHeaders)
-    for module in (health, session, system, sites, wards, beds, whiteboard):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     # Mounted last: the routes above take precedence over files of the same path.
     if settings.ui_dir.is_dir():
         app.mount("/", StaticFiles(directory=settings.ui_dir, html=True), name="ui")

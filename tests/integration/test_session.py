@@ -35,7 +35,7 @@ async def signing_in(settings: Settings, redis: Redis) -> AsyncIterator[httpx.As
             yield client
 
 
-async def sign_in(client: httpx.AsyncClient, password: str = PASSWORD) -> httpx.Response:
+async def nurse_signs_in(client: httpx.AsyncClient, password: str = PASSWORD) -> httpx.Response:
     return await accounts.sign_in(client, "Nurse.Jones", password)
 
 
@@ -56,7 +56,7 @@ async def test_a_nurse_signs_in_sees_their_roles_and_signs_out(
 ) -> None:
     async with signing_in(settings, redis_client) as client:
         anonymous = await client.get("/api/v1/session")
-        signed_in = await sign_in(client)
+        signed_in = await nurse_signs_in(client)
         me = await client.get("/api/v1/session")
         signed_out = await client.delete("/api/v1/session")
         after = await client.get("/api/v1/session")
@@ -89,7 +89,7 @@ async def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(
     settings: Settings, redis_client: Redis
 ) -> None:
     async with signing_in(settings, redis_client) as client:
-        wrong = await sign_in(client, "not the password")
+        wrong = await nurse_signs_in(client, "not the password")
         unknown = await client.post(
             "/api/v1/session", json={"username": "nobody", "password": PASSWORD}
         )
@@ -107,8 +107,10 @@ async def test_guessing_is_stopped_even_for_the_right_password(
 ) -> None:
     limited = settings.model_copy(update={"sign_in_limit_per_username": "3 per 15 minutes"})
     async with signing_in(limited, redis_client) as client:
-        guesses = [(await sign_in(client, f"guess number {n}")).status_code for n in range(3)]
-        right = await sign_in(client)
+        guesses = [
+            (await nurse_signs_in(client, f"guess number {n}")).status_code for n in range(3)
+        ]
+        right = await nurse_signs_in(client)
 
     assert guesses == [401, 401, 401]
     assert right.status_code == 429
@@ -118,12 +120,12 @@ async def test_revoking_a_role_or_disabling_the_account_reaches_a_live_session(
     settings: Settings, redis_client: Redis
 ) -> None:
     async with signing_in(settings, redis_client) as client:
-        assert (await sign_in(client)).status_code == 200
+        assert (await nurse_signs_in(client)).status_code == 200
         record(settings, [role_revoked("a-nurse", "ward_staff", minute=5)])
         revoked = await session_once(client, lambda answer: not answer.json()["grants"])
         record(settings, [access_event("AccountDisabled", {"account_id": "a-nurse"}, 6)])
         disabled = await session_once(client, lambda answer: answer.status_code == 401)
-        again = await sign_in(client)
+        again = await nurse_signs_in(client)
 
     assert revoked.json()["account_id"] == "a-nurse"
     assert disabled.status_code == 401
@@ -135,7 +137,9 @@ async def test_guesses_sent_at_once_are_limited_like_guesses_in_turn(
 ) -> None:
     limited = settings.model_copy(update={"sign_in_limit_per_username": "3 per 15 minutes"})
     async with signing_in(limited, redis_client) as client:
-        answers = await asyncio.gather(*(sign_in(client, f"guess number {n}") for n in range(8)))
+        answers = await asyncio.gather(
+            *(nurse_signs_in(client, f"guess number {n}") for n in range(8))
+        )
 
     codes = [answer.status_code for answer in answers]
     assert (codes.count(401), codes.count(429)) == (3, 5)
@@ -145,7 +149,7 @@ async def test_a_new_password_ends_the_sessions_started_before_it(
     settings: Settings, redis_client: Redis
 ) -> None:
     async with signing_in(settings, redis_client) as client:
-        assert (await sign_in(client)).status_code == 200
+        assert (await nurse_signs_in(client)).status_code == 200
         changed = Passwords().hash("another long password")
         record(
             settings,

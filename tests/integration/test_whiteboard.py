@@ -27,6 +27,7 @@ from flowcentre.api.app import create_app
 from flowcentre.api.auth import SESSION_COOKIE
 from flowcentre.api.whiteboard import (
     ACCESS_CHANGED,
+    NOT_ALLOWED,
     SIGN_IN_AGAIN,
     TRY_AGAIN_LATER,
     HubOptions,
@@ -329,3 +330,15 @@ async def test_a_socket_opened_from_another_sites_page_is_refused(
                 pass
 
     assert refused.value.response.status_code == 403
+
+
+async def test_an_account_that_may_see_no_board_is_told_so(
+    settings: Settings, redis_client: Redis
+) -> None:
+    record(settings, account("acc-feed", "pas.feed", "integration"))
+    async with whiteboard(settings, redis_client) as served:
+        feed = Served(served.url, await session_cookie(served.url, "pas.feed"))
+        async with feed.board() as board:
+            code = await closed_with(board)
+
+    assert code == NOT_ALLOWED

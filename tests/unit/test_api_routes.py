@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from redis.asyncio import Redis
 
-from flowcentre.api.app import create_app
+from flowcentre.api.app import ROUTERS, create_app
 from flowcentre.api.auth import current_principal, signed_in_as
 from flowcentre.api.deps import get_policy, get_publisher, get_reads
 from flowcentre.config import Settings
@@ -308,3 +310,22 @@ async def test_only_staff_granted_the_beds_ward_may_set_its_status(
     assert response.status_code == 403
     assert "bed.status.set" in response.json()["detail"]
     assert publisher.published == []
+
+
+def depends_on(dependant: Dependant, wanted: Callable[..., object]) -> bool:
+    return any(sub.call is wanted or depends_on(sub, wanted) for sub in dependant.dependencies)
+
+
+def test_every_api_route_but_signing_in_needs_a_principal() -> None:
+    # Signing in, and signing out (which ends whatever session the browser sends).
+    open_routes = {("POST", "/api/v1/session"), ("DELETE", "/api/v1/session")}
+    guarded = {
+        (method, route.path): depends_on(route.dependant, current_principal)
+        for router in ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.path.startswith("/api/")
+        for method in route.methods or ()
+    }
+
+    assert len(guarded) > len(open_routes)
+    assert {route for route, needs in guarded.items() if not needs} == open_routes

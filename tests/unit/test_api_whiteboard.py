@@ -401,3 +401,20 @@ async def test_each_board_is_sent_only_what_its_scope_may_see() -> None:
     # The wall display is told the cursor moved on, and nothing of the other ward's bed.
     [wall_delta] = wall.of_type("delta")
     assert (wall_delta["cursor"], wall_delta["deltas"]) == (moved, [])
+
+
+async def test_a_board_resuming_from_its_cursor_gets_the_gap_as_its_scope_sees_it() -> None:
+    stream = MemoryStream()
+    stream.wards["W2"] = {"ward_id": "W2", "site_id": "S", "name": "W2"}
+    held = stream.add(bed("A1"))
+    missed = [stream.add(occupied("A2", "W1")), stream.add(occupied("B2", "W2"))]
+    wall = BoardScope(full_wards=frozenset(), capacity=False, wall_wards=frozenset({"W2"}))
+    async with running(WhiteboardHub(stream, options())) as hub:
+        board = Board()
+        async with connected(await hub.open(held, wall), board):
+            await board.until(lambda b: len(b.of_type("delta")) == len(missed))
+
+    assert [m["cursor"] for m in board.of_type("delta")] == missed
+    assert board.bed_deltas() == ["B2"]
+    [shown] = [d["bed"] for m in board.of_type("delta") for d in m["deltas"]]
+    assert shown["occupants"] == [{"initials": "AL"}]
