@@ -35,12 +35,15 @@ async def signed_in_as(connection: HTTPConnection, access: AccessDep) -> Princip
         return None
     directory = await current_directory(access)
     account = directory.account(session.account_id)
-    principal = directory.principal(session.account_id, access.policy)
-    if account is None or principal is None or not account.admits(session.started):
+    if account is None or account.details is None:
+        # Not in this process's directory yet: the access log may be a moment behind the
+        # process that started the session, so the session stands.
+        return None
+    if not account.active or not account.admits(session.started):
         # Disabled, or its password changed since: the session is over for good.
         await access.sessions.end(token)
         return None
-    return principal
+    return directory.principal(session.account_id, access.policy)
 
 
 async def current_directory(access: Access) -> Directory:

@@ -14,6 +14,7 @@ from flowcentre.api.auth import SESSION_COOKIE
 from flowcentre.config import Settings
 from flowcentre.passwords import Passwords
 from flowcentre.runtime import ensure_topics
+from flowcentre.store.sessions import Sessions
 from tests import accounts
 from tests.accounts import PASSWORD, account, record
 from tests.builders import access_event, role_revoked
@@ -162,3 +163,17 @@ async def test_a_new_password_ends_the_sessions_started_before_it(
         ended = await session_once(client, lambda answer: answer.status_code == 401)
 
     assert ended.json()["detail"].startswith("sign in first")
+
+
+async def test_a_session_for_an_account_this_process_has_not_read_yet_stands(
+    settings: Settings, redis_client: Redis
+) -> None:
+    async with signing_in(settings, redis_client) as client:
+        token = await Sessions(redis_client, settings.redis_prefix, 60).start("a-late")
+        client.headers["Cookie"] = f"{SESSION_COOKIE}={token}"
+        unknown = await client.get("/api/v1/session")
+        record(settings, account("a-late", "late.starter", "flow_centre"))
+        known = await session_once(client, lambda answer: answer.status_code == 200)
+
+    assert unknown.status_code == 401
+    assert known.json()["account_id"] == "a-late"
