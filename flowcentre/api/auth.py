@@ -15,6 +15,7 @@ from starlette.requests import HTTPConnection
 from flowcentre.access_log import AccessLogNotReady
 from flowcentre.api.deps import Access, AccessDep
 from flowcentre.domain.access import AccessPolicy, Permission, Principal
+from flowcentre.domain.board import BoardScope
 from flowcentre.domain.directory import Directory
 
 # The __Host- prefix makes browsers refuse the cookie unless this origin set it, Secure,
@@ -74,6 +75,14 @@ ACCESS_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not signed in, or the session has ended."},
     403: {"description": "Signed in, without the permission (or not over the ward) needed."},
 }
+
+
+def board_scope(principal: Principal, policy: AccessPolicy) -> BoardScope:
+    """What of the boards the principal may see; 403 if it may see none."""
+    scope = BoardScope.of(principal, policy)
+    if scope is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "you may see no board")
+    return scope
 
 
 def require(

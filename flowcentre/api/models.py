@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from flowcentre.domain import board
 from flowcentre.domain.access import AccessPolicy, Permission, Principal, Role
 from flowcentre.domain.beds import BedState, BedStatus
+from flowcentre.domain.board import BoardScope
 from flowcentre.domain.events import (
     ActorKind,
     SiteKind,
@@ -37,18 +38,22 @@ class ActorView(View):
 
 class StampView(View):
     at: datetime
-    by: ActorView
+    by: ActorView | None = Field(
+        default=None, description="Who or what did it; not shown on a wall display's view."
+    )
 
 
 class OccupantView(View):
-    """The least a board needs of the patient in a bed: no name, number or spell id."""
+    """The least a board needs of the patient in a bed: no name, number or spell id.
+
+    A wall display's view carries the initials alone; the other fields are then null."""
 
     initials: str
-    sex: str
-    arrived_at: datetime
-    admitted_at: datetime | None
-    expected_discharge_date: date | None
-    on_leave: bool
+    sex: str | None = None
+    arrived_at: datetime | None = None
+    admitted_at: datetime | None = None
+    expected_discharge_date: date | None = None
+    on_leave: bool | None = None
 
 
 class BedView(View):
@@ -203,3 +208,12 @@ class SessionView(View):
                 for held in principal.grants
             ],
         )
+
+
+def beds_seen(beds: Iterable[Bed], scope: BoardScope) -> list[BedView]:
+    """The beds as the scope may see them, leaving out any it may not."""
+    return [
+        BedView.model_validate(shown)
+        for bed in beds
+        if (shown := scope.bed(board.bed_view(bed))) is not None
+    ]

@@ -329,3 +329,36 @@ def test_every_api_route_but_signing_in_needs_a_principal() -> None:
 
     assert len(guarded) > len(open_routes)
     assert {route for route, needs in guarded.items() if not needs} == open_routes
+
+
+async def test_a_wall_display_reads_beds_states_and_initials_only(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    app.dependency_overrides[current_principal] = lambda: signed_in(Role.DISPLAY, "AVON4")
+
+    ward_view = (await client.get("/api/v1/wards/AVON4")).json()
+    one = (await client.get("/api/v1/beds/B1")).json()
+
+    beds = {b["bed_id"]: b for b in ward_view["beds"]}
+    assert beds["B1"]["occupants"] == [
+        {
+            "initials": "AL",
+            "sex": None,
+            "arrived_at": None,
+            "admitted_at": None,
+            "expected_discharge_date": None,
+            "on_leave": None,
+        }
+    ]
+    assert beds["B1"]["since"]["by"] is None
+    assert one == beds["B1"]
+
+
+async def test_ward_staff_read_their_beds_in_full(client: httpx.AsyncClient) -> None:
+    one = (await client.get("/api/v1/beds/B1")).json()
+
+    [occupant] = one["occupants"]
+    assert occupant["initials"] == "AL"
+    assert occupant["sex"] is not None
+    assert occupant["arrived_at"] is not None
+    assert one["since"]["by"]["kind"] == "system"

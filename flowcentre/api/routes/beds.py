@@ -13,10 +13,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
 
-from flowcentre.api.auth import ACCESS_RESPONSES, PrincipalDep, require
+from flowcentre.api.auth import ACCESS_RESPONSES, PrincipalDep, board_scope, require
 from flowcentre.api.deps import PolicyDep, PublisherDep, ReadsDep
-from flowcentre.api.models import BedStatusRequest, BedView, EventAccepted
-from flowcentre.domain import board
+from flowcentre.api.models import BedStatusRequest, BedView, EventAccepted, beds_seen
 from flowcentre.domain.access import Permission
 from flowcentre.domain.beds import status_refusal
 from flowcentre.domain.events import (
@@ -53,7 +52,8 @@ async def read_bed(
     if bed is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"bed {bed_id!r} is not known")
     require(principal, policy, Permission.READ_BOARD, bed.ward_id)
-    return BedView.model_validate(board.bed_view(bed))
+    [seen] = beds_seen([bed], board_scope(principal, policy))
+    return seen
 
 
 async def _organisation_of(reads: LiveReads, bed: Bed) -> str:

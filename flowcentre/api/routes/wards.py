@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
 
-from flowcentre.api.auth import ACCESS_RESPONSES, PrincipalDep, require
+from flowcentre.api.auth import ACCESS_RESPONSES, PrincipalDep, board_scope, require
 from flowcentre.api.deps import PolicyDep, ReadsDep
-from flowcentre.api.models import BedView, SiteView, WardDetail, counts_of
+from flowcentre.api.models import SiteView, WardDetail, beds_seen, counts_of
 from flowcentre.domain import board
 from flowcentre.domain.access import Permission
 
@@ -38,5 +38,5 @@ async def read_ward(
         **board.ward_view(ward),
         site=SiteView(**board.site_view(site)) if site else None,
         counts=counts_of(beds),
-        beds=[BedView.model_validate(board.bed_view(bed)) for bed in beds],
+        beds=beds_seen(beds, board_scope(principal, policy)),
     )
