@@ -99,15 +99,20 @@ def signed_in(role: Role, *wards: str) -> Principal:
     )
 
 
-@pytest.fixture
-def app(publisher: RecordingPublisher) -> FastAPI:
+def app_over(publisher: EventPublisher, principal: Principal) -> FastAPI:
+    """The app over HISTORY in memory, with ``principal`` signed in."""
     settings = Settings(kafka_bootstrap="127.0.0.1:9", redis_url="redis://127.0.0.1:9/0")
     app = create_app(settings, redis=Redis(), publisher=publisher)
     app.dependency_overrides[get_reads] = lambda: StateReads(fold(HISTORY))
     app.dependency_overrides[get_publisher] = lambda: publisher
     app.dependency_overrides[get_policy] = lambda: POLICY
-    app.dependency_overrides[current_principal] = lambda: signed_in(Role.WARD_STAFF, "AVON4")
+    app.dependency_overrides[current_principal] = lambda: principal
     return app
+
+
+@pytest.fixture
+def app(publisher: RecordingPublisher) -> FastAPI:
+    return app_over(publisher, signed_in(Role.WARD_STAFF, "AVON4"))
 
 
 @pytest_asyncio.fixture

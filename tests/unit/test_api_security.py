@@ -8,28 +8,17 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
-from flowcentre.api.app import MAX_BODY_BYTES, create_app
-from flowcentre.api.auth import current_principal
-from flowcentre.api.deps import get_policy, get_publisher, get_reads
+from flowcentre.api.app import MAX_BODY_BYTES
 from flowcentre.api.security import CONTENT_SECURITY_POLICY
-from flowcentre.config import Settings
-from flowcentre.domain.access import Role, load_policy
-from tests.builders import fold
+from flowcentre.domain.access import Role
 from tests.unit.conftest import RecordingPublisher
-from tests.unit.test_api_routes import HISTORY, StateReads, signed_in
+from tests.unit.test_api_routes import app_over, signed_in
 
 
 @pytest.fixture
 def app(publisher: RecordingPublisher) -> FastAPI:
-    settings = Settings(kafka_bootstrap="127.0.0.1:9", redis_url="redis://127.0.0.1:9/0")
-    app = create_app(settings, redis=Redis(), publisher=publisher)
-    app.dependency_overrides[get_reads] = lambda: StateReads(fold(HISTORY))
-    app.dependency_overrides[get_publisher] = lambda: publisher
-    app.dependency_overrides[get_policy] = load_policy
-    app.dependency_overrides[current_principal] = lambda: signed_in(Role.FLOW_CENTRE)
-    return app
+    return app_over(publisher, signed_in(Role.FLOW_CENTRE))
 
 
 @pytest_asyncio.fixture
