@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -32,9 +34,12 @@ class AccessLogNotReady(RuntimeError):
 
 
 class AccessLog:
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, options: Mapping[str, Any] | None = None
+    ) -> None:
         self.directory = Directory()
         self._bootstrap = bootstrap
+        self._options = dict(options or {})
         self._topic = topic
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -72,6 +77,7 @@ class AccessLog:
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 fetch_max_wait_ms=100,
+                **self._options,
             )
             try:
                 await consumer.start()

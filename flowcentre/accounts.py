@@ -7,6 +7,7 @@ the change (``by``), as every event on the live picture's log does.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,13 +29,19 @@ from flowcentre.domain.access_events import (
     RoleGranted,
     RoleRevocation,
     RoleRevoked,
+    TokenIssue,
+    TokenIssued,
+    TokenRef,
+    TokenRevoked,
 )
-from flowcentre.domain.directory import Account, Directory, Fact
+from flowcentre.domain.directory import Account, Directory, Fact, token_digest
 from flowcentre.domain.events import Actor, Source
 from flowcentre.passwords import Passwords
 
 SOURCE_SYSTEM = "flowcentre-accounts"
 SUCCESSOR_GAP = timedelta(microseconds=1)
+#: Marks a string as a Flow Centre token, so a secret scanner or a reader can tell one.
+TOKEN_PREFIX = "fct_"
 
 
 class Envelope(TypedDict):
@@ -78,6 +85,8 @@ class Administration:
         self, account: NewAccount, password: str | None, roles: Iterable[RoleRequest]
     ) -> list[AccessEvent]:
         username = self.available(account.username)
+        if password is not None and account.kind is not AccountKind.PERSON:
+            raise AccountRefused(f"a {account.kind} account signs in with a token, not a password")
         details = AccountDetails(
             account_id=f"acc-{uuid.uuid4().hex[:12]}",
             kind=account.kind,
@@ -105,6 +114,11 @@ class Administration:
 
     def set_password(self, username: str, password: str) -> list[AccessEvent]:
         account, organisation = self._existing(username)
+        if account.details is not None and account.details.value.kind is not AccountKind.PERSON:
+            raise AccountRefused(
+                f"{username!r} is a {account.details.value.kind} account: it signs in with a "
+                "token, not a password"
+            )
         return [
             self._password_set(account.account_id, organisation, password, account.password_hash)
         ]
@@ -119,6 +133,31 @@ class Administration:
         revocation = RoleRevocation(account_id=account.account_id, role=role)
         envelope = self._envelope(organisation, account.roles.get(role))
         return [RoleRevoked(**envelope, payload=revocation)]
+
+    def issue_token(self, username: str) -> tuple[str, list[AccessEvent]]:
+        """A new token for a device or a system, and the event recording its digest.
+
+        The token is the caller's to hand over once: the log keeps only its digest."""
+        account, organisation = self._existing(username)
+        if account.details is not None and account.details.value.kind is AccountKind.PERSON:
+            raise AccountRefused(
+                f"{username!r} is a person's account: people sign in themselves, not by token"
+            )
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        issue = TokenIssue(
+            account_id=account.account_id,
+            token_id=f"tok-{uuid.uuid4().hex[:12]}",
+            digest=token_digest(token),
+        )
+        return token, [TokenIssued(**self._envelope(organisation), payload=issue)]
+
+    def revoke_token(self, username: str, token_id: str) -> list[AccessEvent]:
+        account, organisation = self._existing(username)
+        issued = account.tokens.get(token_id)
+        if issued is None:
+            raise AccountRefused(f"{username!r} has no token {token_id!r}")
+        ref = TokenRef(account_id=account.account_id, token_id=token_id)
+        return [TokenRevoked(**self._envelope(organisation, issued), payload=ref)]
 
     def disable(self, username: str) -> list[AccessEvent]:
         account, organisation = self._existing(username)

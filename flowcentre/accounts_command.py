@@ -12,6 +12,7 @@ import secrets
 import socket
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 
@@ -72,7 +73,16 @@ def _add(admin: Administration, args: argparse.Namespace) -> list[AccessEvent]:
     account = NewAccount(args.username, args.name, args.organisation, AccountKind(args.kind))
     # Refused before anyone is asked for a password they would type for nothing.
     admin.available(account.username)
-    return admin.create(account, _password(args), args.role)
+    asks = account.kind is AccountKind.PERSON and not args.sso
+    password = _password(args) if asks else None
+    return admin.create(account, password, args.role)
+
+
+def _token(admin: Administration, args: argparse.Namespace) -> list[AccessEvent]:
+    token, events = admin.issue_token(args.username)
+    # Shown once, on standard output alone, so `TOKEN=$(flowcentre accounts token x)` works.
+    print(token)
+    return events
 
 
 CHANGES: dict[str, Change] = {
@@ -80,6 +90,8 @@ CHANGES: dict[str, Change] = {
     "password": lambda admin, args: admin.set_password(args.username, _password(args)),
     "grant": lambda admin, args: admin.grant(args.username, args.role),
     "revoke": lambda admin, args: admin.revoke(args.username, Role(args.role)),
+    "token": _token,
+    "revoke-token": lambda admin, args: admin.revoke_token(args.username, args.token_id),
     "disable": lambda admin, args: admin.disable(args.username),
     "enable": lambda admin, args: admin.enable(args.username),
 }
@@ -106,7 +118,8 @@ def run_accounts(settings: Settings, args: argparse.Namespace) -> int:
         print(f"flowcentre accounts: {error}", file=sys.stderr)
         return 2
     publish(settings, events)
-    print(f"Recorded {', '.join(type(event).__name__ for event in events)} for {args.username}")
+    recorded = ", ".join(type(event).__name__ for event in events)
+    print(f"Recorded {recorded} for {args.username}", file=sys.stderr)
     return 0
 
 
@@ -121,7 +134,13 @@ def _list(directory: Directory) -> None:
             if fact.value is not None
         )
         state = "active" if account.active else "disabled"
-        print(f"{details.username:24} {details.kind:7} {state:8} {details.display_name} [{roles}]")
+        tokens = "".join(
+            f" {token_id}" for token_id, fact in sorted(account.tokens.items()) if fact.value
+        )
+        print(
+            f"{details.username:24} {details.kind:7} {state:8} {details.display_name} [{roles}]"
+            + (f" tokens:{tokens}" if tokens else "")
+        )
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -132,7 +151,17 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add.add_argument("username")
     add.add_argument("--name", required=True, help="the name shown for the account")
     add.add_argument("--organisation", required=True, help="organisation id, such as RWP")
-    add.add_argument("--kind", choices=[kind.value for kind in AccountKind], default="person")
+    add.add_argument(
+        "--kind",
+        choices=[kind.value for kind in AccountKind],
+        default="person",
+        help="a person signs in with a password; a device or service with a token",
+    )
+    add.add_argument(
+        "--sso",
+        action="store_true",
+        help="a person who signs in through the organisation's provider only: no password",
+    )
     add.add_argument(
         "--role",
         type=role_request,
@@ -147,6 +176,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         parser.add_argument(
             "--password-stdin", action="store_true", help="read the password from standard input"
         )
+    token = changes.add_parser(
+        "token", help="issue a device's or a system's token (printed once, on standard output)"
+    )
+    token.add_argument("username")
+    revoke_token = changes.add_parser("revoke-token", help="revoke a token by its id")
+    revoke_token.add_argument("username")
+    revoke_token.add_argument("token_id", help="as `flowcentre accounts list` shows it")
     grant = changes.add_parser("grant", help="grant a role")
     grant.add_argument("username")
     grant.add_argument("role", type=role_request, help="ROLE or ROLE:WARD,WARD")
@@ -158,29 +194,44 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     changes.add_parser("list", help="list the accounts and their roles")
 
 
-def demo_accounts(
-    settings: Settings, organisation_id: str, ward_id: str
-) -> list[tuple[str, str, str]]:
-    """One account for each role a person holds, with fresh random passwords: for ``up``.
+@dataclass(frozen=True, slots=True)
+class DemoAccount:
+    username: str
+    credential: str
+    """The password of a person's account, the token of a device's or a system's."""
+    role: str
 
-    Returns the username, password and role of each account created."""
-    wanted = [
-        ("ward.nurse", "Demo ward nurse", RoleRequest(Role.WARD_STAFF, frozenset({ward_id}))),
-        ("flow.centre", "Demo flow centre coordinator", RoleRequest(Role.FLOW_CENTRE)),
-        ("site.manager", "Demo site manager", RoleRequest(Role.MANAGER)),
-        ("admin", "Demo administrator", RoleRequest(Role.ADMINISTRATOR)),
+
+def demo_accounts(settings: Settings, organisation_id: str, ward_id: str) -> list[DemoAccount]:
+    """An account for each role, with fresh random passwords and tokens: for ``up``."""
+    ward = frozenset({ward_id})
+    wanted: list[tuple[str, str, AccountKind, Role | RoleRequest]] = [
+        ("ward.nurse", "Demo ward nurse", AccountKind.PERSON, RoleRequest(Role.WARD_STAFF, ward)),
+        ("flow.centre", "Demo flow centre coordinator", AccountKind.PERSON, Role.FLOW_CENTRE),
+        ("site.manager", "Demo site manager", AccountKind.PERSON, Role.MANAGER),
+        ("admin", "Demo administrator", AccountKind.PERSON, Role.ADMINISTRATOR),
+        ("wall.screen", "Demo wall screen", AccountKind.DEVICE, RoleRequest(Role.DISPLAY, ward)),
+        ("demo.feed", "Demo integration feed", AccountKind.SERVICE, Role.INTEGRATION),
     ]
     directory = asyncio.run(_directory(settings))
     admin = Administration(directory, load_policy(settings.access_policy), Passwords(), _operator())
-    created: list[tuple[str, str, str]] = []
+    created: list[DemoAccount] = []
     events: list[AccessEvent] = []
-    for username, name, request in wanted:
+    for username, name, kind, role in wanted:
         if directory.by_username(username) is not None:
             continue
-        password = secrets.token_urlsafe(12)
-        account = NewAccount(username, name, organisation_id)
-        events.extend(admin.create(account, password, [request]))
+        request = role if isinstance(role, RoleRequest) else RoleRequest(role)
+        account = NewAccount(username, name, organisation_id, kind)
+        person = kind is AccountKind.PERSON
+        credential = secrets.token_urlsafe(12) if person else ""
+        for event in admin.create(account, credential or None, [request]):
+            # Applied here too, so that the token below is issued to an account it knows.
+            directory.apply(event)
+            events.append(event)
+        if not person:
+            credential, issued = admin.issue_token(username)
+            events.extend(issued)
         wards = f" on {','.join(sorted(request.wards))}" if request.wards else ""
-        created.append((username, password, f"{request.role}{wards}"))
+        created.append(DemoAccount(username, credential, f"{request.role}{wards}"))
     publish(settings, events)
     return created

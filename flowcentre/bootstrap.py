@@ -7,10 +7,12 @@ from redis.asyncio import Redis
 from flowcentre.access_log import AccessLog
 from flowcentre.config import Settings
 from flowcentre.domain.access_events import access_key
+from flowcentre.domain.audit import audit_key
 from flowcentre.publisher import KafkaPublisher
+from flowcentre.store.audit_index import RedisAuditIndex
+from flowcentre.store.rate_limits import SignInAttempts, WriteLimit, moving_window
 from flowcentre.store.reads import LiveReads
 from flowcentre.store.sessions import Sessions
-from flowcentre.store.sign_in_attempts import SignInAttempts
 from flowcentre.store.view import RedisView
 
 
@@ -46,15 +48,37 @@ def live_reads(settings: Settings, redis: Redis) -> LiveReads:
 
 
 def publisher(settings: Settings) -> KafkaPublisher:
-    return KafkaPublisher(kafka_bootstrap(settings), settings.events_topic)
+    return KafkaPublisher(
+        kafka_bootstrap(settings), settings.events_topic, options=settings.kafka_client_options()
+    )
 
 
 def access_publisher(settings: Settings) -> KafkaPublisher:
-    return KafkaPublisher(kafka_bootstrap(settings), settings.access_topic, key=access_key)
+    return KafkaPublisher(
+        kafka_bootstrap(settings),
+        settings.access_topic,
+        key=access_key,
+        options=settings.kafka_client_options(),
+    )
+
+
+def audit_publisher(settings: Settings) -> KafkaPublisher:
+    return KafkaPublisher(
+        kafka_bootstrap(settings),
+        settings.audit_topic,
+        key=audit_key,
+        options=settings.kafka_client_options(),
+    )
+
+
+def audit_index(settings: Settings, redis: Redis) -> RedisAuditIndex:
+    return RedisAuditIndex(redis, settings.redis_prefix, settings.audit_index_days)
 
 
 def access_log(settings: Settings) -> AccessLog:
-    return AccessLog(kafka_bootstrap(settings), settings.access_topic)
+    return AccessLog(
+        kafka_bootstrap(settings), settings.access_topic, settings.kafka_client_options()
+    )
 
 
 def sessions(settings: Settings, redis: Redis) -> Sessions:
@@ -63,9 +87,14 @@ def sessions(settings: Settings, redis: Redis) -> Sessions:
 
 def sign_in_attempts(settings: Settings, redis: Redis) -> SignInAttempts:
     return SignInAttempts(
-        redis,
-        redis_url(settings),
-        settings.redis_prefix,
+        moving_window(redis, redis_url(settings), settings.redis_prefix),
         per_username=settings.sign_in_limit_per_username,
         per_address=settings.sign_in_limit_per_address,
+    )
+
+
+def write_limit(settings: Settings, redis: Redis) -> WriteLimit:
+    return WriteLimit(
+        moving_window(redis, redis_url(settings), settings.redis_prefix),
+        settings.write_limit_per_account,
     )

@@ -18,8 +18,8 @@ from pathlib import Path
 import orjson
 
 from flowcentre import bootstrap
+from flowcentre.accounts_command import DemoAccount, demo_accounts
 from flowcentre.accounts_command import add_parser as add_accounts_parser
-from flowcentre.accounts_command import demo_accounts
 from flowcentre.config import Settings
 from flowcentre.domain.events import EVENT_TYPES, event_schema
 from flowcentre.runtime import EmbeddedBroker, EmbeddedRedis, ensure_topics
@@ -68,6 +68,7 @@ def _rebuild(settings: Settings, _: argparse.Namespace) -> int:
                 redis,
                 settings.events_topic,
                 settings.redis_prefix,
+                settings.kafka_client_options(),
             )
         finally:
             await redis.aclose()
@@ -132,9 +133,14 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
         ]
         print(f"Whiteboard: http://{settings.api_host}:{settings.api_port}/  (Ctrl-C stops)")
         if demo:
-            print("Sign in with a demo account (new passwords every run):")
-            for username, password, role in demo:
-                print(f"  {username:14} {password:18} {role}")
+            print("Demo accounts (new passwords and tokens every run):")
+            for account in demo:
+                print(f"  {account.username:14} {account.credential:48} {account.role}")
+            print(
+                "  People sign in with the password; a wall screen pairs with its token\n"
+                "  (the sign-in page's 'Wall screen' form), a feed sends it as\n"
+                "  'Authorization: Bearer <token>'."
+            )
         # Set both explicitly: a shell starting this in the background ignores SIGINT.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, _interrupt)
@@ -158,7 +164,7 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
         return 0 if interrupted else 1
 
 
-def _demo_accounts(settings: Settings) -> list[tuple[str, str, str]]:
+def _demo_accounts(settings: Settings) -> list[DemoAccount]:
     from producers.county import County
 
     ward = County.load().wards[0]

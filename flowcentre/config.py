@@ -1,10 +1,12 @@
 """Settings for every process: read from ``FLOWCENTRE_*`` environment variables."""
 
+import ssl
 import tempfile
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flowcentre.domain.access import DEFAULT_POLICY
@@ -27,6 +29,23 @@ class Settings(BaseSettings):
     """Kafka bootstrap servers, ``host:port[,host:port...]``. Unset starts the embedded
     in-memory broker, whose log ends with the process: durable use needs Apache Kafka."""
 
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """How every Kafka client connects: with TLS (``SSL``), with SASL authentication, or
+    both (``SASL_SSL``, for anything beyond a private network)."""
+
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    """The SASL mechanism, with a ``SASL_*`` protocol."""
+
+    kafka_sasl_username: str | None = None
+    """This process's Kafka user, with a ``SASL_*`` protocol."""
+
+    kafka_sasl_password: SecretStr | None = None
+    """Its password; required with a ``SASL_*`` protocol (no default)."""
+
+    kafka_ssl_cafile: Path | None = None
+    """PEM certificates the broker's certificate is checked against, with ``SSL`` or
+    ``SASL_SSL``; unset uses the system's trusted authorities."""
+
     redis_url: str | None = None
     """Redis URL of the live view. Unset starts an embedded Valkey server; the view can
     always be rebuilt by replaying the log, so it needs no persistence of its own."""
@@ -42,11 +61,47 @@ class Settings(BaseSettings):
     """Accounts and the roles granted to them (the access log), kept for ever and read whole
     by every API process. Only the API and the ``flowcentre accounts`` command write it."""
 
+    audit_topic: str = "flowcentre.audit"
+    """Reads of patients' identifying details, each attributed to its reader; kept for ever
+    and indexed by the stream workers for administrators to search."""
+
+    audit_index_days: int = Field(default=400, ge=1)
+    """How many days of the audit trail administrators can search; the topic keeps all."""
+
     access_policy: Path = DEFAULT_POLICY
     """What each role may do: a TOML file like ``flowcentre/domain/access.toml``."""
 
     session_idle_s: int = Field(default=12 * 3600, ge=60)
     """A signed-in session ends after this long without use (a shift, by default)."""
+
+    device_session_idle_s: int = Field(default=30 * 24 * 3600, ge=60)
+    """A wall screen's session, started with its device token, ends after this long
+    without use; while the screen shows a board it is in use."""
+
+    oidc_issuer: str | None = None
+    """The OpenID Connect provider's issuer URL (its discovery document is under it). Unset
+    turns single sign-on off: people sign in with local accounts only."""
+
+    oidc_client_id: str | None = None
+    """The client id this deployment is registered with at the provider."""
+
+    oidc_client_secret: SecretStr | None = None
+    """The client secret the provider issued; required with ``oidc_issuer``."""
+
+    oidc_username_claim: str = "preferred_username"
+    """The ID token claim that names a Flow Centre account's username. Choose one the
+    provider controls, never one a person can set for themselves."""
+
+    oidc_scopes: str = "openid profile email"
+    """The scopes asked for; they must let the provider release ``oidc_username_claim``."""
+
+    oidc_redirect_url: str | None = None
+    """This deployment's public callback URL, as registered at the provider
+    (``https://<host>/api/v1/session/sso/callback``). Unset derives it from the request,
+    which behind a proxy needs the proxy's forwarded headers trusted."""
+
+    oidc_provider_name: str = "your organisation's account"
+    """How the sign-in page names the provider: "Sign in with ..."."""
 
     sign_in_limit_per_username: str = "5 per 15 minutes"
     """Failed sign-ins allowed per username in a moving window, then refused until it moves
@@ -55,6 +110,10 @@ class Settings(BaseSettings):
     sign_in_limit_per_address: str = "30 per minute"
     """Failed sign-ins allowed per client address. Behind a proxy every client shares its
     address unless the proxy's forwarded headers are trusted (uvicorn's options)."""
+
+    write_limit_per_account: str = "120 per minute"
+    """Writes (bed statuses, batches of events) allowed per account in a moving window;
+    beyond it, 429 until the window moves on."""
 
     topic_partitions: int = Field(default=4, ge=1)
     """Partitions of topics created at start-up: the most stream workers that can share
@@ -68,6 +127,18 @@ class Settings(BaseSettings):
 
     api_port: int = Field(default=8000, ge=0, le=65535)
     """Port the API listens on."""
+
+    api_tls_certfile: Path | None = None
+    """PEM certificate chain: set with ``api_tls_keyfile``, the API serves HTTPS itself
+    instead of behind a TLS-terminating proxy."""
+
+    api_tls_keyfile: Path | None = None
+    """PEM private key of ``api_tls_certfile``."""
+
+    api_forwarded_allow_ips: str = "127.0.0.1"
+    """Addresses of the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto
+    headers are believed (comma-separated, or ``*``): the client address that sign-in
+    limits count, and the scheme that decides HSTS and redirect URLs, come from them."""
 
     broker_session_timeout_s: float = Field(default=6.0, gt=0)
     """Consumer group session timeout. Kafka's minimum (6 s) lets a replacement worker be
@@ -100,6 +171,51 @@ class Settings(BaseSettings):
 
     simulator_speed: float = Field(default=60.0, gt=0)
     """Simulated seconds per wall-clock second."""
+
+    @model_validator(mode="after")
+    def _kafka_credentials_are_whole(self) -> Self:
+        sasl = self.kafka_security_protocol.startswith("SASL")
+        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(
+                f"FLOWCENTRE_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "FLOWCENTRE_KAFKA_SASL_USERNAME and FLOWCENTRE_KAFKA_SASL_PASSWORD"
+            )
+        return self
+
+    def kafka_ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context of every Kafka connection, or None without TLS."""
+        if self.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+            return None
+        return ssl.create_default_context(cafile=self.kafka_ssl_cafile)
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """How a kafka-python or aiokafka client authenticates and encrypts: keyword
+        arguments both libraries take by the same names."""
+        options: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}
+        if (context := self.kafka_ssl_context()) is not None:
+            options["ssl_context"] = context
+        if self.kafka_security_protocol.startswith("SASL") and self.kafka_sasl_password:
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            options["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        return options
+
+    @model_validator(mode="after")
+    def _tls_is_whole(self) -> Self:
+        if (self.api_tls_certfile is None) != (self.api_tls_keyfile is None):
+            raise ValueError(
+                "FLOWCENTRE_API_TLS_CERTFILE and FLOWCENTRE_API_TLS_KEYFILE go together"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _single_sign_on_is_whole(self) -> Self:
+        if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret):
+            raise ValueError(
+                "FLOWCENTRE_OIDC_ISSUER needs FLOWCENTRE_OIDC_CLIENT_ID and "
+                "FLOWCENTRE_OIDC_CLIENT_SECRET"
+            )
+        return self
 
 
 @lru_cache(maxsize=1)

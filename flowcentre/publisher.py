@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kafka import KafkaProducer
@@ -42,8 +42,11 @@ class KafkaPublisher(EventPublisher):
         *,
         timeout_s: float = 30.0,
         key: Callable[[EventBase], bytes] = message_key,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
+        """``options`` are kafka-python's security settings (``Settings.kafka_client_options``)."""
         self._bootstrap = bootstrap
+        self._options = dict(options or {})
         self._topic = topic
         self._timeout_s = timeout_s
         self._key = key
@@ -62,6 +65,7 @@ class KafkaPublisher(EventPublisher):
                     # Keeps a spell's events in order even when a send is retried.
                     max_in_flight_requests_per_connection=1,
                     retries=5,
+                    **self._options,
                 )
             return self._producer
 

@@ -14,7 +14,9 @@ import gc
 import logging
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from kafka import KafkaAdminClient
@@ -129,17 +131,25 @@ class Replay:
         self.applied += 1
 
 
-def _exists(bootstrap: str, topic: str) -> bool:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="flowcentre-rebuild")
+def _exists(bootstrap: str, topic: str, options: Mapping[str, Any]) -> bool:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="flowcentre-rebuild", **options)
     try:
         return topic in admin.list_topics()
     finally:
         admin.close()
 
 
-async def rebuild(bootstrap: str, redis: Redis, topic: str, prefix: str) -> RebuildReport:
+async def rebuild(
+    bootstrap: str,
+    redis: Redis,
+    topic: str,
+    prefix: str,
+    options: Mapping[str, Any] | None = None,
+) -> RebuildReport:
+    """Replay ``topic`` into a fresh view; ``options`` are aiokafka's security settings."""
     started = time.perf_counter()
-    if not await asyncio.to_thread(_exists, bootstrap, topic):
+    security = dict(options or {})
+    if not await asyncio.to_thread(_exists, bootstrap, topic, security):
         raise NothingToReplay(f"topic {topic!r} does not exist")
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -147,6 +157,7 @@ async def rebuild(bootstrap: str, redis: Redis, topic: str, prefix: str) -> Rebu
         auto_offset_reset="earliest",
         fetch_max_wait_ms=10,
         max_partition_fetch_bytes=8 * 1024 * 1024,
+        **security,
     )
     await consumer.start()
     # The replay builds one long-lived state; collection passes over it find nothing to

@@ -340,7 +340,8 @@ class EmbeddedRedis(_EmbeddedProcess):
 
 
 def ensure_topics(bootstrap: str, settings: Settings) -> list[str]:
-    """Create the events, dead-letter and access topics if missing; return those created.
+    """Create the events, dead-letter, access and audit topics if missing; return those
+    created.
 
     Creating them explicitly, rather than relying on brokers that create a topic on first
     use (Tansu does), fixes their partition count, which bounds how many stream workers
@@ -351,12 +352,17 @@ def ensure_topics(bootstrap: str, settings: Settings) -> list[str]:
         settings.events_topic: settings.topic_partitions,
         settings.dead_letter_topic: settings.topic_partitions,
         settings.access_topic: 1,
+        settings.audit_topic: settings.topic_partitions,
     }
-    # The events topic is the record the view is rebuilt from, and the access log the
-    # record of who may do what: both are kept for ever.
-    kept = {settings.events_topic, settings.access_topic}
+    # The events topic is the record the view is rebuilt from, the access log the record
+    # of who may do what, the audit trail the record of who read what: all kept for ever.
+    kept = {settings.events_topic, settings.access_topic, settings.audit_topic}
     wanted = list(partitions)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="flowcentre-admin")
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        client_id="flowcentre-admin",
+        **settings.kafka_client_options(),
+    )
     try:
         existing = set(admin.list_topics())
         missing = [topic for topic in wanted if topic not in existing]

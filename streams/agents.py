@@ -1,4 +1,5 @@
-"""Agents, one a concern. The apply agent folds the events topic into the live view.
+"""Agents, one a concern. The apply agent folds the events topic into the live view; the
+audit agent indexes the audit trail for administrators to search.
 
 Delivery is at-least-once. The apply agent takes events in batches without Faust's
 automatic acks and acks each event only once the view has applied it or its dead letter
@@ -12,17 +13,22 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from functools import partial
+from typing import TypeVar, cast
 
 import faust
 from faust.types import AgentT, EventT, Message, StreamT, TopicT
 from mode import CrashingSupervisor
 
+from flowcentre.domain.audit import PatientDetailsRead, decode_audit_event
 from flowcentre.domain.events import EventRejected, decode_event
+from flowcentre.store.audit_index import AuditIndex
 from flowcentre.store.view import LiveView, PositionedEvent
 from streams.topics import FlowTopics
 
 log = logging.getLogger(__name__)
+
+Result = TypeVar("Result")
 
 REASON_HEADER = "flowcentre-reason"
 TOPIC_HEADER = "flowcentre-topic"
@@ -118,12 +124,22 @@ async def apply_until_available(
     applier: EventApplier, topic: str, messages: Sequence[Message]
 ) -> list[DeadLetter]:
     """Apply, waiting out an unreachable view instead of dead-lettering sound events."""
+    return await _until_available(
+        lambda: applier.apply(topic, messages), applier.unavailable, "live view"
+    )
+
+
+async def _until_available(
+    attempt: Callable[[], Awaitable[Result]],
+    unavailable: tuple[type[Exception], ...],
+    what: str,
+) -> Result:
     delay = RETRY_FIRST_DELAY_S
     while True:
         try:
-            return await applier.apply(topic, messages)
-        except applier.unavailable as error:
-            log.warning("live view unavailable (%s); retrying in %.1f s", error, delay)
+            return await attempt()
+        except unavailable as error:
+            log.warning("%s unavailable (%s); retrying in %.1f s", what, error, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_DELAY_S)
 
@@ -193,3 +209,32 @@ def register_apply_agent(
     return app.agent(
         topics.events, name="flowcentre.apply", supervisor_strategy=CrashingSupervisor
     )(apply_events)
+
+
+def register_audit_agent(
+    app: faust.App,
+    topics: FlowTopics,
+    index: AuditIndex,
+    *,
+    unavailable: tuple[type[Exception], ...] = (),
+) -> AgentT[bytes]:
+    """Register the agent that indexes the audit topic's reads in ``index``."""
+
+    async def index_reads(stream: StreamT[bytes]) -> None:
+        async for events in event_batches(stream):
+            reads: list[PatientDetailsRead] = []
+            letters: list[DeadLetter] = []
+            for event in events:
+                try:
+                    reads.append(decode_audit_event(event.message.value or b""))
+                except EventRejected as error:
+                    reason = f"invalid audit record: {error.reason}"
+                    letters.append(DeadLetter(event.message, reason))
+            await _until_available(partial(index.add, reads), unavailable, "audit index")
+            await send_dead_letters(topics.dead_letter, letters)
+            for event in events:
+                await stream.ack(event)
+
+    return app.agent(
+        topics.audit, name="flowcentre.audit-index", supervisor_strategy=CrashingSupervisor
+    )(index_reads)

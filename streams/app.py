@@ -64,6 +64,20 @@ def broker_urls(bootstrap: str) -> list[str]:
     return [f"kafka://{server.strip()}" for server in bootstrap.split(",") if server.strip()]
 
 
+def _credentials(settings: Settings) -> faust.SASLCredentials | faust.SSLCredentials | None:
+    """The worker's Kafka credentials, as the other clients get them from the settings."""
+    context = settings.kafka_ssl_context()
+    password = settings.kafka_sasl_password
+    if settings.kafka_security_protocol.startswith("SASL") and password:
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=password.get_secret_value(),
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=context,
+        )
+    return faust.SSLCredentials(context) if context is not None else None
+
+
 def create_app(settings: Settings, *, app_id: str = DEFAULT_APP_ID) -> faust.App:
     """A Faust app for ``settings``; ``app_id`` is also the Kafka consumer group."""
     if settings.kafka_bootstrap is None:
@@ -84,6 +98,7 @@ def create_app(settings: Settings, *, app_id: str = DEFAULT_APP_ID) -> faust.App
         # No agent runs only on a leader, so the leader election topic would be unused.
         topic_disable_leader=True,
         autodiscover=False,
+        broker_credentials=_credentials(settings),
     )
     # Faust picks the transport class from the broker URL scheme; the app's transport
     # setter is its supported way to supply an instance of our own instead.

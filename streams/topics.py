@@ -14,6 +14,7 @@ from flowcentre.config import Settings
 class FlowTopics:
     events: TopicT
     dead_letter: TopicT
+    audit: TopicT
 
 
 def declare_topics(app: faust.App, settings: Settings) -> FlowTopics:
@@ -34,6 +35,14 @@ def declare_topics(app: faust.App, settings: Settings) -> FlowTopics:
         ),
         dead_letter=app.topic(
             settings.dead_letter_topic,
+            partitions=settings.topic_partitions,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+        ),
+        audit=app.topic(
+            settings.audit_topic,
             partitions=settings.topic_partitions,
             key_type=bytes,
             value_type=bytes,

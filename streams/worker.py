@@ -14,8 +14,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from flowcentre import bootstrap
 from flowcentre.config import Settings
 from flowcentre.runtime import ensure_topics
+from flowcentre.store.audit_index import AuditIndex
 from flowcentre.store.view import LiveView
-from streams.agents import register_apply_agent
+from streams.agents import register_apply_agent, register_audit_agent
 from streams.app import DEFAULT_APP_ID, create_app
 from streams.topics import declare_topics
 
@@ -49,9 +50,12 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     redis = bootstrap.redis_client(settings)
     view = bootstrap.live_view(settings, redis)
+    audit = bootstrap.audit_index(settings, redis)
 
     async def run() -> None:
-        async with running_worker(settings, view, unavailable=REDIS_UNAVAILABLE) as worker:
+        async with running_worker(
+            settings, view, audit=audit, unavailable=REDIS_UNAVAILABLE
+        ) as worker:
             await worker.wait()
         if worker.crash_reason is not None:
             raise worker.crash_reason
@@ -76,17 +80,22 @@ async def running_worker(
     settings: Settings,
     view: LiveView,
     *,
+    audit: AuditIndex | None = None,
     app_id: str = DEFAULT_APP_ID,
     unavailable: tuple[type[Exception], ...] = (),
 ) -> AsyncIterator[faust.Worker]:
-    """A started Faust worker applying the events topic to ``view``; stopped on exit.
+    """A started Faust worker applying the events topic to ``view`` and, given an
+    ``audit`` index, indexing the audit trail in it; stopped on exit.
 
     Entering returns once the worker has joined the consumer group and taken its first
-    partition assignment. ``unavailable`` are the view's errors for "cannot be
-    reached": the agent waits those out instead of dead-lettering.
+    partition assignment. ``unavailable`` are the stores' errors for "cannot be
+    reached": the agents wait those out instead of dead-lettering.
     """
     app = create_app(settings, app_id=app_id)
-    register_apply_agent(app, declare_topics(app, settings), view, unavailable=unavailable)
+    topics = declare_topics(app, settings)
+    register_apply_agent(app, topics, view, unavailable=unavailable)
+    if audit is not None:
+        register_audit_agent(app, topics, audit, unavailable=unavailable)
     async with running_app(app) as worker:
         yield worker
 

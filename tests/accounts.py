@@ -8,6 +8,7 @@ import httpx
 
 from flowcentre.config import Settings
 from flowcentre.domain.access_events import AccessEvent, access_key
+from flowcentre.domain.directory import token_digest
 from flowcentre.passwords import Passwords
 from flowcentre.publisher import KafkaPublisher
 from tests.builders import access_event, account_created, role_granted
@@ -22,6 +23,19 @@ def account(account_id: str, username: str, role: str, *wards: str) -> list[Acce
         account_created(account_id, username),
         access_event("PasswordSet", {"account_id": account_id, "password_hash": password_hash}),
         role_granted(account_id, role, *wards),
+    ]
+
+
+def device(
+    account_id: str, username: str, role: str, *wards: str, kind: str = "device"
+) -> tuple[str, list[AccessEvent]]:
+    """A device's or a system's account with one role, and a token issued to it."""
+    token = f"fct_token-of-{account_id}"
+    issued = {"account_id": account_id, "token_id": "t1", "digest": token_digest(token)}
+    return token, [
+        account_created(account_id, username, kind=kind),
+        role_granted(account_id, role, *wards),
+        access_event("TokenIssued", issued),
     ]
 
 

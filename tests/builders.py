@@ -66,8 +66,15 @@ def where(bed_id: str | None, ward_id: str = "W1") -> dict[str, Any]:
     return {"ward_id": ward_id, "bed_id": bed_id}
 
 
-def admitted(spell: str, bed_id: str | None, minute: float, ward_id: str = "W1") -> EventBase:
-    patient = {"patient_id": f"P-{spell}", "given_name": "Ada", "family_name": "Lovelace"}
+def admitted(
+    spell: str, bed_id: str | None, minute: float, ward_id: str = "W1", **patient_fields: Any
+) -> EventBase:
+    patient = {
+        "patient_id": f"P-{spell}",
+        "given_name": "Ada",
+        "family_name": "Lovelace",
+        **patient_fields,
+    }
     payload = {"spell_id": spell, "patient": patient, "location": where(bed_id, ward_id)}
     return event("PatientAdmitted", payload, minute)
 

@@ -6,6 +6,9 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
+from flowcentre.domain.audit import PatientDetailsRead
+from flowcentre.store.audit_index import AuditIndex, AuditQuery
+from flowcentre.store.rate_limits import WriteLimit
 from flowcentre.store.view import LiveView, PositionedEvent
 
 
@@ -41,3 +44,41 @@ class InMemoryView(LiveView):
         """Wait until at least ``count`` events of ``topic`` have been applied."""
         async with self._changed:
             await self._changed.wait_for(lambda: len(self.applied[topic]) >= count)
+
+
+class InMemoryAuditIndex(AuditIndex):
+    """Keeps reads by event id and searches them as the Redis index does."""
+
+    def __init__(self) -> None:
+        self.reads: dict[str, PatientDetailsRead] = {}
+
+    async def add(self, reads: Sequence[PatientDetailsRead]) -> None:
+        self.reads.update((read.event_id, read) for read in reads)
+
+    async def find(self, query: AuditQuery) -> list[PatientDetailsRead]:
+        if query.patient is None and query.reader is None:
+            raise ValueError("name a patient or a reader")
+
+        def matches(read: PatientDetailsRead) -> bool:
+            named = {shown.patient_id for shown in read.payload.patients} | {
+                shown.nhs_number for shown in read.payload.patients if shown.nhs_number
+            }
+            return (
+                (query.patient is None or query.patient in named)
+                and (query.reader is None or query.reader == read.caused_by.id)
+                and (query.since is None or read.occurred_at >= query.since)
+                and (query.until is None or read.occurred_at <= query.until)
+            )
+
+        found = sorted(filter(matches, self.reads.values()), key=PatientDetailsRead.order)
+        return found[::-1][: query.limit]
+
+
+class Unlimited(WriteLimit):
+    """Allows every write: for tests that are not about the limit."""
+
+    def __init__(self) -> None:
+        """No limiter to count with."""
+
+    async def allow(self, account_id: str) -> bool:
+        return True

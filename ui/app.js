@@ -270,7 +270,12 @@ function bedCard(bed, now) {
       el(
         "p",
         { class: "occupant" },
-        el("span", { class: "initials", title: "Patient initials" }, occupant.initials),
+        occupant.initials === null
+          ? el("span", { class: "initials withheld", title: "The patient objects to sharing" }, "Withheld")
+          : el("span", { class: "initials", title: "Patient initials" }, occupant.initials),
+        occupant.initials !== null && occupant.sharing_objection
+          ? el("span", { class: "flag" }, "Do not share")
+          : null,
         occupant.on_leave ? el("span", { class: "flag" }, "On leave") : null,
         occupant.expected_discharge_date
           ? el("span", { class: "edd" }, `EDD ${calendarDay(occupant.expected_discharge_date)}`)
@@ -528,13 +533,10 @@ function signedOut() {
   document.getElementById("username").focus();
 }
 
-async function signIn(event) {
-  event.preventDefault();
-  const form = event.target;
-  const problem = document.getElementById("sign-in-problem");
+// A person signs in with a password; a wall screen is paired once with its device token.
+async function startSession(url, body, form, problem) {
   problem.textContent = "";
-  const body = { username: form.username.value, password: form.password.value };
-  const response = await fetch(SESSION, {
+  const response = await fetch(url, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),
@@ -544,7 +546,7 @@ async function signIn(event) {
     problem.textContent = typeof answer.detail === "string" ? answer.detail : "Sign-in failed.";
     return;
   }
-  form.password.value = "";
+  form.reset();
   document.getElementById("sign-in").hidden = true;
   document.getElementById("main").hidden = false;
   showAccount(answer);
@@ -561,14 +563,48 @@ async function signOut() {
   signedOut();
 }
 
+// Why the provider's sign-in did not sign anyone in, as the callback reports it.
+const SSO_REFUSALS = {
+  expired: "That sign-in took too long or was already used. Please try again.",
+  declined: "The sign-in was cancelled or declined.",
+  unverified: "The sign-in could not be verified. Please try again.",
+  unavailable: "The sign-in service cannot be reached just now. Use your Flow Centre password or try again later.",
+  "no-account": "You signed in, but you have no Flow Centre account. Ask your administrator for one.",
+};
+
+async function offerSingleSignOn() {
+  const refusal = new URLSearchParams(location.search).get("sign-in");
+  if (refusal !== null) {
+    document.getElementById("sso-problem").textContent = SSO_REFUSALS[refusal] ?? "The sign-in failed.";
+    history.replaceState(null, "", location.pathname + location.hash);
+  }
+  const response = await fetch(`${SESSION}/sso/provider`);
+  if (!response.ok) return;
+  const provider = await response.json();
+  document.getElementById("sso-link").textContent = `Sign in with ${provider.name}`;
+  document.getElementById("sso").hidden = false;
+}
+
 async function start() {
+  offerSingleSignOn();
   const response = await fetch(SESSION);
   if (response.status === 401) return signedOut();
   showAccount(response.ok ? await response.json() : null);
   connect();
 }
 
-document.getElementById("sign-in-form").addEventListener("submit", signIn);
+document.getElementById("sign-in-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const body = { username: form.username.value, password: form.password.value };
+  startSession(SESSION, body, form, document.getElementById("sign-in-problem"));
+});
+document.getElementById("pair-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const body = { token: form.token.value };
+  startSession(`${SESSION}/device`, body, form, document.getElementById("pair-problem"));
+});
 document.getElementById("sign-out").addEventListener("click", signOut);
 window.addEventListener("hashchange", scheduleRender);
 // Keeps the "since" durations moving on a board with no changes.

@@ -16,18 +16,44 @@ from redis.asyncio import Redis
 from flowcentre import __version__, bootstrap
 from flowcentre.api import whiteboard
 from flowcentre.api.deps import Access, Services
-from flowcentre.api.routes import beds, health, session, sites, system, wards
+from flowcentre.api.routes import (
+    audit,
+    beds,
+    events,
+    health,
+    patients,
+    session,
+    sites,
+    sso,
+    system,
+    wards,
+)
 from flowcentre.api.security import CrossSiteRefusal, SecurityHeaders
 from flowcentre.api.whiteboard import HubOptions, WhiteboardHub
 from flowcentre.config import Settings
 from flowcentre.domain.access import load_policy
 from flowcentre.passwords import Passwords
 from flowcentre.publisher import EventPublisher, PublishFailed
+from flowcentre.sso import SingleSignOn
+from flowcentre.store.pending_sign_ins import PendingSignIns
 
 log = logging.getLogger(__name__)
 
 ROUTERS = tuple(
-    module.router for module in (health, session, system, sites, wards, beds, whiteboard)
+    module.router
+    for module in (
+        health,
+        session,
+        sso,
+        system,
+        sites,
+        wards,
+        beds,
+        patients,
+        events,
+        audit,
+        whiteboard,
+    )
 )
 
 MAX_BODY_BYTES = 64 * 1024
@@ -37,12 +63,14 @@ WS_MAX_INCOMING_BYTES = 4096
 DESCRIPTION = """\
 Live beds, wards and sites of the county, read from the Redis view of the event log.
 
-Sign in first (`POST /api/v1/session`): every read and write checks the signed-in
-account's roles and the wards they cover, and answers 401 or 403 otherwise.
+Sign in first (`POST /api/v1/session`), or, as a device or a system, send its token
+(`Authorization: Bearer ...`): every read and write checks the account's roles and the
+wards they cover, and answers 401 or 403 otherwise.
 
 Writes are events: `POST /api/v1/beds/{bed_id}/status` publishes a `BedStatusChanged`
 event, attributed to the signed-in account, and answers 202 once the log has it; the
 view and every whiteboard follow.
+Feeds publish events with `POST /api/v1/events` (integration accounts).
 Whiteboards connect to `/ws/whiteboard` for a snapshot and then live deltas.
 """
 
@@ -77,6 +105,8 @@ def create_app(
                 # Closing flushes kafka-python's buffer, which blocks: it runs off the loop.
                 events = await asyncio.to_thread(bootstrap.publisher, settings)
                 stack.push_async_callback(asyncio.to_thread, events.close)
+            audit_trail = await asyncio.to_thread(bootstrap.audit_publisher, settings)
+            stack.push_async_callback(asyncio.to_thread, audit_trail.close)
             access_log = bootstrap.access_log(settings)
             await access_log.start()
             stack.push_async_callback(access_log.stop)
@@ -86,13 +116,22 @@ def create_app(
                 sessions=bootstrap.sessions(settings, client),
                 passwords=Passwords(),
                 attempts=bootstrap.sign_in_attempts(settings, client),
+                writes=bootstrap.write_limit(settings, client),
+                sso=SingleSignOn.from_settings(settings),
+                pending=PendingSignIns(client, settings.redis_prefix),
             )
             reads = bootstrap.live_reads(settings, client)
             hub = WhiteboardHub(reads, hub_options)
             await hub.start()
             stack.push_async_callback(hub.stop)
             app.state.services = Services(
-                settings=settings, redis=client, reads=reads, publisher=events, access=access
+                settings=settings,
+                redis=client,
+                reads=reads,
+                publisher=events,
+                access=access,
+                audit=audit_trail,
+                audit_index=bootstrap.audit_index(settings, client),
             )
             app.state.whiteboard = hub
             yield
@@ -137,4 +176,8 @@ def run_api(settings: Settings) -> None:
         ws_per_message_deflate=False,
         # Boards only listen: what they send is read and dropped.
         ws_max_size=WS_MAX_INCOMING_BYTES,
+        ssl_certfile=settings.api_tls_certfile,
+        ssl_keyfile=settings.api_tls_keyfile,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.api_forwarded_allow_ips,
     )

@@ -1,4 +1,4 @@
-"""Who is calling: the session cookie resolved to a principal, for routes to depend on.
+"""Who is calling: the session cookie or a bearer token, resolved to a principal.
 
 A route that needs someone signed in names ``principal: PrincipalDep``, and checks what it
 is about to show or change with ``require``: a 401 says "sign in", a 403 names what the
@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends, HTTPException, Response, status
 from starlette.requests import HTTPConnection
 
 from flowcentre.access_log import AccessLogNotReady
-from flowcentre.api.deps import Access, AccessDep
+from flowcentre.api.deps import Access, AccessDep, WriteLimitDep
 from flowcentre.domain.access import AccessPolicy, Permission, Principal
 from flowcentre.domain.board import BoardScope
 from flowcentre.domain.directory import Directory
+from flowcentre.store.reads import LiveReads
 
 # The __Host- prefix makes browsers refuse the cookie unless this origin set it, Secure,
 # for every path: a sibling subdomain cannot plant a session of its choosing.
@@ -26,8 +27,21 @@ SESSION_COOKIE = "__Host-fc_session"
 ACCESS_LOG_WAIT_S = 5.0
 
 
+def bearer_token(connection: HTTPConnection) -> str | None:
+    scheme, _, credentials = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return credentials.strip() or None
+
+
 async def signed_in_as(connection: HTTPConnection, access: AccessDep) -> Principal | None:
-    """The principal of the request's session, or None when there is none that is live."""
+    """The principal of the request's token or session, or None when neither is live.
+
+    A system sends its token on every request; a browser's session is in its cookie."""
+    if bearer := bearer_token(connection):
+        directory = await current_directory(access)
+        holder = directory.by_token(bearer)
+        return directory.principal(holder.account_id, access.policy) if holder else None
     token = connection.cookies.get(SESSION_COOKIE)
     if not token:
         return None
@@ -56,19 +70,46 @@ async def current_directory(access: Access) -> Directory:
     return access.log.directory
 
 
+async def start_session(
+    connection: HTTPConnection,
+    response: Response,
+    access: Access,
+    account_id: str,
+    idle_s: int | None = None,
+) -> None:
+    """Sign the browser in as the account: a new session, in its cookie."""
+    # A session the browser already held is ended, so no one can plant one to share.
+    if previous := connection.cookies.get(SESSION_COOKIE):
+        await access.sessions.end(previous)
+    token = await access.sessions.start(account_id, idle_s)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, secure=True, samesite="lax", path="/")
+
+
 def current_principal(
     principal: Annotated[Principal | None, Depends(signed_in_as)],
 ) -> Principal:
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "sign in first: POST /api/v1/session",
-            headers={"WWW-Authenticate": f'Cookie realm="flowcentre" cookie="{SESSION_COOKIE}"'},
+            "sign in first (POST /api/v1/session), or send a live token",
+            headers={"WWW-Authenticate": 'Bearer realm="flowcentre"'},
         )
     return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+async def current_writer(principal: PrincipalDep, writes: WriteLimitDep) -> Principal:
+    """The principal, if its writes are within the account's limit (429 if not)."""
+    if not await writes.allow(principal.actor.id):
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, "too many writes from this account: slow down"
+        )
+    return principal
+
+
+WriterDep = Annotated[Principal, Depends(current_writer)]
 
 #: What every route behind a sign-in may answer, for the OpenAPI document.
 ACCESS_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -77,9 +118,28 @@ ACCESS_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def board_scope(principal: Principal, policy: AccessPolicy) -> BoardScope:
+async def home_wards(reads: LiveReads, organisation_id: str) -> frozenset[str]:
+    """The wards of the organisation's own sites."""
+    sites = {
+        site.payload.site_id
+        for site in await reads.sites()
+        if site.payload.organisation_id == organisation_id
+    }
+    return frozenset(
+        ward.payload.ward_id for ward in await reads.wards() if ward.payload.site_id in sites
+    )
+
+
+async def scope_of(
+    principal: Principal, policy: AccessPolicy, reads: LiveReads
+) -> BoardScope | None:
+    """What of the boards the principal may see, or None if nothing."""
+    return BoardScope.of(principal, policy, await home_wards(reads, principal.organisation_id))
+
+
+async def board_scope(principal: Principal, policy: AccessPolicy, reads: LiveReads) -> BoardScope:
     """What of the boards the principal may see; 403 if it may see none."""
-    scope = BoardScope.of(principal, policy)
+    scope = await scope_of(principal, policy, reads)
     if scope is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "you may see no board")
     return scope

@@ -20,9 +20,12 @@ from flowcentre.config import Settings
 from flowcentre.domain.access import AccessPolicy
 from flowcentre.passwords import Passwords
 from flowcentre.publisher import EventPublisher
+from flowcentre.sso import SingleSignOn
+from flowcentre.store.audit_index import AuditIndex
+from flowcentre.store.pending_sign_ins import PendingSignIns
+from flowcentre.store.rate_limits import SignInAttempts, WriteLimit
 from flowcentre.store.reads import LiveReads
 from flowcentre.store.sessions import Sessions
-from flowcentre.store.sign_in_attempts import SignInAttempts
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,10 @@ class Access:
     sessions: Sessions
     passwords: Passwords
     attempts: SignInAttempts
+    writes: WriteLimit
+    sso: SingleSignOn | None
+    """The OpenID Connect provider people sign in with, if one is set up."""
+    pending: PendingSignIns
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +52,9 @@ class Services:
     reads: LiveReads
     publisher: EventPublisher
     access: Access
+    audit: EventPublisher
+    """Where reads of patients' details are recorded: the audit topic."""
+    audit_index: AuditIndex
 
 
 def get_services(connection: HTTPConnection) -> Services:
@@ -73,6 +83,14 @@ def get_publisher(services: ServicesDep) -> EventPublisher:
     return services.publisher
 
 
+def get_audit(services: ServicesDep) -> EventPublisher:
+    return services.audit
+
+
+def get_audit_index(services: ServicesDep) -> AuditIndex:
+    return services.audit_index
+
+
 def get_access(services: ServicesDep) -> Access:
     return services.access
 
@@ -81,9 +99,16 @@ def get_policy(access: Annotated[Access, Depends(get_access)]) -> AccessPolicy:
     return access.policy
 
 
+def get_write_limit(access: Annotated[Access, Depends(get_access)]) -> WriteLimit:
+    return access.writes
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
 ReadsDep = Annotated[LiveReads, Depends(get_reads)]
 PublisherDep = Annotated[EventPublisher, Depends(get_publisher)]
 AccessDep = Annotated[Access, Depends(get_access)]
+AuditDep = Annotated[EventPublisher, Depends(get_audit)]
+AuditIndexDep = Annotated[AuditIndex, Depends(get_audit_index)]
 PolicyDep = Annotated[AccessPolicy, Depends(get_policy)]
+WriteLimitDep = Annotated[WriteLimit, Depends(get_write_limit)]

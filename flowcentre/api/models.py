@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flowcentre.domain import board
 from flowcentre.domain.access import AccessPolicy, Permission, Principal, Role
+from flowcentre.domain.audit import PatientDetailsRead
 from flowcentre.domain.beds import BedState, BedStatus
 from flowcentre.domain.board import BoardScope
 from flowcentre.domain.events import (
@@ -48,7 +49,11 @@ class OccupantView(View):
 
     A wall display's view carries the initials alone; the other fields are then null."""
 
-    initials: str
+    initials: str | None = Field(
+        description="Null when withheld: the patient objects to sharing, and the ward is run "
+        "by another organisation than the reader's."
+    )
+    sharing_objection: bool | None = None
     sex: str | None = None
     arrived_at: datetime | None = None
     admitted_at: datetime | None = None
@@ -70,6 +75,59 @@ class BedView(View):
     since: StampView | None = Field(description="When the bed entered its state, and who did it.")
     conflict: bool = Field(description="More than one patient placed in the bed by the feeds.")
     occupants: list[OccupantView]
+
+
+class PatientDetails(View):
+    """A patient in a bed, identified: for staff caring for them or arranging their care.
+
+    When the patient objects to sharing and the reader works for another organisation than
+    the one running the ward, the identifying fields are null and ``withheld`` is true."""
+
+    bed_id: str
+    spell_id: str
+    withheld: bool
+    sharing_objection: bool
+    patient_id: str | None
+    nhs_number: str | None
+    given_name: str | None
+    family_name: str | None
+    birth_date: date | None
+    sex: str
+    specialty: str | None
+    admitted_at: datetime | None
+    expected_discharge_date: date | None
+    on_leave: bool
+
+
+class PatientShownView(View):
+    patient_id: str
+    nhs_number: str | None
+    spell_id: str
+    withheld: bool
+
+
+class AuditReadView(View):
+    """One read of patients' details: who, when, where, and which patients."""
+
+    read_id: str
+    read_at: datetime
+    reader: ActorView
+    reader_organisation: str
+    view: str
+    subject: str
+    patients: list[PatientShownView]
+
+    @classmethod
+    def of(cls, read: PatientDetailsRead) -> AuditReadView:
+        return cls(
+            read_id=read.event_id,
+            read_at=read.occurred_at,
+            reader=ActorView(**read.caused_by.model_dump()),
+            reader_organisation=read.source.organisation,
+            view=read.payload.view,
+            subject=read.payload.subject,
+            patients=[PatientShownView(**shown.model_dump()) for shown in read.payload.patients],
+        )
 
 
 class BedCounts(View):
@@ -138,6 +196,18 @@ class EventAccepted(View):
 
     status: Literal["accepted"] = "accepted"
     event_id: str
+
+
+class EventsAccepted(View):
+    """The events were written to the log, in the order sent."""
+
+    status: Literal["accepted"] = "accepted"
+    event_ids: list[str]
+
+
+class SingleSignOnView(View):
+    name: str
+    """How the sign-in page names the provider."""
 
 
 class Check(View):

@@ -32,9 +32,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected, WebSocketState
 
-from flowcentre.api.auth import signed_in_as
-from flowcentre.api.deps import Access, AccessDep
+from flowcentre.api.auth import scope_of, signed_in_as
+from flowcentre.api.deps import Access, AccessDep, ReadsDep
 from flowcentre.domain.board import BoardScope
+from flowcentre.store.reads import LiveReads
 
 JSON = dict[str, Any]
 EntryId = tuple[int, int]
@@ -575,6 +576,7 @@ async def whiteboard(
     websocket: WebSocket,
     hub: Annotated[WhiteboardHub, Depends(hub_of)],
     access: AccessDep,
+    reads: ReadsDep,
     cursor: Annotated[
         str | None,
         Query(description="The cursor of the last message the board applied, to resume after it."),
@@ -591,7 +593,7 @@ async def whiteboard(
     if principal is None:
         await websocket.close(SIGN_IN_AGAIN, "sign in first")
         return
-    scope = BoardScope.of(principal, access.policy)
+    scope = await scope_of(principal, access.policy, reads)
     if scope is None:
         await websocket.close(NOT_ALLOWED, "this account may see no board")
         return
@@ -600,7 +602,7 @@ async def whiteboard(
     except HubNotReady as error:
         await websocket.close(TRY_AGAIN_LATER, str(error))
         return
-    ended = _access_ends(websocket, access, scope, hub.options.recheck_s)
+    ended = _access_ends(websocket, access, reads, scope, hub.options.recheck_s)
     try:
         await serve_board(websocket, subscription, hub.options.cut_grace_s, ended)
     finally:
@@ -608,13 +610,14 @@ async def whiteboard(
 
 
 async def _access_ends(
-    websocket: WebSocket, access: Access, scope: BoardScope, every_s: float
+    websocket: WebSocket, access: Access, reads: LiveReads, scope: BoardScope, every_s: float
 ) -> tuple[int, str]:
     """Check the board's session and grants again every ``every_s`` until one changes."""
     while True:
         await asyncio.sleep(every_s)
         try:
             principal = await signed_in_as(websocket, access)
+            now = await scope_of(principal, access.policy, reads) if principal else None
         except Exception:
             # Redis or the access log unavailable for a moment: the board keeps its
             # session until the next check can tell.
@@ -622,5 +625,5 @@ async def _access_ends(
             continue
         if principal is None:
             return SIGN_IN_AGAIN, "the session has ended"
-        if BoardScope.of(principal, access.policy) != scope:
+        if now != scope:
             return ACCESS_CHANGED, "access changed: take a new snapshot"

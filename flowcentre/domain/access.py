@@ -36,9 +36,14 @@ class Permission(StrEnum):
     READ_BOARD = "board.read"
     """A ward's beds as its board shows them, occupants' initials included."""
 
+    READ_PATIENT = "patient.read"
+    """Names, NHS numbers and dates of birth of the patients on a ward: each read audited."""
+
     SET_BED_STATUS = "bed.status.set"
     PUBLISH_EVENTS = "events.publish"
     MANAGE_ACCOUNTS = "accounts.manage"
+    READ_AUDIT = "audit.read"
+    """The audit trail of reads of patients' details, by patient and by reader."""
 
 
 class Reach(StrEnum):

@@ -25,6 +25,7 @@ from flowcentre.domain.events import (
 
 Username = Annotated[str, Field(min_length=2, max_length=64, pattern=r"^[a-z0-9._@-]+$")]
 PasswordHash = Annotated[str, Field(pattern=r"^\$argon2id\$", max_length=512)]
+TokenDigest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class AccountKind(StrEnum):
@@ -65,6 +66,20 @@ class AccountRef(Contract):
     account_id: Identifier
 
 
+class TokenIssue(Contract):
+    account_id: Identifier
+    token_id: Identifier
+    """Names the token in lists and revocations; it is not the token."""
+    digest: TokenDigest
+    """The token's SHA-256, in hex: never the token. A token is random and long, so its
+    digest cannot be reversed, and a fast digest lets every request be checked by lookup."""
+
+
+class TokenRef(Contract):
+    account_id: Identifier
+    token_id: Identifier
+
+
 class AccountCreated(EventBase):
     type: Literal["AccountCreated"] = "AccountCreated"
     payload: AccountDetails
@@ -95,8 +110,28 @@ class AccountEnabled(EventBase):
     payload: AccountRef
 
 
+class TokenIssued(EventBase):
+    """A device or a system may sign in with a token: a wall screen once, a feed on each
+    request."""
+
+    type: Literal["TokenIssued"] = "TokenIssued"
+    payload: TokenIssue
+
+
+class TokenRevoked(EventBase):
+    type: Literal["TokenRevoked"] = "TokenRevoked"
+    payload: TokenRef
+
+
 AccessEvent = Annotated[
-    AccountCreated | PasswordSet | RoleGranted | RoleRevoked | AccountDisabled | AccountEnabled,
+    AccountCreated
+    | PasswordSet
+    | RoleGranted
+    | RoleRevoked
+    | AccountDisabled
+    | AccountEnabled
+    | TokenIssued
+    | TokenRevoked,
     Field(discriminator="type"),
 ]
 

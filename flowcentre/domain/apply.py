@@ -248,6 +248,7 @@ def _part_in(spell: Spell, bed_id: str) -> Occupant | Departure | None:
             admitted_at=spell.admitted.at if spell.admitted else None,
             expected_discharge_date=spell.expected_discharge_date,
             on_leave=spell.on_leave,
+            sharing_objection=spell.patient.sharing_objection if spell.patient else False,
         )
     ends = [s.end for s in spell.stays if s.location.bed_id == bed_id and s.end is not None]
     if not ends:

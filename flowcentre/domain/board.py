@@ -53,6 +53,7 @@ def bed_view(bed: Bed) -> JSON:
                     else None
                 ),
                 "on_leave": occupant.on_leave,
+                "sharing_objection": occupant.sharing_objection,
             }
             for occupant in bed.occupants
         ],
@@ -98,6 +99,13 @@ def site_view(site: SiteRegistered) -> JSON:
     }
 
 
+def _shared(occupant: JSON) -> JSON:
+    """The occupant as staff of another organisation may see them."""
+    if not occupant["sharing_objection"]:
+        return occupant
+    return {**occupant, "initials": None}
+
+
 #: Deltas every board is sent: the registry above wards, and the rebuild's instruction.
 EVERY_BOARD = frozenset({"organisation", "site", "resnapshot"})
 
@@ -111,14 +119,20 @@ class BoardScope:
     ``capacity``, every other bed comes too, without its occupants or who changed it: its
     state counts towards capacity and tells nothing about a patient. Sites and
     organisations are sent to every board; a ward's record to a board sent its beds.
+
+    ``home_wards`` are the wards run by the principal's own organisation (``None``: every
+    ward). Elsewhere, the initials of a patient who objects to sharing are withheld.
     """
 
     full_wards: frozenset[str] | None
     capacity: bool
     wall_wards: frozenset[str] | None = frozenset()
+    home_wards: frozenset[str] | None = frozenset()
 
     @classmethod
-    def of(cls, principal: Principal, policy: AccessPolicy) -> BoardScope | None:
+    def of(
+        cls, principal: Principal, policy: AccessPolicy, home_wards: frozenset[str] | None
+    ) -> BoardScope | None:
         """The principal's scope, or None if it may see no board at all."""
         reach: dict[BoardDetail, frozenset[str] | None] = dict.fromkeys(BoardDetail, frozenset())
         for held in principal.grants:
@@ -132,7 +146,7 @@ class BoardScope:
         full, wall = reach[BoardDetail.FULL], reach[BoardDetail.WALL]
         if not capacity and full == frozenset() and wall == frozenset():
             return None
-        return cls(full, capacity, wall)
+        return cls(full, capacity, wall, home_wards)
 
     @staticmethod
     def _covers(wards: frozenset[str] | None, ward_id: str) -> bool:
@@ -140,12 +154,18 @@ class BoardScope:
 
     def bed(self, bed: JSON) -> JSON | None:
         ward_id = bed["ward_id"]
+        home = self._covers(self.home_wards, ward_id)
         if self._covers(self.full_wards, ward_id):
-            return bed
+            if home or not any(one["sharing_objection"] for one in bed["occupants"]):
+                return bed
+            return {**bed, "occupants": [_shared(one) for one in bed["occupants"]]}
         since = bed["since"]
         anonymous = {"at": since["at"]} if since else None
         if self._covers(self.wall_wards, ward_id):
-            occupants = [{"initials": one["initials"]} for one in bed["occupants"]]
+            occupants = [
+                {"initials": one["initials"] if home else _shared(one)["initials"]}
+                for one in bed["occupants"]
+            ]
             return {**bed, "since": anonymous, "status_reason": None, "occupants": occupants}
         if self.capacity:
             # The status says why a bed is out of use; its free-text reason may name more.

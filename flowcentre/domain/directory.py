@@ -7,6 +7,7 @@ give the same directory, as the live picture's registry does.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import singledispatch
@@ -23,6 +24,8 @@ from flowcentre.domain.access_events import (
     PasswordSet,
     RoleGranted,
     RoleRevoked,
+    TokenIssued,
+    TokenRevoked,
 )
 from flowcentre.domain.events import Actor, ActorKind, EventBase
 
@@ -58,6 +61,9 @@ class Account:
     disabled: Fact[bool] | None = None
     last_disabled: datetime | None = None
     """When the account was last disabled, even if enabled since."""
+    tokens: dict[str, Fact[str | None]] = field(default_factory=dict)
+    """Each token's digest, by token id; None once it is revoked."""
+    last_token_revoked: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -65,9 +71,9 @@ class Account:
         return self.details is not None and not (self.disabled and self.disabled.value)
 
     def admits(self, session_started: datetime) -> bool:
-        """Whether a session started then still stands: a new password or a disable ends
-        every session started before it, a stolen one included."""
-        ended = [self.last_disabled]
+        """Whether a session started then still stands: a new password, a revoked token or
+        a disable ends every session started before it, a stolen one included."""
+        ended = [self.last_disabled, self.last_token_revoked]
         if self.password_hash is not None:
             ended.append(self.password_hash.order[0])
         return all(at is None or at < session_started for at in ended)
@@ -123,12 +129,34 @@ def _(event: AccountDisabled | AccountEnabled, account: Account) -> Account:
     return replace(account, disabled=Fact(disabled, event.order()), last_disabled=last)
 
 
+@_apply.register(TokenIssued)
+@_apply.register(TokenRevoked)
+def _(event: TokenIssued | TokenRevoked, account: Account) -> Account:
+    token_id = event.payload.token_id
+    if isinstance(event, TokenIssued):
+        digest: str | None = event.payload.digest
+        last = account.last_token_revoked
+    else:
+        digest = None
+        last = max(filter(None, (account.last_token_revoked, event.occurred_at)))
+    if not _newer(account.tokens.get(token_id), event):
+        return replace(account, last_token_revoked=last)
+    tokens = {**account.tokens, token_id: Fact(digest, event.order())}
+    return replace(account, tokens=tokens, last_token_revoked=last)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 class Directory:
     """Every account the access log names, and who holds each username."""
 
     def __init__(self) -> None:
         self._accounts: dict[str, Account] = {}
         self._usernames: dict[str, Fact[str]] = {}
+        self._tokens: dict[str, tuple[str, str]] = {}
+        """Who each token digest ever issued belongs to: (account id, token id)."""
 
     def apply(self, event: AccessEvent) -> None:
         account_id = event.payload.account_id
@@ -141,6 +169,8 @@ class Directory:
             holder = self._usernames.get(username)
             if holder is None or event.order() < holder.order:
                 self._usernames[username] = Fact(account_id, event.order())
+        if isinstance(event, TokenIssued):
+            self._tokens[event.payload.digest] = (account_id, event.payload.token_id)
 
     def accounts(self) -> list[Account]:
         return sorted(self._accounts.values(), key=lambda account: account.account_id)
@@ -155,6 +185,16 @@ class Directory:
         if account is None or account.details is None:
             return None
         return account if account.details.value.username == username.lower() else None
+
+    def by_token(self, token: str) -> Account | None:
+        """The account the token was issued to, while the token stands."""
+        holder = self._tokens.get(token_digest(token))
+        if holder is None:
+            return None
+        account_id, token_id = holder
+        account = self._accounts[account_id]
+        issued = account.tokens.get(token_id)
+        return account if issued is not None and issued.value is not None else None
 
     def principal(self, account_id: str, policy: AccessPolicy) -> Principal | None:
         """Who the account acts as, or None if it cannot act (unknown, or disabled)."""

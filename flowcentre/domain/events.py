@@ -83,6 +83,12 @@ class Patient(Contract):
     family_name: str | None = Field(default=None, max_length=100)
     birth_date: date | None = None
     sex: Sex = Sex.UNKNOWN
+    sharing_objection: bool = Field(
+        default=False,
+        description="The patient objects to their record being shared: staff of other "
+        "organisations than the one running their ward see none of their identifying "
+        "fields (HL7 v2 PD1-12 protection indicator Y; FHIR Patient.meta.security R).",
+    )
 
 
 class OrganisationKind(StrEnum):

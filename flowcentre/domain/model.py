@@ -111,6 +111,8 @@ class Occupant(Contract):
     admitted_at: AwareDatetime | None
     expected_discharge_date: date | None
     on_leave: bool
+    sharing_objection: bool = False
+    """Initials are shown only to staff of the organisation running the ward."""
 
 
 class Departure(Contract):

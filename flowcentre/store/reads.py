@@ -57,6 +57,12 @@ class LiveReads:
         raw = await self._redis.get(self._keys.ward(ward_id))
         return load(WardRegistered, raw) if raw else None
 
+    async def ward_organisation(self, ward_id: str) -> str | None:
+        """The organisation that runs the ward, once the ward and its site are registered."""
+        ward = await self.ward(ward_id)
+        site = await self.site(ward.payload.site_id) if ward else None
+        return site.payload.organisation_id if site else None
+
     async def ward_beds(self, ward_id: str) -> list[Bed]:
         ids = await self._members(self._keys.ward_beds(ward_id))
         beds = await self._records(Bed, map(self._keys.bed, ids))

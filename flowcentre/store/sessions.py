@@ -1,7 +1,9 @@
 """Signed-in sessions: opaque tokens, kept in Redis by their SHA-256, ended by deleting them.
 
 They live beside the view's keys, not under its prefix: a rebuild replaces the view and
-must not sign everyone out. A session lapses after ``idle_s`` without use.
+must not sign everyone out. A session lapses after its idle time without use: a
+person's ``idle_s``, or a longer one given when it starts (a wall screen's, which must
+not need pairing again after a weekend switched off).
 """
 
 from __future__ import annotations
@@ -32,19 +34,23 @@ class Sessions:
         # Only a digest is stored: a copy of Redis does not hand out sessions.
         return self._prefix + hashlib.sha256(token.encode()).hexdigest()
 
-    async def start(self, account_id: str) -> str:
+    async def start(self, account_id: str, idle_s: int | None = None) -> str:
         """A new session for the account; the token is the caller's to hand over once."""
         token = secrets.token_urlsafe(32)
         started = datetime.now(UTC).isoformat()
-        await self._redis.set(self._key(token), f"{account_id} {started}", ex=self._idle_s)
+        idle = idle_s or self._idle_s
+        await self._redis.set(self._key(token), f"{account_id} {started} {idle}", ex=idle)
         return token
 
     async def session_of(self, token: str) -> Session | None:
         """The live session of the token, extending it; None if it has ended."""
-        stored = await self._redis.getex(self._key(token), ex=self._idle_s)
+        key = self._key(token)
+        stored = await self._redis.get(key)
         if stored is None:
             return None
-        account_id, _, started = text(stored).partition(" ")
+        account_id, started, idle = text(stored).split(" ")
+        # Ended meanwhile (signed out): EXPIRE then finds no key and revives nothing.
+        await self._redis.expire(key, int(idle))
         return Session(account_id, datetime.fromisoformat(started))
 
     async def end(self, token: str) -> None:

@@ -45,3 +45,45 @@ def test_accounts_are_added_listed_and_disabled(
     assert listing.split() == [
         "nurse.x", "person", "disabled", "Nurse", "X", "[ward_staff:W1,W2]"
     ]  # fmt: skip
+
+
+@pytest.mark.usefixtures("environment")
+def test_a_wall_screens_token_is_printed_once_listed_by_id_and_revoked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    added = run(
+        "add", "wall.avon4", "--kind", "device", "--name", "Avon 4 wall", "--organisation", "RWP",
+        "--role", "display:W1",
+    )  # fmt: skip
+    capsys.readouterr()
+    issued = run("token", "wall.avon4")
+    token = capsys.readouterr().out.strip()
+    run("list")
+    [token_id] = capsys.readouterr().out.split("tokens:")[1].split()
+    revoked = run("revoke-token", "wall.avon4", token_id)
+    run("list")
+    after = capsys.readouterr().out
+
+    assert (added, issued, revoked) == (0, 0, 0)
+    assert token.startswith("fct_")
+    assert token_id.startswith("tok-")
+    assert "tokens:" not in after
+    assert token not in after
+
+
+@pytest.mark.usefixtures("environment")
+def test_a_person_who_signs_in_through_the_provider_is_asked_for_no_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def no_prompt(prompt: str = "") -> str:
+        raise AssertionError(f"asked {prompt!r}")
+
+    monkeypatch.setattr("getpass.getpass", no_prompt)
+    added = run(
+        "add", "sam.jones@nhs.test", "--sso", "--name", "Sam Jones", "--organisation", "RWP",
+        "--role", "flow_centre",
+    )  # fmt: skip
+    run("list")
+
+    assert added == 0
+    assert capsys.readouterr().out.split()[:3] == ["sam.jones@nhs.test", "person", "active"]

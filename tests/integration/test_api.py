@@ -143,6 +143,21 @@ async def test_refusals_name_the_reason_and_publish_nothing(
     assert publisher.published == []
 
 
+async def test_an_accounts_writes_are_limited_across_a_moving_window(
+    settings: Settings, redis_client: Redis
+) -> None:
+    limited = settings.model_copy(update={"write_limit_per_account": "2 per minute"})
+    publisher = RecordingPublisher()
+    async with api(limited, redis_client, publisher) as client:
+        answers = [
+            await client.post(f"/api/v1/beds/{EMPTY}/status", json={"status": status})
+            for status in ("cleaning", "clean", "closed")
+        ]
+
+    assert [answer.status_code for answer in answers] == [202, 202, 429]
+    assert len(publisher.published) == 2
+
+
 async def test_the_kafka_publisher_built_by_the_app_puts_the_event_on_the_topic(
     settings: Settings, broker: str, redis_client: Redis
 ) -> None:

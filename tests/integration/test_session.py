@@ -16,7 +16,7 @@ from flowcentre.passwords import Passwords
 from flowcentre.runtime import ensure_topics
 from flowcentre.store.sessions import Sessions
 from tests import accounts
-from tests.accounts import PASSWORD, account, record
+from tests.accounts import PASSWORD, account, device, record
 from tests.builders import access_event, role_revoked
 from tests.unit.conftest import RecordingPublisher
 
@@ -78,7 +78,7 @@ async def test_a_nurse_signs_in_sees_their_roles_and_signs_out(
             {
                 "role": "ward_staff",
                 "wards": ["WRH-AVON4"],
-                "permissions": ["bed.status.set", "board.read", "capacity.read"],
+                "permissions": ["bed.status.set", "board.read", "capacity.read", "patient.read"],
             }
         ],
     }
@@ -177,3 +177,53 @@ async def test_a_session_for_an_account_this_process_has_not_read_yet_stands(
 
     assert unknown.status_code == 401
     assert known.json()["account_id"] == "a-late"
+
+
+async def test_a_wall_screen_pairs_with_its_token_and_keeps_a_long_session(
+    settings: Settings, redis_client: Redis
+) -> None:
+    token, events = device("a-wall", "wall.avon4", "display", "WRH-AVON4")
+    record(settings, events)
+    async with signing_in(settings, redis_client) as client:
+        by_password = await accounts.sign_in(client, "wall.avon4")
+        wrong = await client.post("/api/v1/session/device", json={"token": "fct_guessed"})
+        paired = await client.post("/api/v1/session/device", json={"token": token})
+        me = await client.get("/api/v1/session")
+    stored = [key async for key in redis_client.scan_iter(f"{settings.redis_prefix}-auth:*")]
+    idle = [await redis_client.ttl(key) for key in stored]
+
+    assert by_password.status_code == 401, "a device has no password to sign in with"
+    assert wrong.status_code == 401
+    assert paired.status_code == 200
+    assert SESSION_COOKIE in paired.headers["set-cookie"]
+    assert me.json()["kind"] == "device"
+    assert me.json()["grants"][0]["role"] == "display"
+    assert idle, "the paired session is kept"
+    assert max(idle) > settings.session_idle_s, "a screen's session outlasts a person's"
+
+
+async def test_a_system_sends_its_token_with_each_request_until_it_is_revoked(
+    settings: Settings, redis_client: Redis
+) -> None:
+    token, events = device("a-feed", "pas.feed", "integration", kind="service")
+    record(settings, events)
+    screen_token, screen = device("a-wall", "wall.avon4", "display", "WRH-AVON4")
+    record(settings, screen)
+    async with signing_in(settings, redis_client) as client:
+        paired = await client.post("/api/v1/session/device", json={"token": screen_token})
+        assert paired.is_success
+        client.headers["Authorization"] = f"Bearer {token}"
+        feed = await client.get("/api/v1/session")
+        feed_token = {"account_id": "a-feed", "token_id": "t1"}
+        record(settings, [access_event("TokenRevoked", feed_token, minute=1)])
+        revoked = await session_once(client, lambda answer: answer.status_code == 401)
+        del client.headers["Authorization"]
+        # Dated after the session began, as a revocation made now would be.
+        screen_token_ref = {"account_id": "a-wall", "token_id": "t1"}
+        record(settings, [access_event("TokenRevoked", screen_token_ref, minute=10**6)])
+        screen_ended = await session_once(client, lambda answer: answer.status_code == 401)
+
+    assert feed.json()["account_id"] == "a-feed"
+    assert feed.json()["kind"] == "service"
+    assert revoked.headers["www-authenticate"].startswith("Bearer")
+    assert screen_ended.status_code == 401, "revoking its token unpairs the screen"

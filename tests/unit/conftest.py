@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from flowcentre.domain.events import EventBase
-from flowcentre.publisher import EventPublisher
+from flowcentre.publisher import EventPublisher, PublishFailed
 
 
 class RecordingPublisher(EventPublisher):
@@ -22,6 +22,16 @@ class RecordingPublisher(EventPublisher):
 
     def close(self) -> None:
         self.closed = True
+
+
+class UnreachableLog(EventPublisher):
+    """A log no broker acknowledges."""
+
+    def publish(self, events: Sequence[EventBase]) -> None:
+        raise PublishFailed("no broker acknowledged the event in time")
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from flowcentre.domain.access import (
 )
 from flowcentre.domain.access_events import AccessEvent
 from flowcentre.domain.board import BoardScope
-from flowcentre.domain.directory import Directory
+from flowcentre.domain.directory import Directory, token_digest
 from flowcentre.domain.events import Actor, ActorKind, EventRejected
 from tests.builders import T0, access_event, account_created, role_granted, role_revoked
 
@@ -167,6 +167,10 @@ HISTORY = (
     access_event("AccountDisabled", {"account_id": "a1"}, minute=5),
     access_event("AccountEnabled", {"account_id": "a1"}, minute=6),
     account_created("a2", "nurse.jones", minute=7),
+    account_created("d1", "wall.avon4", minute=0, kind="device"),
+    access_event("TokenIssued", {"account_id": "d1", "token_id": "t1", "digest": "a" * 64}),
+    access_event("TokenRevoked", {"account_id": "d1", "token_id": "t1"}, minute=2),
+    access_event("TokenIssued", {"account_id": "d1", "token_id": "t2", "digest": "b" * 64}),
 )
 
 
@@ -177,7 +181,7 @@ def test_any_order_and_any_repeat_give_the_same_directory(
     expected = directory_of(*HISTORY)
     directory = directory_of(*shuffled, *repeated)
 
-    for account_id in ("a1", "a2"):
+    for account_id in ("a1", "a2", "d1"):
         assert directory.account(account_id) == expected.account(account_id)
         assert directory.principal(account_id, POLICY) == expected.principal(account_id, POLICY)
     assert directory.by_username("nurse.jones") == expected.by_username("nurse.jones")
@@ -204,16 +208,17 @@ def test_any_order_and_any_repeat_give_the_same_directory(
 def test_a_boards_scope_follows_its_grants(
     grants: list[tuple[Role, frozenset[str]]], scope: BoardScope | None
 ) -> None:
-    assert BoardScope.of(person(*grants), POLICY) == scope
+    assert BoardScope.of(person(*grants), POLICY, frozenset()) == scope
 
 
-def a_bed(ward_id: str) -> dict[str, object]:
+def a_bed(ward_id: str, objects: bool = False) -> dict[str, object]:
+    occupant = {"initials": "AL", "sex": "female", "on_leave": False, "sharing_objection": objects}
     return {
         "bed_id": f"{ward_id}-1",
         "ward_id": ward_id,
         "status_reason": "side room for isolation",
         "since": {"at": "2026-11-02T08:00:00+00:00", "by": {"kind": "user", "id": "rn-1"}},
-        "occupants": [{"initials": "AL", "sex": "female", "on_leave": False}],
+        "occupants": [occupant],
     }
 
 
@@ -237,6 +242,23 @@ def test_each_scope_sends_a_bed_in_the_detail_its_grant_allows() -> None:
     assert BoardScope(frozenset({"W1"}), capacity=False).bed(a_bed("W3")) is None
 
 
+def test_a_patients_objection_withholds_their_initials_from_other_organisations() -> None:
+    home = frozenset({"W1"})
+    everywhere = BoardScope(None, capacity=True, wall_wards=None, home_wards=home)
+    wall = BoardScope(frozenset(), capacity=False, wall_wards=None, home_wards=home)
+    objecting_here, objecting_there = a_bed("W1", objects=True), a_bed("W2", objects=True)
+
+    assert everywhere.bed(objecting_here) == objecting_here
+    shown = everywhere.bed(objecting_there)
+    assert shown is not None
+    assert shown["occupants"] == [
+        {"initials": None, "sex": "female", "on_leave": False, "sharing_objection": True}
+    ]
+    assert everywhere.bed(a_bed("W2")) == a_bed("W2"), "no objection, nothing withheld"
+    assert wall.bed(objecting_here)["occupants"] == [{"initials": "AL"}]  # type: ignore[index]
+    assert wall.bed(objecting_there)["occupants"] == [{"initials": None}]  # type: ignore[index]
+
+
 def test_a_new_password_or_a_disable_ends_the_sessions_started_before_it() -> None:
     hashed = {"account_id": "a1", "password_hash": HASH}
     directory = directory_of(
@@ -252,3 +274,29 @@ def test_a_new_password_or_a_disable_ends_the_sessions_started_before_it() -> No
     assert not account.admits(T0 + timedelta(minutes=5))
     assert not account.admits(T0 + timedelta(minutes=15))
     assert account.admits(T0 + timedelta(minutes=25))
+
+
+def test_a_token_signs_its_account_in_until_it_is_revoked() -> None:
+    token = "fct_the-screens-own-token"
+    issued = {"account_id": "d1", "token_id": "t1", "digest": token_digest(token)}
+    directory = directory_of(
+        account_created("d1", "wall.avon4", kind="device"),
+        access_event("TokenIssued", issued, minute=1),
+    )
+    holder = directory.by_token(token)
+    assert holder is not None
+    assert holder.account_id == "d1"
+    assert directory.by_token("fct_another-token") is None
+
+    directory.apply(access_event("TokenRevoked", {"account_id": "d1", "token_id": "t1"}, minute=9))
+
+    assert directory.by_token(token) is None
+    account = directory.account("d1")
+    assert account is not None
+    assert not account.admits(T0 + timedelta(minutes=5)), "a session paired with it ends"
+    assert account.admits(T0 + timedelta(minutes=10))
+
+
+def test_a_token_is_kept_only_as_its_digest() -> None:
+    with pytest.raises(EventRejected, match="digest"):
+        access_event("TokenIssued", {"account_id": "d1", "token_id": "t1", "digest": "fct_x"})

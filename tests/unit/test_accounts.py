@@ -8,15 +8,23 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from argon2 import PasswordHasher, profiles
 
-from flowcentre.accounts import AccountRefused, Administration, NewAccount, RoleRequest
+from flowcentre.accounts import (
+    TOKEN_PREFIX,
+    AccountRefused,
+    Administration,
+    NewAccount,
+    RoleRequest,
+)
 from flowcentre.accounts_command import role_request
 from flowcentre.domain.access import GrantRefused, Permission, Role, load_policy
 from flowcentre.domain.access_events import (
     AccessEvent,
     AccountCreated,
+    AccountKind,
     PasswordSet,
     RoleGrant,
     RoleGranted,
+    TokenIssued,
 )
 from flowcentre.domain.directory import Directory
 from flowcentre.domain.events import Actor, ActorKind
@@ -121,3 +129,35 @@ def test_a_change_comes_after_the_fact_it_replaces_whatever_this_machines_clock_
     principal = directory.principal(created.payload.account_id, POLICY)
     assert principal is not None
     assert principal.grants == ()
+
+
+def test_a_device_gets_tokens_and_no_password_and_a_person_the_reverse() -> None:
+    directory = Directory()
+    admin = Administration(directory, POLICY, PASSWORDS, OPERATOR)
+    screen = NewAccount("wall.avon4", "Avon 4 wall screen", "RWP", AccountKind.DEVICE)
+    with pytest.raises(AccountRefused, match="token, not a password"):
+        admin.create(screen, "a long password", [])
+    applied(directory, admin.create(screen, None, [RoleRequest(Role.DISPLAY, frozenset({"W1"}))]))
+    applied(directory, admin.create(nurse(), "a long password", []))
+
+    token, events = admin.issue_token("wall.avon4")
+    applied(directory, events)
+
+    [issued] = events
+    assert isinstance(issued, TokenIssued)
+    assert token.startswith(TOKEN_PREFIX)
+    assert token not in issued.model_dump_json()
+    holder = directory.by_token(token)
+    assert holder is not None
+    assert holder.details is not None
+    assert holder.details.value.username == "wall.avon4"
+    with pytest.raises(AccountRefused, match="not by token"):
+        admin.issue_token("nurse.jones")
+    with pytest.raises(AccountRefused, match="not a password"):
+        admin.set_password("wall.avon4", "a long password")
+    with pytest.raises(AccountRefused, match="no token"):
+        admin.revoke_token("wall.avon4", "tok-unknown")
+
+    applied(directory, admin.revoke_token("wall.avon4", issued.payload.token_id))
+
+    assert directory.by_token(token) is None

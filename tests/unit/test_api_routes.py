@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import httpx
@@ -11,103 +11,15 @@ import pytest_asyncio
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from redis.asyncio import Redis
 
-from flowcentre.api.app import ROUTERS, create_app
+from flowcentre.api.app import ROUTERS
 from flowcentre.api.auth import current_principal, signed_in_as
-from flowcentre.api.deps import get_policy, get_publisher, get_reads
-from flowcentre.config import Settings
-from flowcentre.domain.access import Principal, Role, grant, load_policy
-from flowcentre.domain.apply import State
+from flowcentre.api.deps import get_publisher
+from flowcentre.domain.access import Principal, Role
 from flowcentre.domain.beds import BedStatus
-from flowcentre.domain.events import (
-    Actor,
-    ActorKind,
-    BedStatusChanged,
-    EventBase,
-    OrganisationRegistered,
-    SiteRegistered,
-    WardRegistered,
-)
-from flowcentre.domain.model import Bed
-from flowcentre.publisher import EventPublisher, PublishFailed
-from flowcentre.store.reads import LiveReads
-from tests.builders import admitted, bed, fold, organisation, site, ward
-from tests.unit.conftest import RecordingPublisher
-
-HISTORY: list[EventBase] = [
-    organisation("RWP"),
-    site("WRH", "RWP"),
-    ward("AVON4", "WRH"),
-    bed("B1", "AVON4", room="Bay 1"),
-    bed("B2", "AVON4", room="Bay 1"),
-    bed("SR1", "AVON4", room="Side room 1", side_room=True),
-    admitted("S1", "B1", 0, "AVON4"),
-]
-
-
-class StateReads(LiveReads):
-    """The reads the routes use, answered from a state folded in memory."""
-
-    def __init__(self, state: State) -> None:
-        super().__init__(Redis())
-        self._state = state
-
-    async def sites(self) -> list[SiteRegistered]:
-        return list(self._state.sites.values())
-
-    async def wards(self) -> list[WardRegistered]:
-        return list(self._state.wards.values())
-
-    async def site(self, site_id: str) -> SiteRegistered | None:
-        return self._state.sites.get(site_id)
-
-    async def ward(self, ward_id: str) -> WardRegistered | None:
-        return self._state.wards.get(ward_id)
-
-    async def organisations(self) -> list[OrganisationRegistered]:
-        return list(self._state.organisations.values())
-
-    async def ward_beds(self, ward_id: str) -> list[Bed]:
-        return sorted(
-            (b for b in self._state.beds.values() if b.ward_id == ward_id), key=lambda b: b.bed_id
-        )
-
-    async def all_beds(self) -> list[Bed]:
-        return sorted(self._state.beds.values(), key=lambda b: b.bed_id)
-
-    async def bed(self, bed_id: str) -> Bed | None:
-        return self._state.beds.get(bed_id)
-
-
-class UnreachableLog(EventPublisher):
-    def publish(self, events: Sequence[EventBase]) -> None:
-        raise PublishFailed("no broker acknowledged the event in time")
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
-POLICY = load_policy()
-
-
-def signed_in(role: Role, *wards: str) -> Principal:
-    return Principal(
-        actor=Actor(kind=ActorKind.USER, id="rn-042", name="A N"),
-        organisation_id="RWP",
-        grants=(grant(POLICY, role, frozenset(wards)),),
-    )
-
-
-def app_over(publisher: EventPublisher, principal: Principal) -> FastAPI:
-    """The app over HISTORY in memory, with ``principal`` signed in."""
-    settings = Settings(kafka_bootstrap="127.0.0.1:9", redis_url="redis://127.0.0.1:9/0")
-    app = create_app(settings, redis=Redis(), publisher=publisher)
-    app.dependency_overrides[get_reads] = lambda: StateReads(fold(HISTORY))
-    app.dependency_overrides[get_publisher] = lambda: publisher
-    app.dependency_overrides[get_policy] = lambda: POLICY
-    app.dependency_overrides[current_principal] = lambda: principal
-    return app
+from flowcentre.domain.events import ActorKind, BedStatusChanged
+from tests.api_app import app_over, signed_in
+from tests.unit.conftest import RecordingPublisher, UnreachableLog
 
 
 @pytest.fixture
@@ -322,8 +234,17 @@ def depends_on(dependant: Dependant, wanted: Callable[..., object]) -> bool:
 
 
 def test_every_api_route_but_signing_in_needs_a_principal() -> None:
-    # Signing in, and signing out (which ends whatever session the browser sends).
-    open_routes = {("POST", "/api/v1/session"), ("DELETE", "/api/v1/session")}
+    # Signing in, pairing a screen, and signing out (which ends whatever session the
+    # browser sends).
+    open_routes = {
+        ("POST", "/api/v1/session"),
+        ("POST", "/api/v1/session/device"),
+        # Single sign-on: a navigation away to the provider and back, and its name.
+        ("GET", "/api/v1/session/sso"),
+        ("GET", "/api/v1/session/sso/callback"),
+        ("GET", "/api/v1/session/sso/provider"),
+        ("DELETE", "/api/v1/session"),
+    }
     guarded = {
         (method, route.path): depends_on(route.dependant, current_principal)
         for router in ROUTERS
@@ -348,6 +269,7 @@ async def test_a_wall_display_reads_beds_states_and_initials_only(
     assert beds["B1"]["occupants"] == [
         {
             "initials": "AL",
+            "sharing_objection": None,
             "sex": None,
             "arrived_at": None,
             "admitted_at": None,

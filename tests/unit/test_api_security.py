@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from flowcentre.api.app import MAX_BODY_BYTES
 from flowcentre.api.security import CONTENT_SECURITY_POLICY
 from flowcentre.domain.access import Role
+from tests.api_app import app_over, signed_in
 from tests.unit.conftest import RecordingPublisher
-from tests.unit.test_api_routes import app_over, signed_in
 
 
 @pytest.fixture

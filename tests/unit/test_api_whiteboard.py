@@ -371,7 +371,10 @@ def test_cursors_compare_as_stream_ids_not_as_text() -> None:
 
 
 def occupied(bed_id: str, ward_id: str) -> JSON:
-    return {**bed(bed_id, "occupied", ward_id), "occupants": [{"initials": "AL"}]}
+    return {
+        **bed(bed_id, "occupied", ward_id),
+        "occupants": [{"initials": "AL", "sharing_objection": False}],
+    }
 
 
 async def test_each_board_is_sent_only_what_its_scope_may_see() -> None:
@@ -392,7 +395,7 @@ async def test_each_board_is_sent_only_what_its_scope_may_see() -> None:
 
     [nurse_snapshot] = nurse.of_type("snapshot")
     beds = {b["bed_id"]: b["occupants"] for b in nurse_snapshot["data"]["beds"]}
-    assert beds == {"A1": [{"initials": "AL"}], "B1": []}
+    assert beds == {"A1": [{"initials": "AL", "sharing_objection": False}], "B1": []}
     assert [w["ward_id"] for w in nurse_snapshot["data"]["wards"]] == ["W1", "W2"]
     [wall_snapshot] = wall.of_type("snapshot")
     assert [b["bed_id"] for b in wall_snapshot["data"]["beds"]] == ["B1"]

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
 
-from flowcentre.api.auth import ACCESS_RESPONSES, PrincipalDep, board_scope, require
+from flowcentre.api.auth import ACCESS_RESPONSES, PrincipalDep, WriterDep, board_scope, require
 from flowcentre.api.deps import PolicyDep, PublisherDep, ReadsDep
 from flowcentre.api.models import BedStatusRequest, BedView, EventAccepted, beds_seen
 from flowcentre.domain.access import Permission
@@ -23,8 +23,6 @@ from flowcentre.domain.events import (
     BedStatusChanged,
     Source,
 )
-from flowcentre.domain.model import Bed
-from flowcentre.store.reads import LiveReads
 
 router = APIRouter(prefix="/api/v1/beds", tags=["beds"], responses=ACCESS_RESPONSES)
 
@@ -52,18 +50,8 @@ async def read_bed(
     if bed is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"bed {bed_id!r} is not known")
     require(principal, policy, Permission.READ_BOARD, bed.ward_id)
-    [seen] = beds_seen([bed], board_scope(principal, policy))
+    [seen] = beds_seen([bed], await board_scope(principal, policy, reads))
     return seen
-
-
-async def _organisation_of(reads: LiveReads, bed: Bed) -> str:
-    """The organisation that runs the bed's ward, which the event is attributed to."""
-    ward = await reads.ward(bed.ward_id)
-    if ward is None:
-        return UNKNOWN_ORGANISATION
-    site_id = ward.payload.site_id
-    site = await reads.site(site_id)
-    return site.payload.organisation_id if site else UNKNOWN_ORGANISATION
 
 
 @router.post(
@@ -82,7 +70,7 @@ async def set_bed_status(
     change: BedStatusRequest,
     reads: ReadsDep,
     publisher: PublisherDep,
-    principal: PrincipalDep,
+    principal: WriterDep,
     policy: PolicyDep,
 ) -> EventAccepted:
     require(principal, policy, Permission.SET_BED_STATUS)
@@ -100,7 +88,10 @@ async def set_bed_status(
         event_id=str(uuid.uuid4()),
         occurred_at=max(now, after_shown),
         recorded_at=now,
-        source=Source(system=SOURCE_SYSTEM, organisation=await _organisation_of(reads, bed)),
+        source=Source(
+            system=SOURCE_SYSTEM,
+            organisation=await reads.ward_organisation(bed.ward_id) or UNKNOWN_ORGANISATION,
+        ),
         caused_by=principal.actor,
         payload=BedStatusChange(bed_id=bed_id, status=change.status, reason=change.reason),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import ssl
 import struct
 
 from fastapi import APIRouter, Response, status
@@ -36,10 +37,10 @@ def _servers(bootstrap: str) -> list[tuple[str, int]]:
     return servers
 
 
-async def _ask_api_versions(host: str, port: int) -> None:
+async def _ask_api_versions(host: str, port: int, tls: ssl.SSLContext | None) -> None:
     correlation_id = next(_correlation) & 0x7FFFFFFF
     request = struct.pack(">hhih", _API_VERSIONS, 0, correlation_id, len(_CLIENT_ID)) + _CLIENT_ID
-    reader, writer = await asyncio.open_connection(host, port)
+    reader, writer = await asyncio.open_connection(host, port, ssl=tls)
     try:
         writer.write(struct.pack(">i", len(request)) + request)
         await writer.drain()
@@ -54,13 +55,13 @@ async def _ask_api_versions(host: str, port: int) -> None:
         raise OSError(f"ApiVersions answered error code {error_code}")
 
 
-async def _check_broker(bootstrap: str | None) -> Check:
+async def _check_broker(bootstrap: str | None, tls: ssl.SSLContext | None) -> Check:
     if not bootstrap:
         return Check(ok=False, detail="no broker is configured (FLOWCENTRE_KAFKA_BOOTSTRAP)")
     problems = []
     for host, port in _servers(bootstrap):
         try:
-            await asyncio.wait_for(_ask_api_versions(host, port), TIMEOUT_S)
+            await asyncio.wait_for(_ask_api_versions(host, port, tls), TIMEOUT_S)
         except (OSError, TimeoutError, asyncio.IncompleteReadError, struct.error) as error:
             problems.append(f"{host}:{port}: {error!r}")
         else:
@@ -90,7 +91,7 @@ async def healthz(
     settings: SettingsDep, redis: RedisDep, access: AccessDep, response: Response
 ) -> Health:
     broker, view = await asyncio.gather(
-        _check_broker(settings.kafka_bootstrap), _check_redis(redis)
+        _check_broker(settings.kafka_bootstrap, settings.kafka_ssl_context()), _check_redis(redis)
     )
     # Without a current directory of accounts, no one's access can be checked.
     problem = access.log.problem()

@@ -38,5 +38,5 @@ async def read_ward(
         **board.ward_view(ward),
         site=SiteView(**board.site_view(site)) if site else None,
         counts=counts_of(beds),
-        beds=beds_seen(beds, board_scope(principal, policy)),
+        beds=beds_seen(beds, await board_scope(principal, policy, reads)),
     )

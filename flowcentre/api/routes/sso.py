@@ -1,0 +1,125 @@
+"""Signing in through the organisation's OpenID Connect provider.
+
+The browser is sent to the provider and comes back to the callback; the person signed in
+there is signed in here as the Flow Centre account of the same username (the claim
+``FLOWCENTRE_OIDC_USERNAME_CLAIM``), if one is active. Roles still come from the access
+log: the provider says who someone is, not what they may do here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import RedirectResponse
+
+from flowcentre.api.auth import current_directory, start_session
+from flowcentre.api.deps import Access, AccessDep, SettingsDep
+from flowcentre.api.models import SingleSignOnView
+from flowcentre.domain.access_events import AccountKind
+from flowcentre.domain.directory import Account, Directory
+from flowcentre.sso import Refusal, SignInRefused, SingleSignOn
+from flowcentre.store.pending_sign_ins import PENDING_S
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/v1/session/sso", tags=["session"])
+
+#: Holds the browser's token for its sign-in in progress; Lax, so that it comes back with
+#: the provider's redirect, a top-level navigation from another site.
+PENDING_COOKIE = "__Host-fc_sign_in"
+
+NOT_SET_UP: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Single sign-on is not set up here."}
+}
+
+
+def _provider(sso: SingleSignOn | None) -> SingleSignOn:
+    if sso is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "single sign-on is not set up here")
+    return sso
+
+
+@router.get(
+    "/provider",
+    response_model=SingleSignOnView,
+    responses=NOT_SET_UP,
+    summary="Whether people may sign in through a provider, and its name",
+)
+async def read_provider(access: AccessDep) -> SingleSignOnView:
+    return SingleSignOnView(name=_provider(access.sso).provider_name)
+
+
+@router.get(
+    "",
+    status_code=status.HTTP_303_SEE_OTHER,
+    response_class=RedirectResponse,
+    responses={**NOT_SET_UP, 303: {"description": "On to the provider's sign-in."}},
+    summary="Sign in through the provider (a browser navigation)",
+)
+async def begin_single_sign_on(
+    request: Request, access: AccessDep, settings: SettingsDep
+) -> RedirectResponse:
+    sso = _provider(access.sso)
+    redirect_uri = settings.oidc_redirect_url or str(request.url_for("finish_single_sign_on"))
+    try:
+        url, pending = await sso.begin(redirect_uri)
+    except SignInRefused as refused:
+        log.warning("single sign-on could not start: %s", refused)
+        return _back_to_sign_in(refused.refusal)
+    response = RedirectResponse(url, status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        PENDING_COOKIE,
+        await access.pending.keep(pending),
+        max_age=PENDING_S,
+        httponly=True,
+        secure=True,
+        samesite="lax",
+        path="/",
+    )
+    return response
+
+
+@router.get(
+    "/callback",
+    status_code=status.HTTP_303_SEE_OTHER,
+    response_class=RedirectResponse,
+    responses={
+        **NOT_SET_UP,
+        303: {
+            "description": "Signed in, on to the whiteboard; or back to the sign-in page, "
+            "with `?sign-in=<why>` saying why not."
+        },
+    },
+    summary="Where the provider sends the browser back",
+)
+async def finish_single_sign_on(request: Request, access: AccessDep) -> RedirectResponse:
+    sso = _provider(access.sso)
+    token = request.cookies.get(PENDING_COOKIE)
+    pending = await access.pending.take(token) if token else None
+    try:
+        claims = await sso.finish(pending, request.query_params)
+        username = sso.username_of(claims)
+        directory = await current_directory(access)
+        account = directory.by_username(username)
+        if account is None or not _signs_in_as_person(account, directory, access):
+            raise SignInRefused(Refusal.NO_ACCOUNT, f"no active person's account {username!r}")
+    except SignInRefused as refused:
+        log.warning("single sign-on refused: %s", refused)
+        response = _back_to_sign_in(refused.refusal)
+    else:
+        response = RedirectResponse("/", status.HTTP_303_SEE_OTHER)
+        await start_session(request, response, access, account.account_id)
+    response.delete_cookie(PENDING_COOKIE, httponly=True, secure=True, samesite="lax", path="/")
+    return response
+
+
+def _signs_in_as_person(account: Account, directory: Directory, access: Access) -> bool:
+    details = account.details
+    is_person = details is not None and details.value.kind is AccountKind.PERSON
+    return is_person and directory.principal(account.account_id, access.policy) is not None
+
+
+def _back_to_sign_in(refusal: Refusal) -> RedirectResponse:
+    return RedirectResponse(f"/?sign-in={refusal.value}", status.HTTP_303_SEE_OTHER)

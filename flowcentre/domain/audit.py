@@ -1,0 +1,62 @@
+"""The audit trail of reads: who read which patient's identifying details, when, and where.
+
+A change is already attributed by its own event; a read changes nothing, so each read of
+patient-identifiable data is recorded as an event of its own, on the audit topic
+(``FLOWCENTRE_AUDIT_TOPIC``), in the envelope every event carries: ``caused_by`` is the
+reader, ``occurred_at`` the moment of the read, ``source.organisation`` the reader's.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import orjson
+from pydantic import Field, TypeAdapter
+
+from flowcentre.domain.events import (
+    Contract,
+    EventBase,
+    EventRejected,
+    Identifier,
+    validate_document,
+)
+
+
+class PatientShown(Contract):
+    patient_id: Identifier
+    """The patient's identifier in the record of the organisation that admitted them."""
+    nhs_number: str | None = None
+    spell_id: Identifier
+    withheld: bool = False
+    """The patient objects to sharing and the reader is of another organisation: their
+    identifying fields were withheld, though the read of their record is kept here."""
+
+
+class DetailsRead(Contract):
+    view: Annotated[str, Field(min_length=1, max_length=200)]
+    """The endpoint or view, such as ``GET /api/v1/beds/{bed_id}/patients``."""
+    subject: Annotated[str, Field(min_length=1, max_length=200)]
+    """What was asked for: the bed, ward or spell named in the request."""
+    patients: tuple[PatientShown, ...]
+
+
+class PatientDetailsRead(EventBase):
+    type: Literal["PatientDetailsRead"] = "PatientDetailsRead"
+    payload: DetailsRead
+
+
+_AUDIT_EVENT: TypeAdapter[PatientDetailsRead] = TypeAdapter(PatientDetailsRead)
+
+
+def decode_audit_event(raw: bytes) -> PatientDetailsRead:
+    """Parse one audit record from the wire, or raise EventRejected naming the problem."""
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise EventRejected(f"not JSON: {error}") from None
+    return validate_document(_AUDIT_EVENT, document)
+
+
+def audit_key(event: EventBase) -> bytes:
+    """The Kafka key: a reader's records share a partition, so they stay in order."""
+    return event.caused_by.id.encode()

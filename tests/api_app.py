@@ -1,0 +1,126 @@
+"""The API app over a few beds held in memory, signed in as whoever a test names."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from flowcentre.api.app import create_app
+from flowcentre.api.auth import current_principal
+from flowcentre.api.deps import (
+    get_audit,
+    get_audit_index,
+    get_policy,
+    get_publisher,
+    get_reads,
+    get_write_limit,
+)
+from flowcentre.config import Settings
+from flowcentre.domain.access import Principal, Role, grant, load_policy
+from flowcentre.domain.apply import State
+from flowcentre.domain.events import (
+    Actor,
+    ActorKind,
+    EventBase,
+    OrganisationRegistered,
+    SiteRegistered,
+    WardRegistered,
+)
+from flowcentre.domain.model import Bed, Spell
+from flowcentre.publisher import EventPublisher
+from flowcentre.store.reads import LiveReads
+from tests.builders import admitted, bed, fold, organisation, site, ward
+from tests.fakes import InMemoryAuditIndex, Unlimited
+from tests.unit.conftest import RecordingPublisher
+
+HISTORY: list[EventBase] = [
+    organisation("RWP"),
+    site("WRH", "RWP"),
+    ward("AVON4", "WRH"),
+    bed("B1", "AVON4", room="Bay 1"),
+    bed("B2", "AVON4", room="Bay 1"),
+    bed("SR1", "AVON4", room="Side room 1", side_room=True),
+    admitted("S1", "B1", 0, "AVON4"),
+]
+
+
+class StateReads(LiveReads):
+    """The reads the routes use, answered from a state folded in memory."""
+
+    def __init__(self, state: State) -> None:
+        super().__init__(Redis())
+        self._state = state
+
+    async def sites(self) -> list[SiteRegistered]:
+        return list(self._state.sites.values())
+
+    async def wards(self) -> list[WardRegistered]:
+        return list(self._state.wards.values())
+
+    async def site(self, site_id: str) -> SiteRegistered | None:
+        return self._state.sites.get(site_id)
+
+    async def ward(self, ward_id: str) -> WardRegistered | None:
+        return self._state.wards.get(ward_id)
+
+    async def organisations(self) -> list[OrganisationRegistered]:
+        return list(self._state.organisations.values())
+
+    async def ward_beds(self, ward_id: str) -> list[Bed]:
+        return sorted(
+            (b for b in self._state.beds.values() if b.ward_id == ward_id), key=lambda b: b.bed_id
+        )
+
+    async def all_beds(self) -> list[Bed]:
+        return sorted(self._state.beds.values(), key=lambda b: b.bed_id)
+
+    async def spell(self, spell_id: str) -> Spell | None:
+        return self._state.spells.get(spell_id)
+
+    async def bed(self, bed_id: str) -> Bed | None:
+        return self._state.beds.get(bed_id)
+
+
+POLICY = load_policy()
+
+
+def signed_in(role: Role, *wards: str) -> Principal:
+    return Principal(
+        actor=Actor(kind=ActorKind.USER, id="rn-042", name="A N"),
+        organisation_id="RWP",
+        grants=(grant(POLICY, role, frozenset(wards)),),
+    )
+
+
+def app_over(
+    publisher: EventPublisher,
+    principal: Principal | None,
+    settings: Settings | None = None,
+    *,
+    audit: EventPublisher | None = None,
+) -> FastAPI:
+    """The app over HISTORY in memory, with ``principal`` signed in.
+
+    With no principal, the request's own cookie or token decides who is calling, as it
+    does in service. With ``settings`` naming real servers, the app's lifespan connects to
+    them for what the overrides leave alone: health, sessions, the access log, the audit
+    trail and the write limit. Without, reads of patients' details are recorded by
+    ``audit``, the audit index is in memory, and writes are not limited.
+    """
+    if settings is None:
+        # Nothing listens there: tests without servers do not run the lifespan.
+        unreachable = Settings(kafka_bootstrap="127.0.0.1:9", redis_url="redis://127.0.0.1:9/0")
+        app = create_app(unreachable, redis=Redis(), publisher=publisher)
+        recorded = audit or RecordingPublisher()
+        index = InMemoryAuditIndex()
+        app.dependency_overrides[get_audit] = lambda: recorded
+        app.dependency_overrides[get_audit_index] = lambda: index
+        app.dependency_overrides[get_write_limit] = Unlimited
+    else:
+        app = create_app(settings, publisher=publisher)
+    app.dependency_overrides[get_reads] = lambda: StateReads(fold(HISTORY))
+    app.dependency_overrides[get_publisher] = lambda: publisher
+    app.dependency_overrides[get_policy] = lambda: POLICY
+    if principal is not None:
+        app.dependency_overrides[current_principal] = lambda: principal
+    return app

@@ -1,0 +1,346 @@
+"""The whiteboard pages in a real browser: Debian's Chromium, driven by Playwright, against
+a worker and an API running as separate processes on the real broker and Redis.
+
+Every page is watched for the whole test: a script, style or connection the content
+security policy refuses, or an error no script caught, fails it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Error,
+    Locator,
+    Page,
+    async_playwright,
+    expect,
+)
+
+from flowcentre.config import Settings
+from flowcentre.publisher import KafkaPublisher
+from flowcentre.runtime import ensure_topics, free_port
+from tests.accounts import PASSWORD, account, device, record
+from tests.builders import account_created, bed, event, organisation, role_granted, site, ward
+from tests.e2e.conftest import Processes
+from tests.oidc_provider import running_provider
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Root may not use Chromium's sandbox; the rest keeps a headless run to this machine.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Long enough for a worker that has only just joined its group to apply its first events.
+WAIT_MS = 60_000
+
+WARD = "WRH-AVON4"
+OTHER_WARD = "WRH-AVON5"
+BED = "WRH-AVON4-B01-1"
+NURSE = "sister.jones"
+WALL_TOKEN, WALL_ACCOUNT = device("acc-wall-avon4", "wall.avon4", "display", WARD)
+SSO_USER = "sam.jones"
+GIVEN_NAME = "Ada"
+FAMILY_NAME = "Lovelace"
+NHS_NUMBER = "9434765919"
+
+# The system board's column headings, in the order the tests read each ward's counts.
+COLUMNS = ["Ward", "Occupied", "Available", "To clean", "Closed", "Beds", "Occupancy"]
+
+
+# Chromium reports a blocked script, style or connection on the console, in words that
+# change between versions; the page's own violation event says it in any version.
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) =>
+  reportViolation(`${event.effectiveDirective} refused ${event.blockedURI}` +
+    ` at ${event.sourceFile}:${event.lineNumber}`));
+"""
+CONSOLE_SIGNS = ("content security policy", "content-security-policy", "refused to")
+
+
+class WatchedBrowser:
+    """Opens pages in fresh browser contexts and records what goes wrong in any of them."""
+
+    def __init__(self, browser: Browser) -> None:
+        self._browser = browser
+        self.problems: list[str] = []
+
+    async def new_page(self) -> Page:
+        context = await self._browser.new_context()
+        await context.expose_function("reportViolation", self._violation)
+        await context.add_init_script(REPORT_VIOLATIONS)
+        page = await context.new_page()
+        page.on("console", self._console)
+        page.on("pageerror", self._page_error)
+        return page
+
+    def _violation(self, description: str) -> None:
+        self.problems.append(f"content security policy violation: {description}")
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if any(sign in message.text.lower() for sign in CONSOLE_SIGNS):
+            self.problems.append(f"console {message.type}: {message.text} at {message.location}")
+
+    def _page_error(self, error: Error) -> None:
+        self.problems.append(f"uncaught page error: {error.message}\n{error.stack}")
+
+
+@pytest_asyncio.fixture
+async def chromium() -> AsyncIterator[WatchedBrowser]:
+    async with async_playwright() as playwright:
+        try:
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_FLAGS, timeout=WAIT_MS
+            )
+        except Error as error:
+            raise AssertionError(
+                f"{CHROMIUM} did not start (`make test` installs Debian's chromium package):"
+                f" {error.message}"
+            ) from error
+        watched = WatchedBrowser(browser)
+        try:
+            yield watched
+        finally:
+            await browser.close()
+    assert not watched.problems, "the pages reported problems:\n" + "\n".join(watched.problems)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The suite's settings with Redis keys of this test's own: the shared server is not
+    emptied between tests, and the next test's beds share these beds' ids."""
+    return settings.model_copy(update={"redis_prefix": f"browser-{uuid.uuid4().hex[:12]}"})
+
+
+@pytest.fixture
+def hospital(settings: Settings) -> Iterator[KafkaPublisher]:
+    """Two wards of one site on the event log, and the accounts of a nurse and a wall screen."""
+    assert settings.kafka_bootstrap
+    ensure_topics(settings.kafka_bootstrap, settings)
+    publisher = KafkaPublisher(settings.kafka_bootstrap, settings.events_topic)
+    publisher.publish(
+        [
+            organisation("RWP"),
+            site("WRH", "RWP"),
+            ward(WARD, "WRH"),
+            ward(OTHER_WARD, "WRH"),
+            bed(BED, WARD, label="Bed 1", room="Bay 1"),
+            bed("WRH-AVON4-B01-2", WARD, label="Bed 2", room="Bay 1"),
+            bed("WRH-AVON5-B01-1", OTHER_WARD, label="Bed 1", room="Bay 1"),
+        ]
+    )
+    record(
+        settings,
+        [
+            *account("acc-sister-jones", NURSE, "ward_staff", WARD),
+            *WALL_ACCOUNT,
+            # A person who signs in through the organisation's provider: no password here.
+            account_created("acc-sam-jones", SSO_USER),
+            role_granted("acc-sam-jones", "flow_centre"),
+        ],
+    )
+    try:
+        yield publisher
+    finally:
+        publisher.close()
+
+
+async def start_whiteboard(processes: Processes, **settings: str) -> str:
+    """Starts a worker and the API and answers the API's address once it is healthy."""
+    port = free_port()
+    processes.start("worker")
+    api = processes.start("api", FLOWCENTRE_API_PORT=str(port), **settings)
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        for _ in range(300):
+            try:
+                if (await client.get("/healthz")).status_code == 200:
+                    return base
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"the API never became healthy:\n{processes.log_of(api)}")
+
+
+def admit(publisher: KafkaPublisher) -> None:
+    """Ada Lovelace, with her NHS number, into bed 1 of Avon 4."""
+    patient = {
+        "patient_id": "MRN0042",
+        "nhs_number": NHS_NUMBER,
+        "given_name": GIVEN_NAME,
+        "family_name": FAMILY_NAME,
+        "sex": "female",
+    }
+    location = {"ward_id": WARD, "bed_id": BED}
+    payload = {"spell_id": "S-000123", "patient": patient, "location": location}
+    publisher.publish([event("PatientAdmitted", payload, minute=74)])
+
+
+async def sign_in_through_the_form(page: Page, username: str) -> None:
+    form = page.locator("#sign-in-form")
+    await expect(
+        page.get_by_role("heading", name="Sign in to Flow Centre"), "no sign-in form"
+    ).to_be_visible(timeout=WAIT_MS)
+    await form.get_by_label("Username").fill(username, timeout=WAIT_MS)
+    await form.get_by_label("Password").fill(PASSWORD, timeout=WAIT_MS)
+    await form.get_by_role("button", name="Sign in").click(timeout=WAIT_MS)
+    await expect(form, f"{username}'s sign-in did not close the form").to_be_hidden(timeout=WAIT_MS)
+    await board_is_live(page)
+
+
+async def board_is_live(page: Page) -> None:
+    await expect(
+        page.get_by_role("status"), "the board's socket did not open after signing in"
+    ).to_have_text("Live", timeout=WAIT_MS)
+
+
+def bed_card(page: Page, label: str) -> Locator:
+    return page.get_by_role("listitem").filter(has=page.get_by_text(label, exact=True))
+
+
+async def test_a_nurse_signs_in_watches_the_board_change_live_and_signs_out(
+    processes: Processes, hospital: KafkaPublisher, chromium: WatchedBrowser
+) -> None:
+    base = await start_whiteboard(processes)
+    page = await chromium.new_page()
+    loads: list[str] = []
+    page.on("load", lambda loaded: loads.append(loaded.url))
+
+    response = await page.goto(f"{base}/", timeout=WAIT_MS)
+    assert response is not None
+    assert response.ok, f"/ answered {response.status}"
+    # Without the policy the check for violations would pass for nothing.
+    policy = await response.header_value("content-security-policy")
+    assert policy is not None, "the page is served without its content security policy"
+    await sign_in_through_the_form(page, NURSE)
+    await expect(
+        page.get_by_role("banner"), "the page does not say who is signed in"
+    ).to_contain_text("Name of acc-sister-jones", timeout=WAIT_MS)
+
+    await expect(
+        page.get_by_role("heading", name="All sites", level=1), "no system board"
+    ).to_be_visible(timeout=WAIT_MS)
+    await expect(
+        page.get_by_role("heading", name="Royal", level=2), "the site is not on the board"
+    ).to_be_visible(timeout=WAIT_MS)
+    await expect(
+        page.locator("table.counts thead tr").first.get_by_role("columnheader"),
+        "the system board's columns are not the ones this test reads",
+    ).to_have_text(COLUMNS, timeout=WAIT_MS)
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=WARD, exact=True))
+    await expect(row.get_by_role("cell"), f"{WARD}'s empty beds are not counted").to_have_text(
+        ["0", "2", "0", "0", "2", "0.0%"], timeout=WAIT_MS
+    )
+
+    admit(hospital)
+    await expect(row.get_by_role("cell"), f"{WARD}'s counts missed the admission").to_have_text(
+        ["1", "1", "0", "0", "2", "50.0%"], timeout=WAIT_MS
+    )
+    assert len(loads) == 1, f"the page was loaded again: {loads}"
+
+    await row.get_by_role("link", name=WARD, exact=True).click(timeout=WAIT_MS)
+    await expect(
+        page.get_by_role("heading", name=WARD, level=1), "the ward's board did not open"
+    ).to_be_visible(timeout=WAIT_MS)
+    await expect(page, "the ward's board has no address of its own").to_have_url(
+        f"{base}/#/ward/{WARD}", timeout=WAIT_MS
+    )
+    card = bed_card(page, "Bed 1")
+    await expect(card, "bed 1 is not shown occupied").to_contain_text("Occupied", timeout=WAIT_MS)
+    await expect(
+        card.get_by_title("Patient initials"), "bed 1 does not show the patient's initials"
+    ).to_have_text("AL", timeout=WAIT_MS)
+    assert len(loads) == 1, f"the page was loaded again: {loads}"
+
+    await page.get_by_role("button", name="Sign out").click(timeout=WAIT_MS)
+    await expect(
+        page.get_by_role("heading", name="Sign in to Flow Centre"),
+        "signing out did not bring back the sign-in form",
+    ).to_be_visible(timeout=WAIT_MS)
+    await expect(page.get_by_role("status"), "the page does not say it signed out").to_have_text(
+        "Signed out", timeout=WAIT_MS
+    )
+    await expect(bed_card(page, "Bed 1"), "the board outlived signing out").to_have_count(
+        0, timeout=WAIT_MS
+    )
+    await page.reload(timeout=WAIT_MS)
+    await expect(
+        page.get_by_role("heading", name="Sign in to Flow Centre"),
+        "the session outlived signing out",
+    ).to_be_visible(timeout=WAIT_MS)
+
+
+async def test_a_wall_screen_shows_its_wards_initials_and_no_names(
+    processes: Processes, hospital: KafkaPublisher, chromium: WatchedBrowser
+) -> None:
+    admit(hospital)
+    base = await start_whiteboard(processes)
+    page = await chromium.new_page()
+
+    await page.goto(f"{base}/#/ward/{WARD}", timeout=WAIT_MS)
+    await page.get_by_text("Wall screen? Pair it with its device token").click(timeout=WAIT_MS)
+    await page.get_by_label("Device token").fill(WALL_TOKEN, timeout=WAIT_MS)
+    await page.get_by_role("button", name="Pair this screen").click(timeout=WAIT_MS)
+    await board_is_live(page)
+    await expect(
+        page.get_by_role("heading", name=WARD, level=1), "the wall screen shows no ward"
+    ).to_be_visible(timeout=WAIT_MS)
+    card = bed_card(page, "Bed 1")
+    await expect(card, "bed 1 is not shown occupied").to_contain_text("Occupied", timeout=WAIT_MS)
+    await expect(
+        card.get_by_title("Patient initials"), "bed 1 does not show the patient's initials"
+    ).to_have_text("AL", timeout=WAIT_MS)
+    await expect(bed_card(page, "Bed 2"), "bed 2 is not shown available").to_contain_text(
+        "Available", timeout=WAIT_MS
+    )
+
+    text = await page.locator("body").inner_text(timeout=WAIT_MS)
+    markup = await page.content()
+    for private in (GIVEN_NAME, FAMILY_NAME, NHS_NUMBER):
+        assert private not in text, f"{private!r} is on the wall screen:\n{text}"
+        assert private not in markup, f"{private!r} is in the wall screen's page"
+
+
+async def test_a_person_signs_in_through_the_organisations_provider(
+    processes: Processes, hospital: KafkaPublisher, chromium: WatchedBrowser
+) -> None:
+    claims = {"preferred_username": SSO_USER, "name": "Sam Jones"}
+    with running_provider({"sam-sub": claims}) as provider:
+        base = await start_whiteboard(
+            processes,
+            FLOWCENTRE_OIDC_ISSUER=provider.issuer,
+            FLOWCENTRE_OIDC_CLIENT_ID="flowcentre-browser-test",
+            FLOWCENTRE_OIDC_CLIENT_SECRET="the-client-secret",
+            FLOWCENTRE_OIDC_PROVIDER_NAME="NHS Care Identity",
+        )
+        page = await chromium.new_page()
+        # The provider's page styles itself from a CDN this machine cannot reach.
+        await page.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())
+
+        await page.goto(f"{base}/", timeout=WAIT_MS)
+        await page.get_by_role("link", name="Sign in with NHS Care Identity").click(timeout=WAIT_MS)
+        await page.locator('input[name="sub"]').fill("sam-sub", timeout=WAIT_MS)
+        await page.locator('button[type="submit"]', has_text="Authorize").click(timeout=WAIT_MS)
+
+        await expect(page, "the provider did not send the browser back").to_have_url(
+            f"{base}/", timeout=WAIT_MS
+        )
+        await board_is_live(page)
+        await expect(
+            page.get_by_role("banner"), "the page does not say who signed in"
+        ).to_contain_text("Name of acc-sam-jones", timeout=WAIT_MS)
+        assert provider.pkce.exchanged, "the code was never exchanged at the provider"
