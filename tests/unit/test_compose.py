@@ -8,6 +8,7 @@ package's console script.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,8 +82,22 @@ def settings_of(spec: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Settin
         for name in [name for name in os.environ if name.startswith(PREFIX)]:
             patch.delenv(name)
         for name, value in environment(spec).items():
-            patch.setenv(name, str(value))
+            patch.setenv(name, interpolated(str(value)))
         return Settings()
+
+
+#: ``${NAME}``, or ``${NAME:?message}``, which stops compose when NAME is unset.
+VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?P<required>:\?[^}]*)?\}")
+
+
+def interpolated(value: str) -> str:
+    """The value as compose would pass it on, with each variable given a stand-in."""
+    return VARIABLE.sub(lambda match: f"secret-of-{match['name']}", value)
+
+
+def required(value: str) -> set[str]:
+    """The variables without which compose refuses to start, as ``value`` names them."""
+    return {match["name"] for match in VARIABLE.finditer(value) if match["required"]}
 
 
 def variables_set(node: Any) -> Iterator[str]:
@@ -159,6 +174,30 @@ def test_each_of_our_services_gets_valid_settings_for_the_servers_here(
         assert redis.scheme == "redis", name
         assert redis.hostname == "redis", name
         assert redis.port in (None, 6379), name
+
+
+def test_kafka_and_redis_take_no_client_without_a_password_from_the_environment(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kafka = environment(service(compose, "kafka"))
+    protocols = dict(
+        pair.split(":") for pair in str(kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]).split(",")
+    )
+    for listener in str(kafka["KAFKA_ADVERTISED_LISTENERS"]).split(","):
+        assert protocols[listener.partition("://")[0]].startswith("SASL_"), listener
+    jaas = str(kafka["KAFKA_LISTENER_NAME_SASL__PLAINTEXT_PLAIN_SASL_JAAS_CONFIG"])
+    assert {"BROKER_ADMIN_PASSWORD", "FLOWCENTRE_KAFKA_PASSWORD"} <= required(jaas)
+    redis = [str(part) for part in service(compose, "redis")["command"]]
+    assert required(redis[redis.index("--requirepass") + 1]) == {"REDIS_PASSWORD"}
+    for name, spec in ours(compose).items():
+        settings = settings_of(spec, monkeypatch)
+        assert settings.kafka_security_protocol == protocols["SASL_PLAINTEXT"], name
+        assert settings.kafka_sasl_username == "flowcentre", name
+        assert settings.kafka_sasl_password is not None, name
+        jaas_password = 'user_flowcentre="secret-of-FLOWCENTRE_KAFKA_PASSWORD"'
+        assert jaas_password in interpolated(jaas), "the broker knows another password"
+        assert settings.kafka_sasl_password.get_secret_value() in interpolated(jaas), name
+        assert urlsplit(settings.redis_url or "").password == "secret-of-REDIS_PASSWORD", name
 
 
 def test_kafka_runs_in_kraft_mode_without_zookeeper(compose: dict[str, Any]) -> None:
