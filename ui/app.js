@@ -510,6 +510,8 @@ function showAccount(session) {
   const account = document.getElementById("account");
   account.hidden = session === null;
   if (session !== null) document.getElementById("who").textContent = session.name ?? session.account_id;
+  const audits = session?.grants.some((held) => held.permissions.includes("audit.read")) ?? false;
+  document.getElementById("audit-link").hidden = !audits;
 }
 
 // Nothing of a board stays on screen for whoever uses the browser next.

@@ -25,10 +25,11 @@ from playwright.async_api import (
     expect,
 )
 
+from flowcentre.api.auth import SESSION_COOKIE
 from flowcentre.config import Settings
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.runtime import ensure_topics, free_port
-from tests.accounts import PASSWORD, account, device, record
+from tests.accounts import PASSWORD, account, device, record, sign_in
 from tests.builders import account_created, bed, event, organisation, role_granted, site, ward
 from tests.e2e.conftest import Processes
 from tests.oidc_provider import running_provider
@@ -54,6 +55,7 @@ BED = "WRH-AVON4-B01-1"
 NURSE = "sister.jones"
 WALL_TOKEN, WALL_ACCOUNT = device("acc-wall-avon4", "wall.avon4", "display", WARD)
 SSO_USER = "sam.jones"
+ADMIN = "it.admin"
 GIVEN_NAME = "Ada"
 FAMILY_NAME = "Lovelace"
 NHS_NUMBER = "9434765919"
@@ -147,6 +149,7 @@ def hospital(settings: Settings) -> Iterator[KafkaPublisher]:
         settings,
         [
             *account("acc-sister-jones", NURSE, "ward_staff", WARD),
+            *account("acc-it-admin", ADMIN, "administrator"),
             *WALL_ACCOUNT,
             # A person who signs in through the organisation's provider: no password here.
             account_created("acc-sam-jones", SSO_USER),
@@ -344,3 +347,43 @@ async def test_a_person_signs_in_through_the_organisations_provider(
             page.get_by_role("banner"), "the page does not say who signed in"
         ).to_contain_text("Name of acc-sam-jones", timeout=WAIT_MS)
         assert provider.pkce.exchanged, "the code was never exchanged at the provider"
+
+
+async def test_an_administrator_finds_who_read_a_patients_details(
+    processes: Processes, hospital: KafkaPublisher, chromium: WatchedBrowser
+) -> None:
+    admit(hospital)
+    base = await start_whiteboard(processes)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as nurse:
+        signed_in = await sign_in(nurse, NURSE)
+        # Over plain http the client keeps no Secure cookie, so it is sent by hand here.
+        nurse.headers["Cookie"] = f"{SESSION_COOKIE}={signed_in.cookies[SESSION_COOKIE]}"
+        for _ in range(300):
+            details = await nurse.get(f"/api/v1/beds/{BED}/patients")
+            if details.status_code == 200 and details.json():
+                break
+            await asyncio.sleep(0.2)
+        assert details.json()[0]["nhs_number"] == NHS_NUMBER, details.text
+    page = await chromium.new_page()
+
+    await page.goto(f"{base}/", timeout=WAIT_MS)
+    form = page.locator("#sign-in-form")
+    await form.get_by_label("Username").fill(ADMIN, timeout=WAIT_MS)
+    await form.get_by_label("Password").fill(PASSWORD, timeout=WAIT_MS)
+    await form.get_by_role("button", name="Sign in").click(timeout=WAIT_MS)
+    await page.get_by_role("link", name="Audit trail").click(timeout=WAIT_MS)
+    await page.get_by_label("Patient").fill(NHS_NUMBER, timeout=WAIT_MS)
+    reads = page.locator("#audit-reads tbody tr")
+    for _ in range(100):
+        await page.get_by_role("button", name="Search").click(timeout=WAIT_MS)
+        if await reads.count():
+            break
+        await asyncio.sleep(0.2)
+
+    await expect(reads, "the nurse's read is not on the trail").to_have_count(1, timeout=WAIT_MS)
+    await expect(reads).to_contain_text("acc-sister-jones", timeout=WAIT_MS)
+    await expect(reads).to_contain_text(BED, timeout=WAIT_MS)
+    download = page.get_by_role("link", name="Download these reads as CSV")
+    href = await download.get_attribute("href", timeout=WAIT_MS)
+    assert href is not None
+    assert href.startswith("api/v1/audit/reads.csv?patient=")
