@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from redis.asyncio import Redis
 
 from flowcentre.access_log import AccessLog
 from flowcentre.config import Settings
 from flowcentre.domain.access_events import access_key
 from flowcentre.domain.audit import audit_key
+from flowcentre.domain.events import EventBase, message_key
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.store.audit_index import RedisAuditIndex
 from flowcentre.store.rate_limits import SignInAttempts, WriteLimit, moving_window
@@ -47,28 +50,23 @@ def live_reads(settings: Settings, redis: Redis) -> LiveReads:
     return LiveReads(redis, prefix=settings.redis_prefix)
 
 
+def _publisher(
+    settings: Settings, topic: str, key: Callable[[EventBase], bytes] = message_key
+) -> KafkaPublisher:
+    options = settings.kafka_client_options()
+    return KafkaPublisher(kafka_bootstrap(settings), topic, key=key, options=options)
+
+
 def publisher(settings: Settings) -> KafkaPublisher:
-    return KafkaPublisher(
-        kafka_bootstrap(settings), settings.events_topic, options=settings.kafka_client_options()
-    )
+    return _publisher(settings, settings.events_topic)
 
 
 def access_publisher(settings: Settings) -> KafkaPublisher:
-    return KafkaPublisher(
-        kafka_bootstrap(settings),
-        settings.access_topic,
-        key=access_key,
-        options=settings.kafka_client_options(),
-    )
+    return _publisher(settings, settings.access_topic, access_key)
 
 
 def audit_publisher(settings: Settings) -> KafkaPublisher:
-    return KafkaPublisher(
-        kafka_bootstrap(settings),
-        settings.audit_topic,
-        key=audit_key,
-        options=settings.kafka_client_options(),
-    )
+    return _publisher(settings, settings.audit_topic, audit_key)
 
 
 def audit_index(settings: Settings, redis: Redis) -> RedisAuditIndex:

@@ -25,28 +25,18 @@ def declare_topics(app: faust.App, settings: Settings) -> FlowTopics:
     Faust's deserialiser.
     """
     return FlowTopics(
-        events=app.topic(
-            settings.events_topic,
-            partitions=settings.topic_partitions,
-            key_type=bytes,
-            value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
-        ),
-        dead_letter=app.topic(
-            settings.dead_letter_topic,
-            partitions=settings.topic_partitions,
-            key_type=bytes,
-            value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
-        ),
-        audit=app.topic(
-            settings.audit_topic,
-            partitions=settings.topic_partitions,
-            key_type=bytes,
-            value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
-        ),
+        events=_raw(app, settings.events_topic, settings.topic_partitions),
+        dead_letter=_raw(app, settings.dead_letter_topic, settings.topic_partitions),
+        audit=_raw(app, settings.audit_topic, settings.topic_partitions),
+    )
+
+
+def _raw(app: faust.App, name: str, partitions: int) -> TopicT:
+    return app.topic(
+        name,
+        partitions=partitions,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
     )

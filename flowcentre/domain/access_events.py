@@ -11,7 +11,6 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-import orjson
 from pydantic import Field, TypeAdapter
 
 from flowcentre.domain.access import Role
@@ -20,7 +19,7 @@ from flowcentre.domain.events import (
     EventBase,
     EventRejected,
     Identifier,
-    validate_document,
+    decode_with,
 )
 
 Username = Annotated[str, Field(min_length=2, max_length=64, pattern=r"^[a-z0-9._@-]+$")]
@@ -140,11 +139,7 @@ _ACCESS_EVENT: TypeAdapter[AccessEvent] = TypeAdapter(AccessEvent)
 
 def decode_access_event(raw: bytes) -> AccessEvent:
     """Parse one access event from the wire, or raise EventRejected naming the problem."""
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise EventRejected(f"not JSON: {error}") from None
-    return validate_document(_ACCESS_EVENT, document)
+    return decode_with(_ACCESS_EVENT, raw)
 
 
 def access_key(event: EventBase) -> bytes:

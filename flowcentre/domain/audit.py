@@ -10,15 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import orjson
 from pydantic import Field, TypeAdapter
 
 from flowcentre.domain.events import (
     Contract,
     EventBase,
-    EventRejected,
     Identifier,
-    validate_document,
+    decode_with,
 )
 
 
@@ -50,11 +48,7 @@ _AUDIT_EVENT: TypeAdapter[PatientDetailsRead] = TypeAdapter(PatientDetailsRead)
 
 def decode_audit_event(raw: bytes) -> PatientDetailsRead:
     """Parse one audit record from the wire, or raise EventRejected naming the problem."""
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise EventRejected(f"not JSON: {error}") from None
-    return validate_document(_AUDIT_EVENT, document)
+    return decode_with(_AUDIT_EVENT, raw)
 
 
 def audit_key(event: EventBase) -> bytes:

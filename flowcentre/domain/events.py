@@ -391,11 +391,16 @@ def _describe(error: ValidationError) -> str:
 
 def decode_event(raw: bytes) -> Event:
     """Parse one event from the wire, or raise EventRejected saying which field is wrong."""
+    return decode_with(_EVENT, raw)
+
+
+def decode_with(adapter: TypeAdapter[Parsed], raw: bytes) -> Parsed:
+    """Parse one event of a contract (``adapter``) from the wire, or raise EventRejected."""
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise EventRejected(f"not JSON: {error}") from None
-    return event_from_document(document)
+    return validate_document(adapter, document)
 
 
 def event_from_document(document: Any) -> Event:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
+from flowcentre.api.deps import get_audit_index
 from flowcentre.domain.access import Principal, Role
-from flowcentre.domain.audit import PatientDetailsRead
+from flowcentre.domain.audit import DetailsRead, PatientDetailsRead, PatientShown
+from flowcentre.domain.events import Actor, ActorKind, Source
 from flowcentre.publisher import EventPublisher
 from tests.api_app import app_over, signed_in
 from tests.unit.conftest import RecordingPublisher, UnreachableLog
@@ -98,3 +103,33 @@ async def test_only_administrators_search_the_audit_trail_and_must_name_whom() -
     assert (searched.status_code, searched.json()) == (200, [])
     assert unnamed.status_code == 422
     assert refused.status_code == 403
+
+
+async def test_the_csv_export_keeps_a_formula_typed_as_a_name_as_text() -> None:
+    app = app_over(RecordingPublisher(), signed_in(Role.ADMINISTRATOR))
+    index = app.dependency_overrides[get_audit_index]()
+    read = access_read(reader_name='=HYPERLINK("https://example.invalid")')
+    await index.add([read])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        exported = await client.get("/api/v1/audit/reads.csv?patient=P-S1")
+
+    [row] = list(csv.DictReader(io.StringIO(exported.text)))
+    assert row["reader_name"] == '\'=HYPERLINK("https://example.invalid")'
+    assert row["patient_id"] == "P-S1"
+
+
+def access_read(reader_name: str) -> PatientDetailsRead:
+    now = datetime.now(UTC)
+    return PatientDetailsRead(
+        event_id="read-1",
+        occurred_at=now,
+        recorded_at=now,
+        source=Source(system="flowcentre-api", organisation="RWP"),
+        caused_by=Actor(kind=ActorKind.USER, id="rn-042", name=reader_name),
+        payload=DetailsRead(
+            view="GET /api/v1/beds/{bed_id}/patients",
+            subject="B1",
+            patients=(PatientShown(patient_id="P-S1", spell_id="S1"),),
+        ),
+    )

@@ -12,7 +12,7 @@ import io
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
 from flowcentre.api.auth import ACCESS_RESPONSES, PrincipalDep, require
 from flowcentre.api.deps import AuditIndexDep, PolicyDep
@@ -22,6 +22,8 @@ from flowcentre.domain.audit import PatientDetailsRead
 from flowcentre.store.audit_index import AuditQuery
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=ACCESS_RESPONSES)
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 CSV_COLUMNS = (
     "read_at",
@@ -51,47 +53,7 @@ NAME_ONE: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _search(
-    index: AuditIndexDep,
-    principal: PrincipalDep,
-    policy: PolicyDep,
-    query: AuditQuery,
-) -> list[PatientDetailsRead]:
-    require(principal, policy, Permission.READ_AUDIT)
-    if query.patient is None and query.reader is None:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "name a patient, a reader, or both"
-        )
-    return await index.find(query)
-
-
-@router.get(
-    "/reads",
-    response_model=list[AuditReadView],
-    responses=NAME_ONE,
-    summary="Reads of patients' details, by patient or by reader",
-)
-async def search_reads(
-    index: AuditIndexDep,
-    principal: PrincipalDep,
-    policy: PolicyDep,
-    patient: Patient = None,
-    reader: Reader = None,
-    since: Since = None,
-    until: Until = None,
-    limit: Limit = 500,
-) -> list[AuditReadView]:
-    query = AuditQuery(patient, reader, since, until, limit)
-    return [AuditReadView.of(read) for read in await _search(index, principal, policy, query)]
-
-
-@router.get(
-    "/reads.csv",
-    response_class=Response,
-    responses={**NAME_ONE, 200: {"content": {"text/csv": {}}, "description": "One row a patient."}},
-    summary="The same reads as a CSV file, a row for each patient shown",
-)
-async def export_reads(
+async def found_reads(
     index: AuditIndexDep,
     principal: PrincipalDep,
     policy: PolicyDep,
@@ -100,16 +62,51 @@ async def export_reads(
     since: Since = None,
     until: Until = None,
     limit: Limit = 10_000,
-) -> Response:
-    query = AuditQuery(patient, reader, since, until, limit)
+) -> list[PatientDetailsRead]:
+    """The reads the request's query names, for an account that may search them."""
+    require(principal, policy, Permission.READ_AUDIT)
+    if patient is None and reader is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "name a patient, a reader, or both"
+        )
+    return await index.find(AuditQuery(patient, reader, since, until, limit))
+
+
+def _cell(value: str) -> str:
+    # A spreadsheet runs a cell that starts like a formula; a display name typed by anyone
+    # must stay text in the administrator's spreadsheet.
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
+FoundReads = Annotated[list[PatientDetailsRead], Depends(found_reads)]
+
+
+@router.get(
+    "/reads",
+    response_model=list[AuditReadView],
+    responses=NAME_ONE,
+    summary="Reads of patients' details, by patient or by reader",
+)
+async def search_reads(reads: FoundReads) -> list[AuditReadView]:
+    return [AuditReadView.of(read) for read in reads]
+
+
+@router.get(
+    "/reads.csv",
+    response_class=Response,
+    responses={**NAME_ONE, 200: {"content": {"text/csv": {}}, "description": "One row a patient."}},
+    summary="The same reads as a CSV file, a row for each patient shown",
+)
+async def export_reads(reads: FoundReads) -> Response:
     out = io.StringIO()
     rows = csv.writer(out)
     rows.writerow(CSV_COLUMNS)
-    for read in await _search(index, principal, policy, query):
+    for read in reads:
         by = read.caused_by
         for shown in read.payload.patients:
             rows.writerow(
-                (
+                _cell(value)
+                for value in (
                     read.occurred_at.isoformat(),
                     by.kind.value,
                     by.id,
