@@ -43,6 +43,9 @@ class AccessLog:
         self._topic = topic
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # aiokafka can swallow a cancellation that lands while a consumer starts or
+        # stops; the follower then keeps going, so it also ends when this is set.
+        self._stopping = asyncio.Event()
         self._at_end_since: float | None = None
 
     def problem(self) -> str | None:
@@ -58,6 +61,7 @@ class AccessLog:
         self._task = asyncio.create_task(self._follow(), name="access-log")
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -71,7 +75,7 @@ class AccessLog:
             raise AccessLogNotReady("the access log has not been read yet") from None
 
     async def _follow(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self._bootstrap,
                 enable_auto_commit=False,
@@ -90,7 +94,8 @@ class AccessLog:
                 log.exception("following the access log failed; retrying in %.0f s", RETRY_S)
             finally:
                 await consumer.stop()
-            await asyncio.sleep(RETRY_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), RETRY_S)
 
     async def _read(self, consumer: AIOKafkaConsumer) -> None:
         # Refreshes the metadata, which may predate the topic's creation.
@@ -107,7 +112,7 @@ class AccessLog:
         # event nor leaves the process with half a directory.
         directory = Directory()
         caught_up = False
-        while True:
+        while not self._stopping.is_set():
             batches = await consumer.getmany(*partitions, timeout_ms=1000)
             for tp, records in batches.items():
                 for record in records:

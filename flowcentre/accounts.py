@@ -62,6 +62,7 @@ class NewAccount:
     display_name: str
     organisation_id: str
     kind: AccountKind = AccountKind.PERSON
+    single_sign_on: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,7 @@ class Administration:
             username=username,
             display_name=account.display_name,
             organisation_id=account.organisation_id,
+            single_sign_on=account.single_sign_on,
         )
         events: list[AccessEvent] = [
             AccountCreated(**self._envelope(details.organisation_id), payload=details)

@@ -70,7 +70,9 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def _add(admin: Administration, args: argparse.Namespace) -> list[AccessEvent]:
-    account = NewAccount(args.username, args.name, args.organisation, AccountKind(args.kind))
+    account = NewAccount(
+        args.username, args.name, args.organisation, AccountKind(args.kind), args.sso
+    )
     # Refused before anyone is asked for a password they would type for nothing.
     admin.available(account.username)
     asks = account.kind is AccountKind.PERSON and not args.sso

@@ -209,6 +209,12 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _single_sign_on_asks_for_an_id_token(self) -> Self:
+        if self.oidc_issuer and "openid" not in self.oidc_scopes.split():
+            raise ValueError("FLOWCENTRE_OIDC_SCOPES must include openid")
+        return self
+
+    @model_validator(mode="after")
     def _single_sign_on_is_whole(self) -> Self:
         if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret):
             raise ValueError(

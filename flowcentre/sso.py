@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 
+#: A provider that cannot be reached, or whose documents are not what they should be:
+#: Authlib raises these for an unreadable discovery or key document.
+UNREACHABLE = (httpx2.HTTPError, ValueError, KeyError, RuntimeError)
+
 
 class Refusal(StrEnum):
     """Why a sign-in through the provider did not sign anyone in; the page explains each."""
@@ -40,6 +44,8 @@ class Refusal(StrEnum):
     """The provider could not be reached, or failed."""
     NO_ACCOUNT = "no-account"
     """The person is not a Flow Centre user: no active account has their username."""
+    TOO_MANY = "too-many"
+    """This address started too many sign-ins lately."""
 
 
 class SignInRefused(Exception):
@@ -107,8 +113,9 @@ class SingleSignOn:
     async def begin(self, redirect_uri: str) -> tuple[str, PendingSignIn]:
         """Where to send the browser, and what to remember until it comes back."""
         try:
+            await self._discovered()
             started = await self._client.create_authorization_url(redirect_uri)
-        except httpx2.HTTPError as error:
+        except UNREACHABLE as error:
             raise SignInRefused(Refusal.UNAVAILABLE, f"discovery failed: {error!r}") from None
         pending = PendingSignIn(
             state=started["state"],
@@ -125,10 +132,11 @@ class SingleSignOn:
         if declined := answer.get("error"):
             detail = f"{declined}: {answer.get('error_description')}"
             raise SignInRefused(Refusal.DECLINED, detail)
-        if pending is None or not secrets.compare_digest(pending.state, answer.get("state", "")):
+        state = answer.get("state", "").encode()
+        if pending is None or not secrets.compare_digest(pending.state.encode(), state):
             raise SignInRefused(Refusal.EXPIRED, "no sign-in of this browser's has that state")
         try:
-            metadata = await self._client.load_server_metadata()
+            issuer = await self._discovered()
             token = await self._client.fetch_access_token(
                 code=answer.get("code", ""),
                 redirect_uri=pending.redirect_uri,
@@ -141,7 +149,7 @@ class SingleSignOn:
                 token,
                 nonce=pending.nonce,
                 claims_options={
-                    "iss": {"essential": True, "values": [metadata["issuer"]]},
+                    "iss": {"essential": True, "values": [issuer]},
                     "aud": {"essential": True, "values": [self._client_id]},
                 },
             )
@@ -149,9 +157,17 @@ class SingleSignOn:
             raise SignInRefused(Refusal.DECLINED, f"{error.error}: {error.description}") from None
         except JoseError as error:
             raise SignInRefused(Refusal.UNVERIFIED, repr(error)) from None
-        except httpx2.HTTPError as error:
+        except UNREACHABLE as error:
             raise SignInRefused(Refusal.UNAVAILABLE, repr(error)) from None
         return dict(claims)
+
+    async def _discovered(self) -> str:
+        """The provider's issuer, once its discovery document is known to be its own."""
+        metadata = await self._client.load_server_metadata()
+        issuer = str(metadata.get("issuer", ""))
+        if issuer.rstrip("/") != self._issuer:
+            raise ValueError(f"the discovery document names the issuer {issuer!r}")
+        return issuer
 
     def username_of(self, claims: Mapping[str, Any]) -> str:
         """The Flow Centre username the claims name."""
@@ -160,6 +176,6 @@ class SingleSignOn:
             raise SignInRefused(
                 Refusal.NO_ACCOUNT, f"the ID token has no {self.username_claim!r} claim"
             )
-        if self.username_claim == "email" and claims.get("email_verified") is False:
+        if self.username_claim == "email" and claims.get("email_verified") is not True:
             raise SignInRefused(Refusal.NO_ACCOUNT, "the provider has not verified the email")
         return username.strip().lower()

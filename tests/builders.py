@@ -112,7 +112,12 @@ def access_event(kind: str, payload: dict[str, Any], minute: float = 0) -> Acces
 
 
 def account_created(
-    account_id: str, username: str, minute: float = 0, kind: str = "person"
+    account_id: str,
+    username: str,
+    minute: float = 0,
+    kind: str = "person",
+    *,
+    single_sign_on: bool = False,
 ) -> AccessEvent:
     payload = {
         "account_id": account_id,
@@ -120,6 +125,7 @@ def account_created(
         "username": username,
         "display_name": f"Name of {account_id}",
         "organisation_id": "RWP",
+        "single_sign_on": single_sign_on,
     }
     return access_event("AccountCreated", payload, minute)
 

@@ -64,5 +64,6 @@ def settings(
         events_topic=f"test-{unique}.events",
         dead_letter_topic=f"test-{unique}.events.dead-letter",
         access_topic=f"test-{unique}.access",
+        audit_topic=f"test-{unique}.audit",
         worker_data_dir=tmp_path / "worker",
     )

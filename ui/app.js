@@ -572,6 +572,7 @@ const SSO_REFUSALS = {
   unverified: "The sign-in could not be verified. Please try again.",
   unavailable: "The sign-in service cannot be reached just now. Use your Flow Centre password or try again later.",
   "no-account": "You signed in, but you have no Flow Centre account. Ask your administrator for one.",
+  "too-many": "Too many sign-ins from this computer lately. Please wait a few minutes.",
 };
 
 async function offerSingleSignOn() {

@@ -15,6 +15,7 @@ from starlette.requests import HTTPConnection
 from flowcentre.access_log import AccessLogNotReady
 from flowcentre.api.deps import Access, AccessDep, WriteLimitDep
 from flowcentre.domain.access import AccessPolicy, Permission, Principal
+from flowcentre.domain.access_events import AccountKind
 from flowcentre.domain.board import BoardScope
 from flowcentre.domain.directory import Directory
 from flowcentre.store.reads import LiveReads
@@ -40,8 +41,11 @@ async def signed_in_as(connection: HTTPConnection, access: AccessDep) -> Princip
     A system sends its token on every request; a browser's session is in its cookie."""
     if bearer := bearer_token(connection):
         directory = await current_directory(access)
-        holder = directory.by_token(bearer)
-        return directory.principal(holder.account_id, access.policy) if holder else None
+        held = directory.by_token(bearer)
+        # A wall screen's token pairs the screen once; only a system's is a bearer token.
+        if held is None or not held[0].is_kind(AccountKind.SERVICE):
+            return None
+        return directory.principal(held[0].account_id, access.policy)
     token = connection.cookies.get(SESSION_COOKIE)
     if not token:
         return None
@@ -54,8 +58,10 @@ async def signed_in_as(connection: HTTPConnection, access: AccessDep) -> Princip
         # Not in this process's directory yet: the access log may be a moment behind the
         # process that started the session, so the session stands.
         return None
-    if not account.active or not account.admits(session.started):
-        # Disabled, or its password changed since: the session is over for good.
+    paired_by_revoked = session.token_id is not None and not account.token_live(session.token_id)
+    if not account.active or not account.admits(session.started) or paired_by_revoked:
+        # Disabled, its password changed since, or the token that paired it revoked: the
+        # session is over for good.
         await access.sessions.end(token)
         return None
     return directory.principal(session.account_id, access.policy)
@@ -76,12 +82,13 @@ async def start_session(
     access: Access,
     account_id: str,
     idle_s: int | None = None,
+    token_id: str | None = None,
 ) -> None:
     """Sign the browser in as the account: a new session, in its cookie."""
     # A session the browser already held is ended, so no one can plant one to share.
     if previous := connection.cookies.get(SESSION_COOKIE):
         await access.sessions.end(previous)
-    token = await access.sessions.start(account_id, idle_s)
+    token = await access.sessions.start(account_id, idle_s, token_id)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, secure=True, samesite="lax", path="/")
 
 

@@ -100,10 +100,14 @@ class PatientDetails(View):
 
 
 class PatientShownView(View):
-    patient_id: str
+    patient_id: str = Field(
+        description='"withheld" when the reader was not shown the patient, and the '
+        "administrator asking is of another organisation than the one caring for them."
+    )
     nhs_number: str | None
     spell_id: str
     withheld: bool
+    held_by: str | None = Field(description="The organisation caring for the patient.")
 
 
 class AuditReadView(View):

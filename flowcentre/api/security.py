@@ -89,12 +89,18 @@ def cross_site(headers: Headers) -> bool:
     return urlsplit(origin).netloc != headers.get("host")
 
 
+#: Where the identity provider sends the browser back: a navigation from its site.
+FROM_OTHER_SITES = frozenset({"/api/v1/session/sso/callback"})
+
+
 class CrossSiteRefusal:
-    """Refuse writes and socket handshakes that another site's page made a browser send.
+    """Refuse API requests and socket handshakes that another site's page made a browser send.
 
     A session cookie goes with every request the browser makes to this origin, whoever's
-    page asks; SameSite=Lax stops other sites' forms, but not a sibling subdomain's
-    (same-site) page, and browsers apply no such rule to sockets at all.
+    page asks; SameSite=Lax stops other sites' forms, but not their links (a top-level
+    GET, which could make a nurse's browser read, and so audit in her name, every patient
+    on her ward), nor a sibling subdomain's (same-site) page, and browsers apply no such
+    rule to sockets at all. The pages themselves may be linked to from anywhere.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -102,7 +108,11 @@ class CrossSiteRefusal:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        unsafe = kind == "websocket" or (kind == "http" and scope["method"] in UNSAFE_METHODS)
+        path = scope.get("path", "")
+        api = path.startswith("/api/") and path not in FROM_OTHER_SITES
+        unsafe = kind == "websocket" or (
+            kind == "http" and (api or scope["method"] in UNSAFE_METHODS)
+        )
         if unsafe and cross_site(Headers(scope=scope)):
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": POLICY_VIOLATION})

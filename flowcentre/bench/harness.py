@@ -230,13 +230,19 @@ class Bench:
                 "events_topic": f"{stem}.events",
                 "dead_letter_topic": f"{stem}.events.dead-letter",
                 "access_topic": f"{stem}.access",
+                "audit_topic": f"{stem}.audit",
                 "redis_prefix": stem,
                 "api_host": LOOPBACK,
                 "api_port": free_port(),
                 "worker_data_dir": self._workdir / name,
             }
         )
-        self._topics += [space.events_topic, space.dead_letter_topic, space.access_topic]
+        self._topics += [
+            space.events_topic,
+            space.dead_letter_topic,
+            space.access_topic,
+            space.audit_topic,
+        ]
         self._prefixes.append(stem)
         self._measurements[stem] = name
         ensure_topics(self._bootstrap, space)

@@ -41,6 +41,10 @@ class AccountDetails(Contract):
     display_name: Annotated[str, Field(min_length=1, max_length=200)]
     organisation_id: Identifier
     """The organisation the person works for, or that runs the device or system."""
+    single_sign_on: bool = False
+    """A person who signs in through the organisation's identity provider. Only such an
+    account is matched to the provider's sign-in: a password account cannot be taken over
+    by whoever the provider names with its username."""
 
 
 class PasswordChange(Contract):

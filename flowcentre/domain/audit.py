@@ -28,6 +28,8 @@ class PatientShown(Contract):
     withheld: bool = False
     """The patient objects to sharing and the reader is of another organisation: their
     identifying fields were withheld, though the read of their record is kept here."""
+    held_by: Identifier | None = None
+    """The organisation running the patient's ward at the time of the read."""
 
 
 class DetailsRead(Contract):
@@ -49,6 +51,27 @@ _AUDIT_EVENT: TypeAdapter[PatientDetailsRead] = TypeAdapter(PatientDetailsRead)
 def decode_audit_event(raw: bytes) -> PatientDetailsRead:
     """Parse one audit record from the wire, or raise EventRejected naming the problem."""
     return decode_with(_AUDIT_EVENT, raw)
+
+
+#: What an administrator of another organisation sees of a withheld patient's identifiers.
+WITHHELD = "withheld"
+
+
+def seen_by(read: PatientDetailsRead, organisation: str) -> PatientDetailsRead:
+    """The read as an administrator of ``organisation`` may see it: a patient whose details
+    were withheld from the reader stays withheld from administrators of other
+    organisations than the one caring for them."""
+    patients = tuple(
+        shown
+        if not shown.withheld or shown.held_by == organisation
+        else shown.model_copy(
+            update={"patient_id": WITHHELD, "nhs_number": None, "spell_id": WITHHELD}
+        )
+        for shown in read.payload.patients
+    )
+    return read.model_copy(
+        update={"payload": read.payload.model_copy(update={"patients": patients})}
+    )
 
 
 def audit_key(event: EventBase) -> bytes:

@@ -63,7 +63,6 @@ class Account:
     """When the account was last disabled, even if enabled since."""
     tokens: dict[str, Fact[str | None]] = field(default_factory=dict)
     """Each token's digest, by token id; None once it is revoked."""
-    last_token_revoked: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -71,12 +70,19 @@ class Account:
         return self.details is not None and not (self.disabled and self.disabled.value)
 
     def admits(self, session_started: datetime) -> bool:
-        """Whether a session started then still stands: a new password, a revoked token or
-        a disable ends every session started before it, a stolen one included."""
-        ended = [self.last_disabled, self.last_token_revoked]
+        """Whether a session started then still stands: a new password or a disable ends
+        every session started before it, a stolen one included."""
+        ended = [self.last_disabled]
         if self.password_hash is not None:
             ended.append(self.password_hash.order[0])
         return all(at is None or at < session_started for at in ended)
+
+    def token_live(self, token_id: str) -> bool:
+        issued = self.tokens.get(token_id)
+        return issued is not None and issued.value is not None
+
+    def is_kind(self, kind: AccountKind) -> bool:
+        return self.details is not None and self.details.value.kind is kind
 
     def grants(self, policy: AccessPolicy) -> tuple[Grant, ...]:
         held = []
@@ -133,16 +139,10 @@ def _(event: AccountDisabled | AccountEnabled, account: Account) -> Account:
 @_apply.register(TokenRevoked)
 def _(event: TokenIssued | TokenRevoked, account: Account) -> Account:
     token_id = event.payload.token_id
-    if isinstance(event, TokenIssued):
-        digest: str | None = event.payload.digest
-        last = account.last_token_revoked
-    else:
-        digest = None
-        last = max(filter(None, (account.last_token_revoked, event.occurred_at)))
     if not _newer(account.tokens.get(token_id), event):
-        return replace(account, last_token_revoked=last)
-    tokens = {**account.tokens, token_id: Fact(digest, event.order())}
-    return replace(account, tokens=tokens, last_token_revoked=last)
+        return account
+    digest = event.payload.digest if isinstance(event, TokenIssued) else None
+    return replace(account, tokens={**account.tokens, token_id: Fact(digest, event.order())})
 
 
 def token_digest(token: str) -> str:
@@ -186,15 +186,14 @@ class Directory:
             return None
         return account if account.details.value.username == username.lower() else None
 
-    def by_token(self, token: str) -> Account | None:
-        """The account the token was issued to, while the token stands."""
+    def by_token(self, token: str) -> tuple[Account, str] | None:
+        """The account the token was issued to, and the token's id, while it stands."""
         holder = self._tokens.get(token_digest(token))
         if holder is None:
             return None
         account_id, token_id = holder
         account = self._accounts[account_id]
-        issued = account.tokens.get(token_id)
-        return account if issued is not None and issued.value is not None else None
+        return (account, token_id) if account.token_live(token_id) else None
 
     def principal(self, account_id: str, policy: AccessPolicy) -> Principal | None:
         """Who the account acts as, or None if it cannot act (unknown, or disabled)."""

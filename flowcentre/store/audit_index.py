@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from redis.asyncio import Redis
@@ -30,6 +30,11 @@ class AuditQuery:
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 1000
+
+
+def _instant(at: datetime) -> float:
+    """Seconds since the epoch; a time given without a zone is taken as UTC."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
 class AuditIndex(abc.ABC):
@@ -73,22 +78,33 @@ class RedisAuditIndex(AuditIndex):
                 for key in lists:
                     pipe.zadd(key, {read.event_id: at})
                     pipe.zremrangebyscore(key, "-inf", (read.occurred_at - self._keep).timestamp())
+                    # A list no read joins again goes when its newest read would.
+                    pipe.expireat(key, expires, gt=True)
+                    pipe.expireat(key, expires, nx=True)
             await pipe.execute()
 
     async def find(self, query: AuditQuery) -> list[PatientDetailsRead]:
         if query.patient is None and query.reader is None:
             raise ValueError("name a patient or a reader")
-        low = query.since.timestamp() if query.since else "-inf"
-        high = query.until.timestamp() if query.until else "+inf"
-        matched: set[str] | None = None
-        for key in filter(
-            None,
-            (
+        low = _instant(query.since) if query.since else "-inf"
+        high = _instant(query.until) if query.until else "+inf"
+        keys = [
+            key
+            for key in (
                 self._by_patient(query.patient) if query.patient else None,
                 self._by_reader(query.reader) if query.reader else None,
-            ),
-        ):
-            members = cast(list[bytes], await self._redis.zrangebyscore(key, low, high))
+            )
+            if key is not None
+        ]
+        # One list is read newest first and cut at the limit; two are intersected whole,
+        # and a patient's list is short.
+        num = query.limit if len(keys) == 1 else None
+        matched: set[str] | None = None
+        for key in keys:
+            newest = await self._redis.zrevrangebyscore(
+                key, high, low, start=0 if num else None, num=num
+            )
+            members = cast(list[bytes], newest)
             ids = {text(member) for member in members}
             matched = ids if matched is None else matched & ids
         if not matched:

@@ -22,6 +22,8 @@ from flowcentre.store.keyspace import text
 class Session:
     account_id: str
     started: datetime
+    token_id: str | None = None
+    """The device token that paired the session, which ends with it."""
 
 
 class Sessions:
@@ -34,12 +36,15 @@ class Sessions:
         # Only a digest is stored: a copy of Redis does not hand out sessions.
         return self._prefix + hashlib.sha256(token.encode()).hexdigest()
 
-    async def start(self, account_id: str, idle_s: int | None = None) -> str:
+    async def start(
+        self, account_id: str, idle_s: int | None = None, token_id: str | None = None
+    ) -> str:
         """A new session for the account; the token is the caller's to hand over once."""
         token = secrets.token_urlsafe(32)
         started = datetime.now(UTC).isoformat()
         idle = idle_s or self._idle_s
-        await self._redis.set(self._key(token), f"{account_id} {started} {idle}", ex=idle)
+        value = " ".join(filter(None, (account_id, started, str(idle), token_id)))
+        await self._redis.set(self._key(token), value, ex=idle)
         return token
 
     async def session_of(self, token: str) -> Session | None:
@@ -48,10 +53,12 @@ class Sessions:
         stored = await self._redis.get(key)
         if stored is None:
             return None
-        account_id, started, idle = text(stored).split(" ")
+        # Sessions started before idle times and device tokens were kept hold two fields.
+        account_id, started, *rest = text(stored).split(" ")
+        idle = int(rest[0]) if rest else self._idle_s
         # Ended meanwhile (signed out): EXPIRE then finds no key and revives nothing.
-        await self._redis.expire(key, int(idle))
-        return Session(account_id, datetime.fromisoformat(started))
+        await self._redis.expire(key, idle)
+        return Session(account_id, datetime.fromisoformat(started), rest[1] if rest[1:] else None)
 
     async def end(self, token: str) -> None:
         await self._redis.delete(self._key(token))

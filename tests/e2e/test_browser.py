@@ -152,7 +152,7 @@ def hospital(settings: Settings) -> Iterator[KafkaPublisher]:
             *account("acc-it-admin", ADMIN, "administrator"),
             *WALL_ACCOUNT,
             # A person who signs in through the organisation's provider: no password here.
-            account_created("acc-sam-jones", SSO_USER),
+            account_created("acc-sam-jones", SSO_USER, single_sign_on=True),
             role_granted("acc-sam-jones", "flow_centre"),
         ],
     )

@@ -96,7 +96,13 @@ async def test_reading_a_patients_details_is_found_by_patient_and_by_reader(
     assert read["view"] == "GET /api/v1/beds/{bed_id}/patients"
     assert read["subject"] == "WRH-AVON4-B1"
     assert read["patients"] == [
-        {"patient_id": "P-S1", "nhs_number": NHS_NUMBER, "spell_id": "S1", "withheld": False}
+        {
+            "patient_id": "P-S1",
+            "nhs_number": NHS_NUMBER,
+            "spell_id": "S1",
+            "withheld": False,
+            "held_by": "RWP",
+        }
     ]
     assert by_reader.json() == by_patient.json()
     assert exported.headers["content-type"].startswith("text/csv")
@@ -123,4 +129,7 @@ async def test_a_patients_objection_withholds_them_from_another_organisations_st
     [bed_seen] = board.json()["beds"]
     assert bed_seen["occupants"][0]["initials"] is None
     [read] = audited.json()
-    assert read["patients"][0]["withheld"] is True, "the withheld read is still on the trail"
+    [shown] = read["patients"]
+    assert shown["withheld"] is True, "the withheld read is still on the trail"
+    # The administrator works for the reader's trust, not the patient's.
+    assert (shown["patient_id"], shown["nhs_number"], shown["held_by"]) == ("withheld", None, "R1L")

@@ -14,6 +14,7 @@ from flowcentre.api.auth import SESSION_COOKIE
 from flowcentre.config import Settings
 from flowcentre.passwords import Passwords
 from flowcentre.runtime import ensure_topics
+from flowcentre.store.keyspace import text
 from flowcentre.store.sessions import Sessions
 from tests import accounts
 from tests.accounts import PASSWORD, account, device, record
@@ -218,12 +219,43 @@ async def test_a_system_sends_its_token_with_each_request_until_it_is_revoked(
         record(settings, [access_event("TokenRevoked", feed_token, minute=1)])
         revoked = await session_once(client, lambda answer: answer.status_code == 401)
         del client.headers["Authorization"]
-        # Dated after the session began, as a revocation made now would be.
         screen_token_ref = {"account_id": "a-wall", "token_id": "t1"}
-        record(settings, [access_event("TokenRevoked", screen_token_ref, minute=10**6)])
+        record(settings, [access_event("TokenRevoked", screen_token_ref, minute=1)])
         screen_ended = await session_once(client, lambda answer: answer.status_code == 401)
 
     assert feed.json()["account_id"] == "a-feed"
     assert feed.json()["kind"] == "service"
     assert revoked.headers["www-authenticate"].startswith("Bearer")
     assert screen_ended.status_code == 401, "revoking its token unpairs the screen"
+
+
+async def test_each_token_signs_in_only_as_its_kind_allows(
+    settings: Settings, redis_client: Redis
+) -> None:
+    feed_token, feed = device("a-feed", "pas.feed", "integration", kind="service")
+    screen_token, screen = device("a-wall", "wall.avon4", "display", "WRH-AVON4")
+    record(settings, [*feed, *screen])
+    async with signing_in(settings, redis_client) as client:
+        feed_paired = await client.post("/api/v1/session/device", json={"token": feed_token})
+        screen_as_bearer = await client.get(
+            "/api/v1/session", headers={"Authorization": f"Bearer {screen_token}"}
+        )
+
+    assert feed_paired.status_code == 401, "a system's token does not become a browser session"
+    assert screen_as_bearer.status_code == 401, "a screen's token pairs; it is no bearer token"
+
+
+async def test_a_session_kept_before_idle_times_were_stored_still_stands(
+    settings: Settings, redis_client: Redis
+) -> None:
+    async with signing_in(settings, redis_client) as client:
+        assert (await nurse_signs_in(client)).status_code == 200
+        [key] = [
+            key async for key in redis_client.scan_iter(f"{settings.redis_prefix}-auth:session:*")
+        ]
+        stored = text(await redis_client.get(key) or b"")
+        await redis_client.set(key, " ".join(stored.split(" ")[:2]))
+        me = await client.get("/api/v1/session")
+
+    assert me.status_code == 200
+    assert await redis_client.ttl(key) > 0, "it is given the idle time of a person's session"

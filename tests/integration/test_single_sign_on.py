@@ -14,7 +14,7 @@ from flowcentre.api.app import create_app
 from flowcentre.api.auth import SESSION_COOKIE
 from flowcentre.config import Settings
 from flowcentre.runtime import ensure_topics
-from tests.accounts import record
+from tests.accounts import account, record
 from tests.builders import account_created, role_granted
 from tests.oidc_provider import Provider, running_provider
 from tests.unit.conftest import RecordingPublisher
@@ -40,7 +40,12 @@ async def browser(
     record(
         settings,
         # An account with no password: it signs in through the provider only.
-        [account_created("a-nurse", "nurse.jones"), role_granted("a-nurse", "flow_centre")],
+        [
+            account_created("a-nurse", "nurse.jones", single_sign_on=True),
+            role_granted("a-nurse", "flow_centre"),
+            # The stranger's username, on an account that signs in with a password only.
+            *account("a-local", "not.a.user", "flow_centre"),
+        ],
     )
     with_sso = settings.model_copy(
         update={
@@ -62,7 +67,10 @@ async def through_provider(client: httpx.AsyncClient, sub: str) -> httpx.Respons
     assert begun.status_code == 303, begun.text
     at_provider = await client.post(begun.headers["location"], data={"sub": sub})
     assert at_provider.status_code == 302, at_provider.text
-    return await client.get(at_provider.headers["location"])
+    # A browser marks the provider's redirect back as coming from another site.
+    return await client.get(
+        at_provider.headers["location"], headers={"sec-fetch-site": "cross-site"}
+    )
 
 
 async def test_a_person_signs_in_through_the_provider_as_their_account(

@@ -147,10 +147,10 @@ def test_a_device_gets_tokens_and_no_password_and_a_person_the_reverse() -> None
     assert isinstance(issued, TokenIssued)
     assert token.startswith(TOKEN_PREFIX)
     assert token not in issued.model_dump_json()
-    holder = directory.by_token(token)
-    assert holder is not None
-    assert holder.details is not None
-    assert holder.details.value.username == "wall.avon4"
+    held = directory.by_token(token)
+    assert held is not None
+    assert held[0].details is not None
+    assert held[0].details.value.username == "wall.avon4"
     with pytest.raises(AccountRefused, match="not by token"):
         admin.issue_token("nurse.jones")
     with pytest.raises(AccountRefused, match="not a password"):

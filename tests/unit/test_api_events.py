@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -12,8 +13,10 @@ import pytest
 from flowcentre.domain.access import Principal, Role
 from flowcentre.domain.events import encode_event
 from tests.api_app import app_over, signed_in
-from tests.builders import admitted, bed_status, event
+from tests.builders import T0, admitted, bed_status, event
 from tests.unit.conftest import RecordingPublisher
+
+T0_MINUTES = T0.timestamp() / 60
 
 
 def documents(*events: Any) -> list[Any]:
@@ -43,7 +46,8 @@ async def test_a_feed_publishes_its_organisations_events_in_order(
 
     assert answer.status_code == 202, answer.text
     assert answer.json()["event_ids"] == [one.event_id for one in sent]
-    assert publisher.published == sent
+    account = signed_in(Role.INTEGRATION).actor
+    assert publisher.published == [one.model_copy(update={"caused_by": account}) for one in sent]
 
 
 async def test_an_event_of_another_organisation_is_refused_and_none_is_published(
@@ -86,4 +90,40 @@ async def test_only_integration_accounts_publish(role: Role, publisher: Recordin
 
         assert answer.status_code == 403
         assert "events.publish" in answer.json()["detail"]
+    assert publisher.published == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "minute", "why"),
+    [
+        (
+            "SiteRegistered",
+            {"site_id": "WRH", "organisation_id": "RLQ", "name": "Moved", "kind": "other"},
+            0,
+            "organisation RLQ",
+        ),
+        ("BedStatusChanged", {"bed_id": "ELSEWHERE-B1", "status": "clean"}, 0, "bed ELSEWHERE"),
+        (
+            "PatientTransferred",
+            {"spell_id": "S1", "location": {"ward_id": "NOT-OURS", "bed_id": None}},
+            0,
+            "ward NOT-OURS",
+        ),
+        ("BedStatusChanged", {"bed_id": "B2", "status": "clean"}, 60 * 24 * 365, "future"),
+    ],
+)
+async def test_an_event_naming_what_is_not_the_organisations_is_refused(
+    feed: httpx.AsyncClient,
+    publisher: RecordingPublisher,
+    kind: str,
+    payload: dict[str, object],
+    minute: float,
+    why: str,
+) -> None:
+    sent = event(kind, payload, datetime.now(UTC).timestamp() / 60 - T0_MINUTES + minute)
+
+    answer = await feed.post("/api/v1/events", json=documents(sent))
+
+    assert answer.status_code == 403, answer.text
+    assert why in answer.json()["detail"]
     assert publisher.published == []

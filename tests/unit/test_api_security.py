@@ -89,10 +89,20 @@ async def test_a_write_from_this_origin_or_no_browser_page_goes_through(
     assert len(publisher.published) == 1
 
 
-async def test_a_read_from_another_sites_page_is_answered(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/v1/system", headers={"sec-fetch-site": "cross-site"})
+@pytest.mark.parametrize("path", ["/api/v1/system", "/api/v1/beds/B1/patients"])
+async def test_an_api_read_from_another_sites_page_is_refused(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(path, headers={"sec-fetch-site": "cross-site"})
 
-    assert response.status_code == 200
+    assert response.status_code == 403
+    assert "another site" in response.json()["detail"]
+
+
+async def test_the_pages_may_be_linked_to_from_another_site(client: httpx.AsyncClient) -> None:
+    page = await client.get("/", headers={"sec-fetch-site": "cross-site"})
+
+    assert page.status_code != 403
 
 
 async def test_an_oversized_body_is_refused_before_it_is_read(

@@ -18,7 +18,7 @@ from flowcentre.api.auth import ACCESS_RESPONSES, PrincipalDep, require
 from flowcentre.api.deps import AuditIndexDep, PolicyDep
 from flowcentre.api.models import AuditReadView
 from flowcentre.domain.access import Permission
-from flowcentre.domain.audit import PatientDetailsRead
+from flowcentre.domain.audit import PatientDetailsRead, seen_by
 from flowcentre.store.audit_index import AuditQuery
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=ACCESS_RESPONSES)
@@ -69,7 +69,8 @@ async def found_reads(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "name a patient, a reader, or both"
         )
-    return await index.find(AuditQuery(patient, reader, since, until, limit))
+    found = await index.find(AuditQuery(patient, reader, since, until, limit))
+    return [seen_by(read, principal.organisation_id) for read in found]
 
 
 def _cell(value: str) -> str:

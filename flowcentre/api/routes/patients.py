@@ -81,7 +81,8 @@ async def read_patients(
     ]
     details = [_details(bed_id, spell, withheld=not home and _objects(spell)) for spell in spells]
     if details:
-        await _record(principal, bed_id, spells, details, audit)
+        held_by = await reads.ward_organisation(bed.ward_id)
+        await _record(principal, bed_id, spells, details, audit, held_by)
     return details
 
 
@@ -91,6 +92,7 @@ async def _record(
     spells: list[Spell],
     details: list[PatientDetails],
     audit: EventPublisher,
+    held_by: str | None,
 ) -> None:
     now = datetime.now(UTC)
     read = PatientDetailsRead(
@@ -108,6 +110,7 @@ async def _record(
                     nhs_number=spell.patient.nhs_number if spell.patient else None,
                     spell_id=spell.spell_id,
                     withheld=shown.withheld,
+                    held_by=held_by,
                 )
                 for spell, shown in zip(spells, details, strict=True)
             ),

@@ -98,12 +98,14 @@ async def pair_device(
             status.HTTP_429_TOO_MANY_REQUESTS, "too many failed sign-ins: try again later"
         )
     directory = await current_directory(access)
-    account = directory.by_token(body.token.get_secret_value().strip())
+    held = directory.by_token(body.token.get_secret_value().strip())
+    # Only a wall screen's token pairs: a system's would become a browser session.
+    account, token_id = held if held and held[0].is_kind(AccountKind.DEVICE) else (None, None)
     principal = directory.principal(account.account_id, access.policy) if account else None
     if account is None or principal is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "token not recognised")
     await start_session(
-        request, response, access, account.account_id, settings.device_session_idle_s
+        request, response, access, account.account_id, settings.device_session_idle_s, token_id
     )
     return SessionView.of(principal, access.policy)
 

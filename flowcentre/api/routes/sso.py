@@ -62,6 +62,10 @@ async def begin_single_sign_on(
     request: Request, access: AccessDep, settings: SettingsDep
 ) -> RedirectResponse:
     sso = _provider(access.sso)
+    address = request.client.host if request.client else "unknown"
+    # Each start keeps a pending sign-in in Redis for minutes: counted like sign-ins.
+    if not await access.attempts.attempt_from(address):
+        return _back_to_sign_in(Refusal.TOO_MANY)
     redirect_uri = settings.oidc_redirect_url or str(request.url_for("finish_single_sign_on"))
     try:
         url, pending = await sso.begin(redirect_uri)
@@ -104,7 +108,9 @@ async def finish_single_sign_on(request: Request, access: AccessDep) -> Redirect
         directory = await current_directory(access)
         account = directory.by_username(username)
         if account is None or not _signs_in_as_person(account, directory, access):
-            raise SignInRefused(Refusal.NO_ACCOUNT, f"no active person's account {username!r}")
+            raise SignInRefused(
+                Refusal.NO_ACCOUNT, f"no active single sign-on account {username!r}"
+            )
     except SignInRefused as refused:
         log.warning("single sign-on refused: %s", refused)
         response = _back_to_sign_in(refused.refusal)
@@ -117,8 +123,13 @@ async def finish_single_sign_on(request: Request, access: AccessDep) -> Redirect
 
 def _signs_in_as_person(account: Account, directory: Directory, access: Access) -> bool:
     details = account.details
-    is_person = details is not None and details.value.kind is AccountKind.PERSON
-    return is_person and directory.principal(account.account_id, access.policy) is not None
+    signs_on = details is not None and details.value.single_sign_on
+    is_person = account.is_kind(AccountKind.PERSON)
+    return (
+        signs_on
+        and is_person
+        and directory.principal(account.account_id, access.policy) is not None
+    )
 
 
 def _back_to_sign_in(refusal: Refusal) -> RedirectResponse:
