@@ -57,6 +57,11 @@ def _publisher(
     return KafkaPublisher(kafka_bootstrap(settings), topic, key=key, options=options)
 
 
+def raw_publisher(settings: Settings, topic: str) -> KafkaPublisher:
+    """A publisher of records as they are, to ``topic``."""
+    return _publisher(settings, topic)
+
+
 def publisher(settings: Settings) -> KafkaPublisher:
     return _publisher(settings, settings.events_topic)
 

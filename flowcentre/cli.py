@@ -34,6 +34,13 @@ def _worker(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _hl7_listen(settings: Settings, _: argparse.Namespace) -> int:
+    from flowcentre.hl7.listener import run_hl7_listener
+
+    run_hl7_listener(settings)
+    return 0
+
+
 def _api(settings: Settings, _: argparse.Namespace) -> int:
     from flowcentre.api.app import run_api
 
@@ -187,6 +194,9 @@ def parser() -> argparse.ArgumentParser:
     up.set_defaults(run=_up)
     commands.add_parser("worker", help="run a stream worker").set_defaults(run=_worker)
     commands.add_parser("api", help="run the API and whiteboards").set_defaults(run=_api)
+    commands.add_parser(
+        "hl7-listen", help="take HL7 v2 ADT over MLLP from hospital feeds (docs/hl7.md)"
+    ).set_defaults(run=_hl7_listen)
     simulate = commands.add_parser("simulate", help="publish the simulated county's traffic")
     simulate.add_argument("--speed", type=float, help="simulated seconds per real second")
     simulate.add_argument("--seed", type=int, help="random seed (same seed, same traffic)")

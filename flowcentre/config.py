@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flowcentre.domain.access import DEFAULT_POLICY
+from flowcentre.hl7.sources import DEFAULT_SOURCES
 
 
 def _default_worker_data_dir() -> Path:
@@ -67,6 +68,32 @@ class Settings(BaseSettings):
 
     audit_index_days: int = Field(default=400, ge=1)
     """How many days of the audit trail administrators can search; the topic keeps all."""
+
+    hl7_host: str = "127.0.0.1"
+    """Interface the HL7 MLLP listener listens on; loopback unless deliberately exposed."""
+
+    hl7_port: int = Field(default=2575, ge=0, le=65535)
+    """Port of the HL7 MLLP listener (2575 is HL7's registered port)."""
+
+    hl7_sources: Path = DEFAULT_SOURCES
+    """Who may send HL7 and where their locations are: a TOML file like
+    ``flowcentre/hl7/hl7.toml`` (docs/hl7.md)."""
+
+    hl7_timezone: str = "Europe/London"
+    """The zone of HL7 times sent without an offset."""
+
+    hl7_topic: str = "flowcentre.hl7"
+    """Every HL7 message received, as it came, with the events it made or why it was
+    refused; kept for ever."""
+
+    hl7_tls_certfile: Path | None = None
+    """PEM certificate chain: set with ``hl7_tls_keyfile``, the listener takes MLLP over TLS."""
+
+    hl7_tls_keyfile: Path | None = None
+    """PEM private key of ``hl7_tls_certfile``."""
+
+    hl7_max_connections: int = Field(default=200, ge=1)
+    """Senders connected at once; more are refused until one leaves."""
 
     access_policy: Path = DEFAULT_POLICY
     """What each role may do: a TOML file like ``flowcentre/domain/access.toml``."""
@@ -201,11 +228,16 @@ class Settings(BaseSettings):
         return options
 
     @model_validator(mode="after")
-    def _tls_is_whole(self) -> Self:
-        if (self.api_tls_certfile is None) != (self.api_tls_keyfile is None):
-            raise ValueError(
-                "FLOWCENTRE_API_TLS_CERTFILE and FLOWCENTRE_API_TLS_KEYFILE go together"
-            )
+    def _tls_files_come_in_pairs(self) -> Self:
+        for service, pair in {
+            "API": (self.api_tls_certfile, self.api_tls_keyfile),
+            "HL7": (self.hl7_tls_certfile, self.hl7_tls_keyfile),
+        }.items():
+            if (pair[0] is None) != (pair[1] is None):
+                raise ValueError(
+                    f"FLOWCENTRE_{service}_TLS_CERTFILE and FLOWCENTRE_{service}_TLS_KEYFILE "
+                    "go together"
+                )
         return self
 
     @model_validator(mode="after")

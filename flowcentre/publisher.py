@@ -6,6 +6,7 @@ import abc
 import asyncio
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaProducer
@@ -28,6 +29,13 @@ class EventPublisher(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Release the connection."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    key: bytes
+    value: bytes
+    headers: Sequence[tuple[str, bytes]] = ()
 
 
 class PublishFailed(RuntimeError):
@@ -70,17 +78,23 @@ class KafkaPublisher(EventPublisher):
             return self._producer
 
     def publish(self, events: Sequence[EventBase]) -> None:
+        self.send([Record(self._key(event), encode_event(event)) for event in events])
+
+    def send(self, records: Sequence[Record]) -> None:
+        """Send records as they are, and return once the broker has acknowledged each."""
         try:
             producer = self._connected()
             futures = [
-                producer.send(self._topic, key=self._key(event), value=encode_event(event))
-                for event in events
+                producer.send(
+                    self._topic, key=record.key, value=record.value, headers=list(record.headers)
+                )
+                for record in records
             ]
             producer.flush(timeout=self._timeout_s)
             for future in futures:
                 future.get(timeout=self._timeout_s)
         except KafkaError as error:
-            raise PublishFailed(f"the event log did not take the events: {error}") from error
+            raise PublishFailed(f"the log did not take the records: {error}") from error
 
     def close(self) -> None:
         with self._connecting:

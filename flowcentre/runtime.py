@@ -353,10 +353,12 @@ def ensure_topics(bootstrap: str, settings: Settings) -> list[str]:
         settings.dead_letter_topic: settings.topic_partitions,
         settings.access_topic: 1,
         settings.audit_topic: settings.topic_partitions,
+        settings.hl7_topic: settings.topic_partitions,
     }
     # The events topic is the record the view is rebuilt from, the access log the record
     # of who may do what, the audit trail the record of who read what: all kept for ever.
-    kept = {settings.events_topic, settings.access_topic, settings.audit_topic}
+    # And the HL7 messages received, which any board state can be traced back to.
+    kept = {settings.events_topic, settings.access_topic, settings.audit_topic, settings.hl7_topic}
     wanted = list(partitions)
     admin = KafkaAdminClient(
         bootstrap_servers=bootstrap,

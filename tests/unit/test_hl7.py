@@ -1,0 +1,211 @@
+"""HL7 v2 messages read, translated and answered: pure, no sockets or servers."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import hl7
+import pytest
+
+from flowcentre.domain.beds import BedStatus
+from flowcentre.domain.events import (
+    ActorKind,
+    BedStatusChanged,
+    DischargeDestination,
+    EventBase,
+    PatientAdmitted,
+    PatientDischarged,
+    PatientTransferred,
+    Sex,
+)
+from flowcentre.hl7.messages import (
+    AckCode,
+    FieldInvalid,
+    Fields,
+    MessageUnreadable,
+    Problem,
+    acknowledge,
+    parse,
+    reject_unreadable,
+)
+from flowcentre.hl7.sources import Sources, load_sources
+from flowcentre.hl7.translation import Received, UnsupportedTrigger, translate
+from tests import hl7_samples as samples
+
+LONDON = ZoneInfo("Europe/London")
+SOURCES = load_sources()
+[WRH] = [sender for sender in SOURCES.senders if sender.facility == "WRH"]
+NOW = datetime(2026, 11, 2, 8, 1, tzinfo=UTC)
+
+
+def recorded_at(value: str) -> Fields:
+    header = samples.MSH_24.format(trigger="A01", control="T")
+    return Fields(parse(samples.message(header, f"EVN|A01|{value}")), LONDON)
+
+
+def events_of(payload: bytes) -> list[EventBase]:
+    return translate(Received(Fields(parse(payload), LONDON), WRH, SOURCES, NOW))
+
+
+@pytest.mark.parametrize("end", ["\r", "\r\n", "\n"])
+def test_an_admission_names_the_patient_the_bed_and_who_admitted_them(end: str) -> None:
+    [admitted] = events_of(samples.a01(end=end))
+
+    assert isinstance(admitted, PatientAdmitted)
+    payload = admitted.payload
+    assert payload.spell_id == "RWP:V1001"
+    assert payload.patient.nhs_number == "9434765919"
+    assert payload.patient.patient_id == "MRN0042", "the local number, the NHS number beside it"
+    assert (payload.patient.family_name, payload.patient.given_name) == ("LOVELACE", "ADA")
+    assert payload.patient.birth_date == date(1915, 12, 10)
+    assert payload.patient.sex is Sex.FEMALE
+    assert payload.patient.sharing_objection is False
+    assert (payload.location.ward_id, payload.location.bed_id) == ("WRH-AMU", "WRH-AMU-B01-1")
+    assert payload.specialty == "MED"
+    assert payload.expected_discharge_date == date(2026, 11, 5)
+    assert admitted.occurred_at == datetime(2026, 11, 2, 7, 55, tzinfo=UTC)
+    assert admitted.event_id == "hl7:WRH:MSG0001"
+    assert admitted.source.organisation == "RWP"
+    assert (admitted.caused_by.kind, admitted.caused_by.id) == (ActorKind.USER, "rn042")
+    assert admitted.caused_by.name == "SAM JONES"
+
+
+def test_a_resent_message_becomes_the_same_events() -> None:
+    assert events_of(samples.a01()) == events_of(samples.a01())
+
+
+def test_a_transfer_without_an_offset_is_in_the_feeds_local_time() -> None:
+    [moved] = events_of(samples.a02_v24_lf())
+
+    assert isinstance(moved, PatientTransferred)
+    assert (moved.payload.location.ward_id, moved.payload.location.bed_id) == (
+        "WRH-CCU",
+        "WRH-CCU-SR02",
+    )
+    assert moved.payload.from_location is not None
+    assert moved.payload.from_location.bed_id == "WRH-AMU-B01-1"
+    # 10:00 in London in November is 10:00 UTC; the offset is the zone's, not assumed.
+    assert moved.occurred_at == datetime(2026, 11, 2, 10, 0, tzinfo=LONDON)
+    assert moved.caused_by.kind is ActorKind.SYSTEM
+
+
+@pytest.mark.parametrize(
+    ("code", "destination"),
+    [("54", DischargeDestination.CARE_HOME), ("19", DischargeDestination.USUAL_RESIDENCE)],
+)
+def test_a_discharge_maps_its_nhs_destination(code: str, destination: DischargeDestination) -> None:
+    [left] = events_of(samples.a03_v23_crlf(destination=code))
+
+    assert isinstance(left, PatientDischarged)
+    assert left.payload.destination is destination
+    assert left.occurred_at == datetime(2026, 11, 3, 13, 30, tzinfo=LONDON)
+
+
+def test_a_bed_status_comes_from_the_npu_segment() -> None:
+    [status] = events_of(samples.a20("H"))
+
+    assert isinstance(status, BedStatusChanged)
+    assert (status.payload.bed_id, status.payload.status) == (
+        "WRH-CCU-SR02",
+        BedStatus.AWAITING_CLEAN,
+    )
+
+
+def test_an_occupied_code_sets_no_status_and_says_so() -> None:
+    with pytest.raises(FieldInvalid) as refused:
+        events_of(samples.a20("O"))
+
+    assert refused.value.problem.code == "103"
+    assert refused.value.problem.segment == "NPU"
+
+
+def test_an_unknown_trigger_is_unsupported() -> None:
+    payload = samples.message(samples.MSH_24.format(trigger="A40", control="M40"), "EVN|A40|")
+
+    with pytest.raises(UnsupportedTrigger, match="A40"):
+        events_of(payload)
+
+
+def test_a_bad_date_names_the_field() -> None:
+    payload = samples.a01().replace(b"20261102075500+0000", b"2026-11-02")
+
+    with pytest.raises(FieldInvalid) as refused:
+        events_of(payload)
+
+    assert (refused.value.problem.code, refused.value.problem.segment) == ("102", "PV1")
+    assert refused.value.problem.field == 44
+
+
+def test_a_missing_visit_number_is_a_missing_field() -> None:
+    payload = samples.a01().replace(b"V1001^^^WRH^VN", b"")
+
+    with pytest.raises(FieldInvalid, match="PV1-19"):
+        events_of(payload)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("20261102", datetime(2026, 11, 2, tzinfo=LONDON)),
+        ("202611020830+0100", datetime(2026, 11, 2, 8, 30, tzinfo=timezone(timedelta(hours=1)))),
+        (
+            "20261102083015.25-0030",
+            datetime(2026, 11, 2, 8, 30, 15, 250000, tzinfo=timezone(-timedelta(minutes=30))),
+        ),
+    ],
+)
+def test_hl7_times_are_read_strictly(value: str, expected: datetime) -> None:
+    fields = Fields(
+        parse(
+            samples.message(samples.MSH_24.format(trigger="A01", control="T"), f"EVN|A01|{value}")
+        ),
+        LONDON,
+    )
+
+    assert fields.time("EVN.F2", "EVN-2") == expected
+
+
+@pytest.mark.parametrize("value", ["2026xx", "20261302", "202611020830+01"])
+def test_a_time_that_is_not_an_hl7_time_is_refused(value: str) -> None:
+    fields = Fields(
+        parse(
+            samples.message(samples.MSH_24.format(trigger="A01", control="T"), f"EVN|A01|{value}")
+        ),
+        LONDON,
+    )
+
+    with pytest.raises(FieldInvalid):
+        fields.time("EVN.F2", "EVN-2")
+
+
+@pytest.mark.parametrize("payload", [b"not hl7 at all", b"", b"MSH", b"EVN|A01|2026\rPID|1"])
+def test_what_is_not_hl7_is_unreadable(payload: bytes) -> None:
+    with pytest.raises(MessageUnreadable):
+        parse(payload)
+
+
+def test_an_error_ack_names_the_problem_for_old_and_new_receivers() -> None:
+    problem = Problem("102", "Data type error", "PV1-44 (admit date/time) '2026-11-02'", "PV1", 44)
+
+    ack = hl7.parse(acknowledge(parse(samples.a01()), AckCode.ERROR, problem).decode())
+
+    assert (ack["MSA.F1"], ack["MSA.F2"]) == ("AE", "MSG0001")
+    assert ack["ERR.F3.R1.C1"] == "102"
+    assert (ack["ERR.F2.R1.C1"], ack["ERR.F2.R1.C3"]) == ("PV1", "44")
+    assert ack["ERR.F1.R1.C1"] == "PV1"
+    assert "2026-11-02" in ack["ERR.F8"]
+
+
+def test_unreadable_input_gets_a_reject_all_the_same() -> None:
+    ack = hl7.parse(reject_unreadable("not an HL7 v2 message").decode())
+
+    assert ack["MSA.F1"] == "AR"
+    assert ack["ERR.F3.R1.C1"] == "100"
+
+
+def test_a_location_no_rule_maps_is_never_guessed() -> None:
+    strict = Sources(SOURCES.senders, ())
+
+    with pytest.raises(FieldInvalid, match="no location rule"):
+        translate(Received(Fields(parse(samples.a01()), LONDON), WRH, strict, NOW))
