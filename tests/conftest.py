@@ -65,5 +65,6 @@ def settings(
         dead_letter_topic=f"test-{unique}.events.dead-letter",
         access_topic=f"test-{unique}.access",
         audit_topic=f"test-{unique}.audit",
+        hl7_topic=f"test-{unique}.hl7",
         worker_data_dir=tmp_path / "worker",
     )
