@@ -32,7 +32,13 @@ from flowcentre.hl7.messages import (
     reject_unreadable,
 )
 from flowcentre.hl7.sources import Sources, load_sources
-from flowcentre.hl7.translation import TRANSLATED, Received, UnsupportedTrigger, translate
+from flowcentre.hl7.translation import (
+    NOTED,
+    TRANSLATED,
+    Received,
+    UnsupportedTrigger,
+    translate,
+)
 from flowcentre.publisher import EventPublisher, PublishFailed
 from flowcentre.runtime import ensure_topics
 
@@ -83,9 +89,12 @@ class Hl7Listener:
         except FieldInvalid as error:
             return await refuse(AckCode.ERROR, error.problem)
         ids = [event.event_id for event in events]
+        noted = NOTED.get(str(fields.text("MSH.F9.R1.C2")).upper(), "")
         try:
             await self.events.publish_async(events)
-            await self.archive.keep(Receipt(payload, key, peer, received_at, "AA", ids))
+            await self.archive.keep(
+                Receipt(payload, key, peer, received_at, "AA", ids, reason=noted)
+            )
         except PublishFailed as error:
             # Nothing is acknowledged that is not safe; the sender sends again, and what
             # did reach the log is recognised by its event ids and applied once.

@@ -21,8 +21,10 @@ from flowcentre.domain.events import (
     ActorKind,
     Admission,
     AdmissionCancelled,
+    BedsSwapped,
     BedStatusChange,
     BedStatusChanged,
+    BedSwap,
     Discharge,
     DischargeCancelled,
     DischargeDestination,
@@ -71,11 +73,27 @@ _DESTINATION = {
 }
 
 
+#: Triggers acknowledged and kept, that change nothing on the boards: why, for each.
+NOTED = {
+    "A04": "a registration admits no one to a bed",
+    "A05": "a pre-admission admits no one yet",
+    "A14": "a pending admission admits no one yet",
+    "A15": "a pending transfer moves no one yet",
+}
+
+#: Triggers the live picture cannot honour: rejected, saying why.
+REFUSED = {
+    "A40": "merging two patients' records is not supported: send the surviving record's "
+    "events (A08) instead",
+}
+
+
 class UnsupportedTrigger(ValueError):
     """A trigger event this service does not translate: the message is rejected."""
 
     def __init__(self, trigger: str) -> None:
-        super().__init__(f"trigger event {trigger!r} is not translated")
+        why = REFUSED.get(trigger, "it is not translated")
+        super().__init__(f"trigger event {trigger!r}: {why}")
         self.problem = Problem("201", "Unsupported event code", str(self), "MSH", 9)
 
 
@@ -99,6 +117,8 @@ class Received:
 
 def translate(received: Received) -> list[EventBase]:
     """The events the message means, or FieldInvalid, UnknownLocation or UnsupportedTrigger."""
+    if received.trigger in NOTED:
+        return []
     translator = _TRIGGERS.get(received.trigger)
     if translator is None:
         raise UnsupportedTrigger(received.trigger)
@@ -162,13 +182,15 @@ class _Reading:
         system = application if _IDENTIFIER.fullmatch(application) else "hl7"
         return Actor(kind=ActorKind.SYSTEM, id=system, name=f"HL7 feed {application}")
 
-    def spell_id(self) -> str:
-        visit = self.fields.required("PV1.F19.R1.C1", "PV1-19 (visit number)")
+    def spell_id(self, segment: str = "PV1") -> str:
+        """The visit (PV1-19) as a spell; ``PV12`` reads the message's second PV1."""
+        visit = self.fields.required(f"{segment}.F19.R1.C1", f"{segment[:3]}-19 (visit number)")
         return f"{self.received.sender.organisation}:{visit}"
 
     def location(self, field: int = 3, *, segment: str = "PV1") -> Location:
         base = f"{segment}.F{field}.R1"
-        point_of_care = self.fields.required(f"{base}.C1", f"{segment}-{field}.1 (point of care)")
+        what = f"{segment[:3]}-{field}.1 (point of care)"
+        point_of_care = self.fields.required(f"{base}.C1", what)
         facility = self.fields.text(f"{base}.C4").split("&")[0] or self.received.sender.facility
         place = self.received.sources.place(
             facility, point_of_care, self.fields.text(f"{base}.C2"), self.fields.text(f"{base}.C3")
@@ -272,6 +294,27 @@ def _by_spell(
     return translate_one
 
 
+def _discharge_planned(reading: _Reading) -> list[EventBase]:
+    # A pending discharge says when the patient is expected to go, if it says at all.
+    if not reading.fields.text("PV2.F9"):
+        return []
+    plan = SpellUpdate(
+        spell_id=reading.spell_id(), expected_discharge_date=reading.expected_discharge()
+    )
+    return [SpellUpdated(**reading.envelope(), payload=plan)]
+
+
+def _swapped(reading: _Reading) -> list[EventBase]:
+    # A17 carries each patient's PID and PV1 in turn, each PV1-3 the bed they move to.
+    swap = BedSwap(
+        spell_id=reading.spell_id(),
+        location=reading.location(),
+        other_spell_id=reading.spell_id("PV12"),
+        other_location=reading.location(segment="PV12"),
+    )
+    return [BedsSwapped(**reading.envelope(), payload=swap)]
+
+
 def _transfer_cancelled(reading: _Reading) -> list[EventBase]:
     # Which transfer is cancelled is the spell's latest: feeds differ in what PV1-3 and
     # PV1-6 hold on an A12, so neither is trusted to name it.
@@ -288,7 +331,12 @@ _TRIGGERS: dict[str, Callable[[_Reading], list[EventBase]]] = {
     "A01": _admitted,
     "A02": _transferred,
     "A03": _discharged,
+    # An outpatient made an inpatient is admitted; an inpatient made an outpatient leaves.
+    "A06": _admitted,
+    "A07": _discharged,
     "A08": _updated,
+    "A16": _discharge_planned,
+    "A17": _swapped,
     "A11": _by_spell(AdmissionCancelled),
     "A12": _transfer_cancelled,
     "A13": _by_spell(DischargeCancelled),

@@ -11,6 +11,7 @@ import pytest
 from flowcentre.domain.beds import BedStatus
 from flowcentre.domain.events import (
     ActorKind,
+    BedsSwapped,
     BedStatusChanged,
     DischargeDestination,
     EventBase,
@@ -18,6 +19,7 @@ from flowcentre.domain.events import (
     PatientDischarged,
     PatientTransferred,
     Sex,
+    SpellUpdated,
 )
 from flowcentre.hl7.messages import (
     AckCode,
@@ -121,9 +123,9 @@ def test_an_occupied_code_sets_no_status_and_says_so() -> None:
 
 
 def test_an_unknown_trigger_is_unsupported() -> None:
-    payload = samples.message(samples.MSH_24.format(trigger="A40", control="M40"), "EVN|A40|")
+    payload = samples.message(samples.MSH_24.format(trigger="A99", control="M99"), "EVN|A99|")
 
-    with pytest.raises(UnsupportedTrigger, match="A40"):
+    with pytest.raises(UnsupportedTrigger, match="A99"):
         events_of(payload)
 
 
@@ -209,3 +211,66 @@ def test_a_location_no_rule_maps_is_never_guessed() -> None:
 
     with pytest.raises(FieldInvalid, match="no location rule"):
         translate(Received(Fields(parse(samples.a01()), LONDON), WRH, strict, NOW))
+
+
+def header(trigger: str) -> str:
+    return samples.MSH_24.format(trigger=trigger, control=f"M{trigger}")
+
+
+def test_a_bed_swap_moves_each_patient_to_the_others_bed() -> None:
+    payload = samples.message(
+        header("A17"),
+        "EVN|A17|202611021200",
+        samples.PID_NHS,
+        samples.pv1("AMU^Bay 1^B01-2^WRH", visit="V1"),
+        samples.PID_LOCAL,
+        samples.pv1("AMU^Bay 1^B01-1^WRH", visit="V2"),
+    )
+
+    [swap] = events_of(payload)
+
+    assert isinstance(swap, BedsSwapped)
+    assert (swap.payload.spell_id, swap.payload.location.bed_id) == ("RWP:V1", "WRH-AMU-B01-2")
+    assert (swap.payload.other_spell_id, swap.payload.other_location.bed_id) == (
+        "RWP:V2",
+        "WRH-AMU-B01-1",
+    )
+
+
+def test_an_outpatient_made_an_inpatient_is_admitted_and_the_reverse_leaves() -> None:
+    admitted = samples.a01().replace(b"ADT^A01^ADT_A01", b"ADT^A06^ADT_A06")
+    left = samples.a03_v23_crlf().replace(b"ADT^A03", b"ADT^A07")
+
+    assert [type(one) for one in events_of(admitted)] == [PatientAdmitted]
+    assert [type(one) for one in events_of(left)] == [PatientDischarged]
+
+
+def test_a_pending_discharge_sets_the_expected_date_when_it_gives_one() -> None:
+    dated = samples.message(
+        header("A16"), "EVN|A16|202611021200", samples.PID_NHS, samples.pv1("AMU^^^WRH"),
+        "PV2|||||||||20261104",
+    )  # fmt: skip
+    undated = samples.message(
+        header("A16"), "EVN|A16|202611021200", samples.PID_NHS, samples.pv1("AMU^^^WRH")
+    )
+
+    [planned] = events_of(dated)
+
+    assert isinstance(planned, SpellUpdated)
+    assert planned.payload.expected_discharge_date == date(2026, 11, 4)
+    assert planned.payload.model_fields_set == {"spell_id", "expected_discharge_date"}
+    assert events_of(undated) == []
+
+
+@pytest.mark.parametrize("trigger", ["A04", "A05", "A14", "A15"])
+def test_triggers_that_change_no_board_are_taken_and_make_nothing(trigger: str) -> None:
+    payload = samples.message(header(trigger), f"EVN|{trigger}|", samples.PID_NHS)
+
+    assert events_of(payload) == []
+
+
+def test_a_merge_is_refused_saying_what_to_send_instead() -> None:
+    payload = samples.message(header("A40"), "EVN|A40|", samples.PID_NHS, "MRG|MRN0001")
+
+    with pytest.raises(UnsupportedTrigger, match="merging"):
+        events_of(payload)
