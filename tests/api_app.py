@@ -77,6 +77,13 @@ class StateReads(LiveReads):
     async def spell(self, spell_id: str) -> Spell | None:
         return self._state.spells.get(spell_id)
 
+    async def ward_spells(self, ward_id: str) -> list[Spell]:
+        return [
+            spell
+            for spell in self._state.spells.values()
+            if spell.location is not None and spell.location.ward_id == ward_id
+        ]
+
     async def bed(self, bed_id: str) -> Bed | None:
         return self._state.beds.get(bed_id)
 

@@ -20,6 +20,7 @@ from flowcentre.api.routes import (
     audit,
     beds,
     events,
+    fhir,
     health,
     patients,
     session,
@@ -52,6 +53,7 @@ ROUTERS = tuple(
         patients,
         events,
         audit,
+        fhir,
         whiteboard,
     )
 )
