@@ -49,18 +49,28 @@ def _api(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from producers.hl7_feed import Hl7Feed
     from producers.run import run_simulator
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    run_simulator(
-        settings,
-        speed=args.speed or settings.simulator_speed,
-        seed=settings.simulator_seed if args.seed is None else args.seed,
-        start=None,
-        stop=stop,
-    )
+    feed = None
+    if args.hl7:
+        host, _, port = args.hl7.rpartition(":")
+        feed = Hl7Feed(host or settings.hl7_host, int(port), bootstrap.publisher(settings))
+    try:
+        run_simulator(
+            settings,
+            speed=args.speed or settings.simulator_speed,
+            seed=settings.simulator_seed if args.seed is None else args.seed,
+            start=None,
+            stop=stop,
+            publisher=feed,
+        )
+    finally:
+        if feed is not None:
+            feed.close()
     return 0
 
 
@@ -134,9 +144,15 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
         )
         ensure_topics(bootstrap.kafka_bootstrap(settings), settings)
         demo = _demo_accounts(settings)
-        parts = ["worker", "api"] + ([] if args.no_simulator else ["simulate"])
+        parts = [["worker"], ["api"]]
+        if args.hl7:
+            # The county's traffic as HL7 over MLLP, through the listener, end to end.
+            hl7_at = f"{settings.hl7_host}:{settings.hl7_port}"
+            parts += [["hl7-listen"], ["simulate", "--hl7", hl7_at]]
+        elif not args.no_simulator:
+            parts.append(["simulate"])
         children = [
-            subprocess.Popen([sys.executable, "-m", "flowcentre", part], env=env) for part in parts
+            subprocess.Popen([sys.executable, "-m", "flowcentre", *part], env=env) for part in parts
         ]
         print(f"Whiteboard: http://{settings.api_host}:{settings.api_port}/  (Ctrl-C stops)")
         if demo:
@@ -191,6 +207,11 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="run everything (embedded broker and Redis if unset)")
     up.add_argument("--no-simulator", action="store_true", help="do not start the simulator")
+    up.add_argument(
+        "--hl7",
+        action="store_true",
+        help="start the HL7 listener and send the simulator's traffic to it over MLLP",
+    )
     up.set_defaults(run=_up)
     commands.add_parser("worker", help="run a stream worker").set_defaults(run=_worker)
     commands.add_parser("api", help="run the API and whiteboards").set_defaults(run=_api)
@@ -200,6 +221,11 @@ def parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser("simulate", help="publish the simulated county's traffic")
     simulate.add_argument("--speed", type=float, help="simulated seconds per real second")
     simulate.add_argument("--seed", type=int, help="random seed (same seed, same traffic)")
+    simulate.add_argument(
+        "--hl7",
+        metavar="HOST:PORT",
+        help="send the traffic as HL7 v2 ADT over MLLP to a listener instead of as events",
+    )
     simulate.set_defaults(run=_simulate)
     commands.add_parser(
         "rebuild", help="wipe the Redis view and replay the log into it"
