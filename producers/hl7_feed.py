@@ -274,7 +274,7 @@ def _pv1(
         fields[6] = f"{prior[1]}^^{prior[2]}^{prior[0]}"
     fields[10] = _escape(service)
     fields[19] = f"{spell_id}^^^{site}^VN"
-    fields[36] = code
+    fields[37] = code
     fields[44] = _time(admitted) if admitted else ""
     fields[45] = _time(left) if left else ""
     return "|".join(fields)

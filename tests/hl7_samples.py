@@ -58,7 +58,7 @@ def a03_v23_crlf(control: str = "MSG0003", destination: str = "54") -> bytes:
         MSH_23.format(trigger="A03", control=control),
         "EVN|A03|20261103140000",
         PID_LOCAL,
-        pv1("CCU^^SR02^WRH", left="20261103133000", f36=destination),
+        pv1("CCU^^SR02^WRH", left="20261103133000", f37=destination),
         "ZXY|1",
         end="\r\n",
     )

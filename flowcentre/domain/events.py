@@ -90,6 +90,19 @@ class Patient(Contract):
         "fields (HL7 v2 PD1-12 protection indicator Y; FHIR Patient.meta.security R).",
     )
 
+    @model_serializer(mode="wrap")
+    def _present_fields_only(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A spell update names only what it changes: a field a feed left out (an
+        # objection to sharing above all) must not come back as its default and clear
+        # what another message set.
+        document: dict[str, Any] = serialize(self)
+        return {k: v for k, v in document.items() if k in self.model_fields_set}
+
+    def updated_by(self, update: Patient) -> Patient:
+        """This patient with the fields ``update`` sends."""
+        sent = {name: getattr(update, name) for name in update.model_fields_set}
+        return self.model_copy(update=sent)
+
 
 class OrganisationKind(StrEnum):
     ACUTE_TRUST = "acute_trust"

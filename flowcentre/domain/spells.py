@@ -235,8 +235,11 @@ def _(event: DischargeCancelled, state: _Fold) -> None:
 @_step.register
 def _(event: SpellUpdated, state: _Fold) -> None:
     payload = event.payload
-    for name in payload.model_fields_set - {"spell_id"}:
+    for name in payload.model_fields_set - {"spell_id", "patient"}:
         setattr(state, name, getattr(payload, name))
+    if "patient" in payload.model_fields_set and payload.patient is not None:
+        known = state.patient
+        state.patient = known.updated_by(payload.patient) if known else payload.patient
 
 
 @_step.register

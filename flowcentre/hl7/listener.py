@@ -32,13 +32,7 @@ from flowcentre.hl7.messages import (
     reject_unreadable,
 )
 from flowcentre.hl7.sources import Sources, load_sources
-from flowcentre.hl7.translation import (
-    NOTED,
-    TRANSLATED,
-    Received,
-    UnsupportedTrigger,
-    translate,
-)
+from flowcentre.hl7.translation import TRANSLATED, MessageRefused, Received, translate
 from flowcentre.publisher import EventPublisher, PublishFailed
 from flowcentre.runtime import ensure_topics
 
@@ -51,31 +45,37 @@ class Hl7Listener:
     events: EventPublisher
     archive: MessageArchive
     zone: ZoneInfo
+    answer_within_s: float = 4.0
+    """An engine that hears nothing this long gives up on the ACK (Mirth's default is 5 s),
+    so a message not safe by then is answered by closing the connection: the engine sends
+    it again, in order, and never reads a late ACK as the next message's."""
 
-    async def answer(self, payload: bytes, peer: str) -> bytes:
-        """The ACK of one message from ``peer``, once what it means is safe."""
+    async def answer(self, payload: bytes, peer: str) -> bytes | None:
+        """The ACK of one message from ``peer`` once what it means is safe; None when it
+        could not be made safe, so that the sender sends it again."""
+        try:
+            return await asyncio.wait_for(self._answer(payload, peer), self.answer_within_s)
+        except (TimeoutError, PublishFailed) as error:
+            log.warning("a message from %s is not safe yet (%r): asking for it again", peer, error)
+            return None
+
+    async def _answer(self, payload: bytes, peer: str) -> bytes:
         received_at = datetime.now(UTC)
         try:
             message = parse(payload)
         except MessageUnreadable as error:
-            try:
-                await self.archive.keep(
-                    Receipt(payload, "", peer, received_at, "AR", reason=str(error))
-                )
-            except PublishFailed:
-                log.exception("could not keep an unreadable message from %s", peer)
+            await self.archive.keep(
+                Receipt(payload, "", peer, received_at, "AR", reason=str(error))
+            )
             return reject_unreadable(str(error))
         fields = Fields(message, self.zone)
         facility = fields.text("MSH.F4.R1.C1")
-        key = f"{facility}:{fields.text('MSH.F10')}"
+        key = f"{facility}:{fields.text('MSH.F3.R1.C1')}:{fields.text('MSH.F10')}"
 
         async def refuse(code: AckCode, problem: Problem) -> bytes:
-            log.warning("%s from %s: %s %s", key, peer, code, problem.detail)
+            log.warning("%s from %s: %s %s", key, peer, code, problem.text)
             receipt = Receipt(payload, key, peer, received_at, code.value, reason=problem.detail)
-            try:
-                await self.archive.keep(receipt)
-            except PublishFailed as error:
-                return acknowledge(message, AckCode.ERROR, _send_again(error))
+            await self.archive.keep(receipt)
             return acknowledge(message, code, problem)
 
         sender = self.sources.sender(peer, facility)
@@ -83,27 +83,24 @@ class Hl7Listener:
             detail = f"sending facility {facility!r} may not send from {peer}"
             return await refuse(AckCode.REJECTED, Problem("207", "Application error", detail))
         try:
-            events = translate(Received(fields, sender, self.sources, received_at))
-        except UnsupportedTrigger as error:
+            translation = translate(Received(fields, sender, self.sources, received_at))
+        except MessageRefused as error:
             return await refuse(AckCode.REJECTED, error.problem)
         except FieldInvalid as error:
             return await refuse(AckCode.ERROR, error.problem)
+        except Exception:
+            # A message no rule foresaw must not end the connection unanswered: the engine
+            # would send it for ever. It is kept, and the error is logged for a fix.
+            log.exception("translating %s from %s failed", key, peer)
+            problem = Problem("207", "Application internal error", "the message could not be read")
+            return await refuse(AckCode.ERROR, problem)
+        events = translation.events
+        await self.events.publish_async(events)
         ids = [event.event_id for event in events]
-        noted = NOTED.get(str(fields.text("MSH.F9.R1.C2")).upper(), "")
-        try:
-            await self.events.publish_async(events)
-            await self.archive.keep(
-                Receipt(payload, key, peer, received_at, "AA", ids, reason=noted)
-            )
-        except PublishFailed as error:
-            # Nothing is acknowledged that is not safe; the sender sends again, and what
-            # did reach the log is recognised by its event ids and applied once.
-            return acknowledge(message, AckCode.ERROR, _send_again(error))
+        await self.archive.keep(
+            Receipt(payload, key, peer, received_at, "AA", ids, reason=translation.note)
+        )
         return acknowledge(message, AckCode.ACCEPTED)
-
-
-def _send_again(error: PublishFailed) -> Problem:
-    return Problem("207", "Application internal error", f"{error}; send the message again")
 
 
 async def listen(settings: Settings) -> None:

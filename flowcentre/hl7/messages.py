@@ -25,7 +25,7 @@ _DTM = re.compile(
 )
 
 #: What python-hl7 raises for input it cannot take apart as HL7.
-PARSE_ERRORS = (hl7.HL7Exception, IndexError, KeyError, ValueError, TypeError)
+PARSE_ERRORS = (hl7.HL7Exception, IndexError, KeyError, ValueError, TypeError, AssertionError)
 
 #: What this service calls itself in the ACKs it sends (MSH-3).
 APPLICATION = "FLOWCENTRE"
@@ -65,9 +65,21 @@ class FieldInvalid(ValueError):
         self.problem = problem
 
 
+def decode(payload: bytes) -> str:
+    """The message's text: UTF-8, or ISO 8859-1 when MSH-18 says so; MessageUnreadable for
+    bytes that are neither, rather than a name silently mangled."""
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        header = payload.split(b"\r", 1)[0].split(b"\n", 1)[0]
+        if b"8859" in header:
+            return payload.decode("latin-1")
+        raise MessageUnreadable("the message is not UTF-8, and MSH-18 names no other") from None
+
+
 def parse(payload: bytes) -> hl7.Message:
     """The message in an MLLP frame, or MessageUnreadable saying why not."""
-    text = payload.decode("utf-8", errors="replace")
+    text = decode(payload)
     try:
         message = hl7.parse(SEGMENT_END.sub("\r", text).strip("\r"))
         for required in ("MSH.F9.R1.C2", "MSH.F10", "MSH.F12"):
@@ -94,6 +106,13 @@ class Fields:
         except (KeyError, IndexError):
             return ""
         return "" if value == '""' else value
+
+    def text_of_field(self, segment: str, field: int) -> str:
+        """A whole field, every repetition and component, as sent."""
+        try:
+            return str(self.message.segment(segment)(field))
+        except (KeyError, IndexError, TypeError):
+            return ""
 
     def has(self, segment: str) -> bool:
         try:
@@ -124,12 +143,12 @@ class Fields:
         if match is None:
             detail = f"{what} {value!r} is not an HL7 time"
             raise FieldInvalid(Problem("102", "Data type error", detail, segment, field))
-        zone: tzinfo = self._zone
-        if offset := match["offset"]:
-            sign = -1 if offset[0] == "-" else 1
-            zone = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])))
         fraction = (match["fraction"] or "").ljust(6, "0")[:6]
         try:
+            zone: tzinfo = self._zone
+            if offset := match["offset"]:
+                sign = -1 if offset[0] == "-" else 1
+                zone = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])))
             return datetime(
                 int(match["year"]),
                 int(match["month"] or 1),
@@ -160,6 +179,8 @@ def acknowledge(message: hl7.Message, code: AckCode, problem: Problem | None = N
     ack = message.create_ack(
         ack_code=code.value, message_id=f"ACK{uuid.uuid4().hex[:16]}", application=APPLICATION
     )
+    # python-hl7 writes the time in UTC without saying so; an hour off in summer.
+    ack["MSH.F7"] = f"{ack['MSH.F7']}+0000"
     if problem is not None:
         ack.append(_error_segment(ack, problem))
     return str(ack).encode()

@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 
 START, END, CARRIAGE_RETURN = 0x0B, 0x1C, 0x0D
 
-#: The answer to a frame: given its payload and the sender's address.
-Answer = Callable[[bytes, str], Awaitable[bytes]]
+#: The answer to a frame, given its payload and the sender's address; None closes the
+#: connection unanswered, so that the sender sends the frame again.
+Answer = Callable[[bytes, str], Awaitable[bytes | None]]
 
 
 class FrameTooLarge(ValueError):
@@ -105,7 +106,11 @@ async def _converse(
 ) -> None:
     try:
         async for payload in frames(reader, limits):
-            writer.write(framed(await answer(payload, address)))
+            reply = await answer(payload, address)
+            if reply is None:
+                log.warning("closing the connection from %s unanswered: send again", address)
+                return
+            writer.write(framed(reply))
             await writer.drain()
     except FrameTooLarge as error:
         writer.write(framed(refuse_oversize(str(error))))

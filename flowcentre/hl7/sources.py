@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from flowcentre.domain.events import Identifier
 
 DEFAULT_SOURCES = Path(__file__).with_name("hl7.toml")
 
@@ -27,12 +29,15 @@ class _Strict(BaseModel):
 
 
 class Sender(_Strict):
-    facility: str = Field(min_length=1)
+    facility: Identifier
     """The sending facility (MSH-4.1) the sender speaks for."""
-    organisation: str = Field(min_length=1)
+    organisation: Identifier
     """The organisation whose events its messages become."""
     addresses: tuple[Network, ...] = Field(min_length=1)
     """Where it may connect from."""
+    patient_classes: tuple[str, ...] = ("I",)
+    """The patient classes (PV1-2) followed: inpatients; others' messages are taken and
+    make no event (an emergency department's attendances are not beds)."""
 
 
 class LocationRule(_Strict):
@@ -42,6 +47,16 @@ class LocationRule(_Strict):
     """Our ward id; may use {facility} and {point_of_care}."""
     bed: str = "{ward}-{bed}"
     """Our bed id; may use {ward}, {facility}, {point_of_care}, {room} and {bed}."""
+
+    @model_validator(mode="after")
+    def _templates_name_known_parts(self) -> LocationRule:
+        parts = dict.fromkeys(("facility", "point_of_care", "room", "bed", "ward"), "x")
+        for template in (self.ward, self.bed):
+            try:
+                template.format(**parts)
+            except (KeyError, IndexError, ValueError) as error:
+                raise ValueError(f"{template!r} names an unknown part: {error}") from None
+        return self
 
     def matches(self, facility: str, point_of_care: str) -> bool:
         return self.facility in (ANY, facility) and self.point_of_care in (ANY, point_of_care)

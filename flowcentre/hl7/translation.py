@@ -54,15 +54,17 @@ _IDENTIFIER = re.compile(r"^[A-Za-z0-9._:/@-]{1,100}$")
 #: PID-8 (HL7 table 0001).
 _SEX = {"M": Sex.MALE, "F": Sex.FEMALE, "O": Sex.OTHER, "A": Sex.OTHER, "N": Sex.OTHER}
 
-#: PV1-36, as NHS feeds send it: the NHS Data Dictionary's discharge destination codes.
+#: PV1-37.1, as NHS feeds send it: the NHS Data Dictionary's discharge destination codes.
 _DESTINATION = {
     "19": DischargeDestination.USUAL_RESIDENCE,
     "29": DischargeDestination.TEMPORARY_RESIDENCE,
+    "49": DischargeDestination.OTHER_HOSPITAL,
     "50": DischargeDestination.OTHER_HOSPITAL,
     "51": DischargeDestination.OTHER_HOSPITAL,
     "52": DischargeDestination.OTHER_HOSPITAL,
+    "53": DischargeDestination.OTHER_HOSPITAL,
+    "84": DischargeDestination.OTHER_HOSPITAL,
     "87": DischargeDestination.OTHER_HOSPITAL,
-    "53": DischargeDestination.CARE_HOME,
     "54": DischargeDestination.CARE_HOME,
     "65": DischargeDestination.CARE_HOME,
     "85": DischargeDestination.CARE_HOME,
@@ -70,6 +72,13 @@ _DESTINATION = {
     "79": DischargeDestination.DIED,
     "98": DischargeDestination.UNKNOWN,
     "99": DischargeDestination.UNKNOWN,
+}
+
+#: PV1-36, the discharge method, where it says more than the destination does.
+_METHOD = {
+    "2": DischargeDestination.SELF_DISCHARGE,
+    "4": DischargeDestination.DIED,
+    "5": DischargeDestination.DIED,
 }
 
 
@@ -88,13 +97,30 @@ REFUSED = {
 }
 
 
-class UnsupportedTrigger(ValueError):
-    """A trigger event this service does not translate: the message is rejected."""
+#: The versions real feeds send, and this service reads.
+VERSIONS = frozenset({"2.3", "2.3.1", "2.4", "2.5", "2.5.1"})
 
+
+class MessageRefused(ValueError):
+    """A message this service does not take at all: rejected (AR)."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.detail)
+        self.problem = problem
+
+
+class UnsupportedTrigger(MessageRefused):
     def __init__(self, trigger: str) -> None:
         why = REFUSED.get(trigger, "it is not translated")
-        super().__init__(f"trigger event {trigger!r}: {why}")
-        self.problem = Problem("201", "Unsupported event code", str(self), "MSH", 9)
+        detail = f"trigger event {trigger!r}: {why}"
+        super().__init__(Problem("201", "Unsupported event code", detail, "MSH", 9))
+
+
+@dataclass(frozen=True)
+class Translation:
+    events: list[EventBase]
+    note: str = ""
+    """Why a message taken made no event."""
 
 
 @dataclass(frozen=True)
@@ -115,15 +141,38 @@ class Received:
         return self.fields.text("MSH.F9.R1.C2").upper()
 
 
-def translate(received: Received) -> list[EventBase]:
-    """The events the message means, or FieldInvalid, UnknownLocation or UnsupportedTrigger."""
+def _refusal(fields: Fields) -> Problem | None:
+    kind, processing = fields.text("MSH.F9.R1.C1").upper(), fields.text("MSH.F11.R1.C1")
+    version = fields.text("MSH.F12.R1.C1")
+    if kind != "ADT":
+        return Problem("200", "Unsupported message type", f"{kind!r} is not ADT", "MSH", 9)
+    if processing != "P":
+        # Training and debugging messages must not reach live boards.
+        detail = f"processing id {processing!r}: only production (P) is taken"
+        return Problem("202", "Unsupported processing id", detail, "MSH", 11)
+    if version not in VERSIONS:
+        detail = f"version {version!r}: {', '.join(sorted(VERSIONS))} are taken"
+        return Problem("203", "Unsupported version id", detail, "MSH", 12)
+    return None
+
+
+def translate(received: Received) -> Translation:
+    """The events the message means; MessageRefused, or FieldInvalid for a field wrong."""
+    if refusal := _refusal(received.fields):
+        raise MessageRefused(refusal)
     if received.trigger in NOTED:
-        return []
+        return Translation([], NOTED[received.trigger])
     translator = _TRIGGERS.get(received.trigger)
     if translator is None:
         raise UnsupportedTrigger(received.trigger)
+    if received.trigger != "A20":
+        patient_class = received.fields.text("PV1.F2.R1.C1").upper()
+        if patient_class not in received.sender.patient_classes:
+            return Translation([], f"patient class {patient_class!r} is not followed")
+        if not received.fields.text("PV1.F19.R1.C1") and received.trigger == "A08":
+            return Translation([], "an update without a visit number (PV1-19) names no spell")
     try:
-        return translator(_Reading(received))
+        return Translation(translator(_Reading(received)))
     except UnknownLocation as error:
         raise FieldInvalid(Problem("103", "Table value not found", str(error), "PV1", 3)) from None
     except ValidationError as error:
@@ -164,20 +213,26 @@ class _Reading:
         }
 
     def _event_id(self) -> str:
-        facility = self.received.sender.facility
+        # Control ids are unique per sending application, which one facility may have
+        # several of (a PAS and an EPR).
+        origin = f"{self.received.sender.facility}:{self.fields.text('MSH.F3.R1.C1')}"
         control = self.received.control_id
+        if not _IDENTIFIER.fullmatch(f"{origin}:{control}"):
+            origin = hashlib.sha256(origin.encode()).hexdigest()[:16]
         if not _IDENTIFIER.fullmatch(control):
             control = hashlib.sha256(control.encode()).hexdigest()[:32]
         suffix = f":{self._made}" if self._made > 1 else ""
-        return f"hl7:{facility}:{control}{suffix}"
+        return f"hl7:{origin}:{control}{suffix}"
 
     def _cause(self) -> Actor:
         # EVN-5, the operator who made the change in the sending system, when it is sent.
         operator = self.fields.text("EVN.F5.R1.C1")
-        if operator and _IDENTIFIER.fullmatch(operator):
+        # Named within the sending facility: a PAS user is not a Flow Centre account.
+        user = f"{self.received.sender.facility}/{operator}"
+        if operator and _IDENTIFIER.fullmatch(user):
             given, family = self.fields.text("EVN.F5.R1.C3"), self.fields.text("EVN.F5.R1.C2")
-            name = " ".join(part for part in (given, family) if part) or None
-            return Actor(kind=ActorKind.USER, id=operator, name=name)
+            name = " ".join(part for part in (given, family) if part)[:200] or None
+            return Actor(kind=ActorKind.USER, id=user, name=name)
         application = self.fields.text("MSH.F3.R1.C1") or "hl7"
         system = application if _IDENTIFIER.fullmatch(application) else "hl7"
         return Actor(kind=ActorKind.SYSTEM, id=system, name=f"HL7 feed {application}")
@@ -202,31 +257,70 @@ class _Reading:
             return None
         return self.location(6)
 
+    def identifiers(self) -> list[tuple[str, str, str]]:
+        """PID-3's repetitions: identifier, assigning authority (CX.4.1), type (CX.5)."""
+        count = self.fields.text_of_field("PID", 3).count("~") + 1
+        return [
+            (
+                self.fields.text(f"PID.F3.R{n}.C1"),
+                self.fields.text(f"PID.F3.R{n}.C4").split("&")[0],
+                self.fields.text(f"PID.F3.R{n}.C5"),
+            )
+            for n in range(1, count + 1)
+        ]
+
     def patient(self) -> Patient:
-        ids = self.fields.repetitions("PID", 3)
-        nhs = next((str(rep(1)) for rep in ids if _is_nhs_number(rep)), None)
-        local = next((str(rep(1)) for rep in ids if str(rep(5)) in ("MR", "PI")), None)
-        patient_id = local or (str(ids[0](1)) if ids else "")
+        """The patient as the message sends them: a field it leaves out is not sent, so
+        an update does not clear what another message set (an objection to sharing above
+        all)."""
+        ids = self.identifiers()
+        nhs = next(
+            (
+                _nhs_number(value)
+                for value, authority, kind in ids
+                if (kind == "NH" or authority == "NHS") and _nhs_number(value)
+            ),
+            None,
+        )
+        local = [value for value, authority, kind in ids if kind in ("MR", "PI") and value]
+        own = [
+            value
+            for value, authority, kind in ids
+            if kind in ("MR", "PI") and value and authority == self.received.sender.facility
+        ]
+        others = [v for v, authority, kind in ids if v and kind != "NH" and authority != "NHS"]
+        patient_id = (own or local or others or [nhs or ""])[0]
         if not patient_id:
             raise FieldInvalid(Problem.missing("PID-3 (patient identifier)", "PID", 3))
-        return Patient(
-            patient_id=patient_id,
-            nhs_number=nhs,
-            family_name=self.fields.text("PID.F5.R1.C1") or None,
-            given_name=self.fields.text("PID.F5.R1.C2") or None,
-            birth_date=self.fields.day("PID.F7", "PID-7 (date of birth)"),
-            sex=_SEX.get(self.fields.text("PID.F8").upper(), Sex.UNKNOWN),
-            sharing_objection=self.fields.text("PD1.F12").upper() == "Y",
-        )
+        sent: dict[str, Any] = {"patient_id": patient_id}
+        if nhs:
+            sent["nhs_number"] = nhs
+        if family := self.fields.text("PID.F5.R1.C1"):
+            sent["family_name"] = family[:100]
+        if given := self.fields.text("PID.F5.R1.C2"):
+            sent["given_name"] = given[:100]
+        if self.fields.text("PID.F7"):
+            sent["birth_date"] = self.fields.day("PID.F7", "PID-7 (date of birth)")
+        if sex := self.fields.text("PID.F8").upper():
+            sent["sex"] = _SEX.get(sex, Sex.UNKNOWN)
+        if self.fields.has("PD1"):
+            sent["sharing_objection"] = self.fields.text("PD1.F12").upper() == "Y"
+        return Patient(**sent)
 
     def expected_discharge(self) -> Any:
         return self.fields.day("PV2.F9", "PV2-9 (expected discharge date)")
 
 
-def _is_nhs_number(identifier: Any) -> bool:
-    """A PID-3 repetition of type NH, or assigned by the NHS, of ten digits."""
-    typed = str(identifier(5)) == "NH" or str(identifier(4)) == "NHS"
-    return typed and re.fullmatch(r"\d{10}", str(identifier(1))) is not None
+def _nhs_number(value: str) -> str | None:
+    """The NHS number, spaces removed, if its modulus 11 check digit holds."""
+    digits = value.replace(" ", "")
+    if not re.fullmatch(r"\d{10}", digits):
+        return None
+    total = sum(
+        int(digit) * weight for digit, weight in zip(digits[:9], range(10, 1, -1), strict=True)
+    )
+    check = 11 - total % 11
+    return digits if (0 if check == 11 else check) == int(digits[9]) else None
 
 
 def _admitted(reading: _Reading) -> list[EventBase]:
@@ -252,14 +346,19 @@ def _transferred(reading: _Reading) -> list[EventBase]:
 
 def _discharged(reading: _Reading) -> list[EventBase]:
     left = reading.fields.time("PV1.F45", "PV1-45 (discharge date/time)")
-    code = reading.fields.text("PV1.F36")
+    # NHS feeds send the discharge method in PV1-36 and the destination in PV1-37.1.
+    method = _METHOD.get(reading.fields.text("PV1.F36"))
+    code = reading.fields.text("PV1.F37.R1.C1")
+    if method is not None:
+        discharge = Discharge(spell_id=reading.spell_id(), destination=method)
+        return [PatientDischarged(**reading.envelope(left), payload=discharge)]
     destination = _DESTINATION.get(
         code, DischargeDestination.UNKNOWN if not code else DischargeDestination.OTHER
     )
     discharge = Discharge(
         spell_id=reading.spell_id(),
         destination=destination,
-        destination_detail=f"PV1-36 {code}" if code and code not in _DESTINATION else None,
+        destination_detail=f"PV1-37 {code}" if code and code not in _DESTINATION else None,
     )
     return [PatientDischarged(**reading.envelope(left), payload=discharge)]
 

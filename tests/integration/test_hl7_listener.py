@@ -142,7 +142,7 @@ async def test_an_admission_is_acknowledged_once_safe_and_a_resend_changes_nothi
     assert spell is not None
     assert len(spell.events) == 1, "the resent message was applied once"
     assert [header(record, ACK_HEADER) for record in kept] == ["AA", "AA"]
-    assert header(kept[0], EVENTS_HEADER) == "hl7:WRH:MSG0001"
+    assert header(kept[0], EVENTS_HEADER) == "hl7:WRH:PAS:MSG0001"
     assert kept[0].value == samples.a01(), "the message is kept as it came"
 
 
@@ -188,12 +188,12 @@ async def test_wrong_input_is_answered_kept_and_does_not_stop_the_listener(
     by_key = {(record.key or b"").decode(): record for record in kept}
     assert {key: header(record, ACK_HEADER) for key, record in by_key.items()} == {
         "": "AR",
-        "WRH:BAD": "AE",
-        "WRH:MERGE1": "AR",
-        "NOWHERE:ELSE": "AR",
-        "WRH:OK": "AA",
+        "WRH:PAS:BAD": "AE",
+        "WRH:EPR:MERGE1": "AR",
+        "NOWHERE:PAS:ELSE": "AR",
+        "WRH:PAS:OK": "AA",
     }
-    assert "PV1-44" in header(by_key["WRH:BAD"], "flowcentre-reason")
+    assert "PV1-44" in header(by_key["WRH:PAS:BAD"], "flowcentre-reason")
     assert [record.value for record in dead] == [bad_date]
 
 

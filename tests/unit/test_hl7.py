@@ -32,8 +32,9 @@ from flowcentre.hl7.messages import (
     reject_unreadable,
 )
 from flowcentre.hl7.sources import Sources, load_sources
-from flowcentre.hl7.translation import Received, UnsupportedTrigger, translate
+from flowcentre.hl7.translation import MessageRefused, Received, UnsupportedTrigger, translate
 from tests import hl7_samples as samples
+from tests.builders import fold
 
 LONDON = ZoneInfo("Europe/London")
 SOURCES = load_sources()
@@ -47,7 +48,7 @@ def recorded_at(value: str) -> Fields:
 
 
 def events_of(payload: bytes) -> list[EventBase]:
-    return translate(Received(Fields(parse(payload), LONDON), WRH, SOURCES, NOW))
+    return translate(Received(Fields(parse(payload), LONDON), WRH, SOURCES, NOW)).events
 
 
 @pytest.mark.parametrize("end", ["\r", "\r\n", "\n"])
@@ -67,9 +68,9 @@ def test_an_admission_names_the_patient_the_bed_and_who_admitted_them(end: str) 
     assert payload.specialty == "MED"
     assert payload.expected_discharge_date == date(2026, 11, 5)
     assert admitted.occurred_at == datetime(2026, 11, 2, 7, 55, tzinfo=UTC)
-    assert admitted.event_id == "hl7:WRH:MSG0001"
+    assert admitted.event_id == "hl7:WRH:PAS:MSG0001"
     assert admitted.source.organisation == "RWP"
-    assert (admitted.caused_by.kind, admitted.caused_by.id) == (ActorKind.USER, "rn042")
+    assert (admitted.caused_by.kind, admitted.caused_by.id) == (ActorKind.USER, "WRH/rn042")
     assert admitted.caused_by.name == "SAM JONES"
 
 
@@ -274,3 +275,98 @@ def test_a_merge_is_refused_saying_what_to_send_instead() -> None:
 
     with pytest.raises(UnsupportedTrigger, match="merging"):
         events_of(payload)
+
+
+def test_an_update_that_leaves_out_pd1_keeps_the_patients_objection() -> None:
+    objecting = samples.a01().replace(b"PD1||||||||||||N", b"PD1||||||||||||Y")
+    update = samples.message(
+        header("A08"), "EVN|A08|202611021200", "PID|1||MRN0042^^^WRH^MR||LOVELACE^ADA",
+        samples.pv1("AMU^^^WRH"),
+    )  # fmt: skip
+
+    state = fold([*events_of(objecting), *events_of(update)])
+
+    patient = state.spells["RWP:V1001"].patient
+    assert patient is not None
+    assert patient.sharing_objection is True
+    assert patient.birth_date == date(1915, 12, 10), "a field left out is not cleared"
+
+
+@pytest.mark.parametrize(
+    ("change", "note"),
+    [
+        ((b"PV1|1|I|", b"PV1|1|E|"), "patient class 'E'"),
+        ((b"V1001^^^WRH^VN", b""), "names no spell"),
+    ],
+)
+def test_messages_about_no_followed_spell_are_taken_and_make_nothing(
+    change: tuple[bytes, bytes], note: str
+) -> None:
+    update = samples.message(
+        header("A08"), "EVN|A08|202611021200", samples.PID_NHS, samples.pv1("AMU^^^WRH")
+    ).replace(*change)
+
+    translation = translate(Received(Fields(parse(update), LONDON), WRH, SOURCES, NOW))
+
+    assert translation.events == []
+    assert note in translation.note
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ((b"ADT^A01^ADT_A01", b"ACK^A01^ACK"), "200"),
+        ((b"|P|2.5.1|", b"|T|2.5.1|"), "202"),
+        ((b"|P|2.5.1|", b"|P|2.6|"), "203"),
+    ],
+)
+def test_what_is_not_live_adt_in_a_known_version_is_refused(
+    change: tuple[bytes, bytes], code: str
+) -> None:
+    with pytest.raises(MessageRefused) as refused:
+        events_of(samples.a01().replace(*change))
+
+    assert refused.value.problem.code == code
+
+
+def test_identifiers_are_read_whatever_their_shape() -> None:
+    bare = samples.a01().replace(
+        b"9434765919^^^NHS^NH~MRN0042^^^WRH^MR", b"943 476 5919^^^NHS^NH~MRN0042^^^WRH"
+    )
+    wrong_check = samples.a01().replace(b"9434765919", b"9434765918")
+    only_local = samples.a01().replace(b"9434765919^^^NHS^NH~MRN0042^^^WRH^MR", b"MRN0042")
+
+    [spaced] = events_of(bare)
+    [checked] = events_of(wrong_check)
+    [local] = events_of(only_local)
+
+    assert isinstance(spaced, PatientAdmitted)
+    assert isinstance(checked, PatientAdmitted)
+    assert isinstance(local, PatientAdmitted)
+    assert spaced.payload.patient.nhs_number == "9434765919"
+    assert checked.payload.patient.nhs_number is None, "a number failing its check is dropped"
+    assert local.payload.patient.patient_id == "MRN0042"
+
+
+def test_an_offset_that_is_no_offset_is_a_bad_time() -> None:
+    with pytest.raises(FieldInvalid):
+        recorded_at("202611020830+2500").time("EVN.F2", "EVN-2")
+
+
+@pytest.mark.parametrize(
+    ("method", "destination", "expected"),
+    [("4", "", DischargeDestination.DIED), ("1", "65", DischargeDestination.CARE_HOME)],
+)
+def test_the_discharge_method_says_who_died_and_the_destination_where_others_went(
+    method: str, destination: str, expected: DischargeDestination
+) -> None:
+    payload = samples.message(
+        samples.MSH_23.format(trigger="A03", control="D1"), "EVN|A03|20261103140000",
+        samples.PID_LOCAL,
+        samples.pv1("CCU^^SR02^WRH", left="20261103133000", f36=method, f37=destination),
+    )  # fmt: skip
+
+    [left] = events_of(payload)
+
+    assert isinstance(left, PatientDischarged)
+    assert left.payload.destination is expected
