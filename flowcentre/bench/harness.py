@@ -231,6 +231,7 @@ class Bench:
                 "dead_letter_topic": f"{stem}.events.dead-letter",
                 "access_topic": f"{stem}.access",
                 "audit_topic": f"{stem}.audit",
+                "hl7_topic": f"{stem}.hl7",
                 "redis_prefix": stem,
                 "api_host": LOOPBACK,
                 "api_port": free_port(),
@@ -242,6 +243,7 @@ class Bench:
             space.dead_letter_topic,
             space.access_topic,
             space.audit_topic,
+            space.hl7_topic,
         ]
         self._prefixes.append(stem)
         self._measurements[stem] = name

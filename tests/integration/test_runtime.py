@@ -66,6 +66,7 @@ def test_ensure_topics_is_idempotent(broker: str, settings: Settings) -> None:
         settings.dead_letter_topic: settings.topic_partitions,
         settings.access_topic: 1,
         settings.audit_topic: settings.topic_partitions,
+        settings.hl7_topic: settings.topic_partitions,
     }
 
     assert set(ensure_topics(broker, settings)) == set(wanted)
@@ -90,7 +91,12 @@ def test_ensure_topics_creates_only_what_is_missing(broker: str, settings: Setti
         admin.close()
 
     assert sorted(ensure_topics(broker, settings)) == sorted(
-        [settings.dead_letter_topic, settings.access_topic, settings.audit_topic]
+        [
+            settings.dead_letter_topic,
+            settings.access_topic,
+            settings.audit_topic,
+            settings.hl7_topic,
+        ]
     )
 
 
@@ -105,6 +111,7 @@ def test_concurrent_ensure_topics_create_each_topic_once(broker: str, settings: 
             settings.dead_letter_topic,
             settings.access_topic,
             settings.audit_topic,
+            settings.hl7_topic,
         ]
     )
 
