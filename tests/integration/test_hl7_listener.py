@@ -21,7 +21,7 @@ from flowcentre.hl7 import mllp
 from flowcentre.hl7.archive import ACK_HEADER, EVENTS_HEADER, KafkaMessageArchive
 from flowcentre.hl7.listener import Hl7Listener
 from flowcentre.hl7.messages import reject_unreadable
-from flowcentre.hl7.sources import Sources, load_sources
+from flowcentre.hl7.sources import LocationRule, Sources, load_sources
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.runtime import ensure_topics
 from flowcentre.store.reads import LiveReads
@@ -223,3 +223,20 @@ async def test_mllp_over_tls(settings: Settings, tmp_path: Path) -> None:
         answers = await exchange(listener.port, samples.a01(), tls=trusting)
 
     assert codes(answers) == ["AA"]
+
+
+async def test_a_location_no_rule_maps_is_answered_ae_and_kept(settings: Settings) -> None:
+    only_amu = Sources(
+        SOURCES.senders,
+        (LocationRule(facility="WRH", point_of_care="AMU", ward="WRH-AMU"),),
+    )
+    elsewhere = samples.a02_v24_lf("MOVE9")
+    async with listening(settings, only_amu) as listener:
+        answers = await exchange(listener.port, elsewhere, samples.a01("STILL"))
+        kept = await records(settings, settings.hl7_topic, 2)
+
+    assert codes(answers) == ["AE", "AA"]
+    assert str(answers[0]["ERR.F3.R1.C1"]) == "103"
+    assert "CCU" in str(answers[0]["ERR.F8"])
+    reasons = {(record.key or b"").decode(): header(record, "flowcentre-reason") for record in kept}
+    assert "no location rule" in reasons["WRH:EPR:MOVE9"]
