@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from flowcentre import __version__, bootstrap
 from flowcentre.api import whiteboard
+from flowcentre.api.audited import BoardAudit
 from flowcentre.api.deps import Access, Services
 from flowcentre.api.routes import (
     audit,
@@ -123,6 +124,9 @@ def create_app(
                 pending=PendingSignIns(client, settings.redis_prefix),
             )
             reads = bootstrap.live_reads(settings, client)
+            board_audit = BoardAudit(reads, audit_trail)
+            await board_audit.start()
+            stack.push_async_callback(board_audit.stop)
             hub = WhiteboardHub(reads, hub_options)
             await hub.start()
             stack.push_async_callback(hub.stop)
@@ -134,6 +138,7 @@ def create_app(
                 access=access,
                 audit=audit_trail,
                 audit_index=bootstrap.audit_index(settings, client),
+                board_audit=board_audit,
             )
             app.state.whiteboard = hub
             yield

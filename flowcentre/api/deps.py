@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
 from flowcentre.access_log import AccessLog
+from flowcentre.api.audited import BoardAudit
 from flowcentre.config import Settings
 from flowcentre.domain.access import AccessPolicy
 from flowcentre.passwords import Passwords
@@ -55,6 +56,7 @@ class Services:
     audit: EventPublisher
     """Where reads of patients' details are recorded: the audit topic."""
     audit_index: AuditIndex
+    board_audit: BoardAudit
 
 
 def get_services(connection: HTTPConnection) -> Services:
@@ -91,6 +93,10 @@ def get_audit_index(services: ServicesDep) -> AuditIndex:
     return services.audit_index
 
 
+def get_board_audit(services: ServicesDep) -> BoardAudit:
+    return services.board_audit
+
+
 def get_access(services: ServicesDep) -> Access:
     return services.access
 
@@ -110,5 +116,6 @@ PublisherDep = Annotated[EventPublisher, Depends(get_publisher)]
 AccessDep = Annotated[Access, Depends(get_access)]
 AuditDep = Annotated[EventPublisher, Depends(get_audit)]
 AuditIndexDep = Annotated[AuditIndex, Depends(get_audit_index)]
+BoardAuditDep = Annotated[BoardAudit, Depends(get_board_audit)]
 PolicyDep = Annotated[AccessPolicy, Depends(get_policy)]
 WriteLimitDep = Annotated[WriteLimit, Depends(get_write_limit)]

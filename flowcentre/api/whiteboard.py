@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -33,7 +34,7 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected, WebSocketState
 
 from flowcentre.api.auth import scope_of, signed_in_as
-from flowcentre.api.deps import Access, AccessDep, ReadsDep
+from flowcentre.api.deps import Access, AccessDep, BoardAuditDep, ReadsDep
 from flowcentre.domain.board import BoardScope
 from flowcentre.store.reads import LiveReads
 
@@ -163,6 +164,11 @@ def _delta_message(entry_id: str, entry: JSON, scope: BoardScope) -> str:
     )
 
 
+def _delta_spells(entry: JSON, scope: BoardScope) -> frozenset[str]:
+    beds = (delta["bed"] for delta in entry.get("deltas", []) if delta.get("kind") == "bed")
+    return scope.spells(beds)
+
+
 def _asks_resnapshot(entry: JSON) -> bool:
     return any(delta.get("kind") == "resnapshot" for delta in entry.get("deltas", []))
 
@@ -176,6 +182,7 @@ class BoardMirror:
         self._wards: dict[str, JSON] = {ward["ward_id"]: ward for ward in data["wards"]}
         self._beds: dict[str, JSON] = {bed["bed_id"]: bed for bed in data["beds"]}
         self._messages: dict[BoardScope, str] = {}
+        self._spells: dict[BoardScope, frozenset[str]] = {}
 
     def apply(self, entry: EntryId, deltas: list[JSON]) -> None:
         # Deltas are whole records, so replacing by id is all there is to applying one.
@@ -190,6 +197,13 @@ class BoardMirror:
                 self._sites[delta["site"]["site_id"]] = delta["site"]
         self.cursor = entry
         self._messages.clear()
+        self._spells.clear()
+
+    def snapshot_item(self, scope: BoardScope) -> _Item:
+        spells = self._spells.get(scope)
+        if spells is None:
+            spells = self._spells[scope] = scope.spells(self._beds.values())
+        return _Item(_Kind.SNAPSHOT, self.cursor, self.snapshot_message(scope), spells)
 
     def snapshot_message(self, scope: BoardScope) -> str:
         """The snapshot as ``scope`` sees it, encoded once per scope and cursor."""
@@ -219,6 +233,8 @@ class _Item:
     kind: _Kind
     entry: EntryId
     text: str
+    spells: frozenset[str] = frozenset()
+    """The spells whose occupants the message shows the board: for the audit of reads."""
 
 
 class Subscription:
@@ -232,6 +248,9 @@ class Subscription:
         self.queue: asyncio.Queue[_Item] = asyncio.Queue(queue_size)
         self.last_sent = last_sent
         self.cut = asyncio.Event()
+        self.shown: Callable[[frozenset[str]], None] | None = None
+        """Told of each spell whose occupant the board is shown for the first time."""
+        self._seen: set[str] = set()
 
     def offer(self, item: _Item) -> bool:
         try:
@@ -277,9 +296,16 @@ class Subscription:
                     # restarts.
                     await socket.send_text(item.text)
                     self.last_sent = item.entry
+                    self._note(item)
                 elif (text := self._admit(item)) is not None:
                     frame.append(text)
+                    self._note(item)
             await _send_frame(socket, frame)
+
+    def _note(self, item: _Item) -> None:
+        if item.spells and self.shown is not None and (fresh := item.spells - self._seen):
+            self._seen |= fresh
+            self.shown(frozenset(fresh))
 
     def _admit(self, item: _Item) -> str | None:
         """The text of a delta, heartbeat or notice if the board is to have it."""
@@ -387,7 +413,7 @@ class WhiteboardHub:
         # Synchronous, so no entry can slip between the snapshot and the queue.
         mirror = self._loaded()
         initial = [] if reason is None else [_Item(_Kind.NOTICE, START, _resnapshot_notice(reason))]
-        initial.append(_Item(_Kind.SNAPSHOT, mirror.cursor, mirror.snapshot_message(scope)))
+        initial.append(mirror.snapshot_item(scope))
         subscription = Subscription(self.options.queue_size, initial, mirror.cursor, scope)
         self._subscribers.add(subscription)
         return subscription
@@ -418,8 +444,9 @@ class WhiteboardHub:
                 if _asks_resnapshot(entry):
                     return "view_rebuilt"
                 after = _entry_key(entry_id)
-                message = _delta_message(entry_id, entry, subscription.scope)
-                items.append(_Item(_Kind.DELTA, after, message))
+                scope = subscription.scope
+                message = _delta_message(entry_id, entry, scope)
+                items.append(_Item(_Kind.DELTA, after, message, _delta_spells(entry, scope)))
             if len(items) > self.options.catch_up_limit:
                 return "too_far_behind"
         # Trimming only ever removes the oldest entries, so if the oldest kept is still at
@@ -476,8 +503,7 @@ class WhiteboardHub:
         mirror = self._loaded()
         notice = _Item(_Kind.NOTICE, START, _resnapshot_notice("view_rebuilt"))
         for subscription in self._subscribers:
-            snapshot = mirror.snapshot_message(subscription.scope)
-            subscription.replace([notice, _Item(_Kind.SNAPSHOT, mirror.cursor, snapshot)])
+            subscription.replace([notice, mirror.snapshot_item(subscription.scope)])
 
     def _fan_out(self, item: _Item) -> None:
         for subscription in list(self._subscribers):
@@ -488,10 +514,12 @@ class WhiteboardHub:
         # Encoded once per scope: boards of the same wards and role share one text.
         items: dict[BoardScope, _Item] = {}
         for subscription in list(self._subscribers):
-            item = items.get(subscription.scope)
+            scope = subscription.scope
+            item = items.get(scope)
             if item is None:
-                message = _delta_message(entry_id, entry, subscription.scope)
-                item = items[subscription.scope] = _Item(_Kind.DELTA, entry_key, message)
+                message = _delta_message(entry_id, entry, scope)
+                spells = _delta_spells(entry, scope)
+                item = items[scope] = _Item(_Kind.DELTA, entry_key, message, spells)
             if not subscription.offer(item):
                 self._cut(subscription)
 
@@ -577,6 +605,7 @@ async def whiteboard(
     hub: Annotated[WhiteboardHub, Depends(hub_of)],
     access: AccessDep,
     reads: ReadsDep,
+    board_audit: BoardAuditDep,
     cursor: Annotated[
         str | None,
         Query(description="The cursor of the last message the board applied, to resume after it."),
@@ -602,6 +631,7 @@ async def whiteboard(
     except HubNotReady as error:
         await websocket.close(TRY_AGAIN_LATER, str(error))
         return
+    subscription.shown = functools.partial(board_audit.shown, principal)
     ended = _access_ends(websocket, access, reads, scope, hub.options.recheck_s)
     try:
         await serve_board(websocket, subscription, hub.options.cut_grace_s, ended)

@@ -43,6 +43,8 @@ def bed_view(bed: Bed) -> JSON:
         "conflict": bed.conflict,
         "occupants": [
             {
+                # For the audit of who was shown whom; no board is sent it.
+                "spell_id": occupant.spell_id,
                 "initials": occupant.initials,
                 "sex": occupant.sex.value,
                 "arrived_at": occupant.arrived.at.isoformat(),
@@ -97,6 +99,11 @@ def site_view(site: SiteRegistered) -> JSON:
         "name": payload.name,
         "kind": payload.kind.value,
     }
+
+
+def _unnamed(occupant: JSON) -> JSON:
+    """The occupant without the spell id: boards know patients by bed and initials."""
+    return {key: value for key, value in occupant.items() if key != "spell_id"}
 
 
 def _shared(occupant: JSON) -> JSON:
@@ -156,9 +163,12 @@ class BoardScope:
         ward_id = bed["ward_id"]
         home = self._covers(self.home_wards, ward_id)
         if self._covers(self.full_wards, ward_id):
-            if home or not any(one["sharing_objection"] for one in bed["occupants"]):
+            if not bed["occupants"]:
                 return bed
-            return {**bed, "occupants": [_shared(one) for one in bed["occupants"]]}
+            return {
+                **bed,
+                "occupants": [_unnamed(one if home else _shared(one)) for one in bed["occupants"]],
+            }
         since = bed["since"]
         anonymous = {"at": since["at"]} if since else None
         if self._covers(self.wall_wards, ward_id):
@@ -171,6 +181,18 @@ class BoardScope:
             # The status says why a bed is out of use; its free-text reason may name more.
             return {**bed, "since": anonymous, "status_reason": None, "occupants": []}
         return None
+
+    def spells(self, beds: Iterable[JSON]) -> frozenset[str]:
+        """The spells whose occupants the scope is shown (their initials, or that they
+        are withheld): what the audit of a board's reads names."""
+        return frozenset(
+            one["spell_id"]
+            for bed in beds
+            if self._covers(self.full_wards, bed["ward_id"])
+            or self._covers(self.wall_wards, bed["ward_id"])
+            for one in bed["occupants"]
+            if "spell_id" in one
+        )
 
     def ward(self, ward: JSON) -> JSON | None:
         ward_id = ward["ward_id"]

@@ -86,6 +86,9 @@ class LiveReads:
         raw = await self._redis.get(self._keys.spell(spell_id))
         return load(Spell, raw) if raw else None
 
+    async def spells(self, spell_ids: Iterable[str]) -> list[Spell]:
+        return await self._records(Spell, map(self._keys.spell, spell_ids))
+
     async def ward_spells(self, ward_id: str) -> list[Spell]:
         ids = await self._members(self._keys.ward_spells(ward_id))
         return await self._records(Spell, map(self._keys.spell, ids))

@@ -17,6 +17,7 @@ import httpx
 import orjson
 import pytest
 import uvicorn
+from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
@@ -35,6 +36,7 @@ from flowcentre.api.whiteboard import (
     parse_cursor,
 )
 from flowcentre.config import Settings
+from flowcentre.domain.audit import PatientDetailsRead, decode_audit_event
 from flowcentre.domain.events import EventBase
 from flowcentre.runtime import LOOPBACK, ensure_topics
 from flowcentre.store.keyspace import Keyspace
@@ -342,3 +344,39 @@ async def test_an_account_that_may_see_no_board_is_told_so(
             code = await closed_with(board)
 
     assert code == NOT_ALLOWED
+
+
+async def test_the_patients_a_board_is_shown_are_on_the_audit_trail(
+    settings: Settings, redis_client: Redis
+) -> None:
+    worker = Worker(redis_client)
+    await worker.apply(*REGISTRY, admitted("S1", "B1", 0))
+    async with whiteboard(settings, redis_client) as served:
+        async with served.board() as board:
+            snapshot = await next_message(board)
+        kept = await audit_records(settings)
+
+    assert "spell_id" not in str(snapshot)
+    [read] = kept
+    assert read.payload.view == "WS /ws/whiteboard"
+    assert read.caused_by.id == "acc-flow"
+    assert [shown.patient_id for shown in read.payload.patients] == ["P-S1"]
+
+
+async def audit_records(settings: Settings) -> list[PatientDetailsRead]:
+    """The audit trail's first record, once the board's reads reach it."""
+    consumer = AIOKafkaConsumer(
+        settings.audit_topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(DEADLINE_S):
+            while True:
+                batches = await consumer.getmany(timeout_ms=200)
+                found = [record for batch in batches.values() for record in batch]
+                if found:
+                    return [decode_audit_event(record.value) for record in found]
+    finally:
+        await consumer.stop()

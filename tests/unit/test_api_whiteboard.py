@@ -421,3 +421,25 @@ async def test_a_board_resuming_from_its_cursor_gets_the_gap_as_its_scope_sees_i
     assert board.bed_deltas() == ["B2"]
     [shown] = [d["bed"] for m in board.of_type("delta") for d in m["deltas"]]
     assert shown["occupants"] == [{"initials": "AL"}]
+
+
+def with_spell(bed: JSON, spell_id: str) -> JSON:
+    return {**bed, "occupants": [{**bed["occupants"][0], "spell_id": spell_id}]}
+
+
+async def test_a_board_is_audited_for_each_patient_it_is_shown_once_and_never_told_spells() -> None:
+    stream = MemoryStream()
+    stream.add(with_spell(occupied("A1", "W1"), "S1"), with_spell(occupied("B1", "W2"), "S2"))
+    ward_staff = BoardScope(full_wards=frozenset({"W1"}), capacity=True)
+    shown: list[frozenset[str]] = []
+    async with running(WhiteboardHub(stream, options())) as hub:
+        nurse = Board()
+        subscription = await hub.open(None, ward_staff)
+        subscription.shown = shown.append
+        async with connected(subscription, nurse):
+            stream.add(with_spell(occupied("A2", "W1"), "S3"))
+            stream.add(with_spell(occupied("A1", "W1"), "S1"))
+            await nurse.until(lambda b: len(b.of_type("delta")) == 2)
+
+    assert shown == [frozenset({"S1"}), frozenset({"S3"})], "S2's ward is not the nurse's"
+    assert "spell_id" not in orjson.dumps(nurse.received).decode()

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
 
+from flowcentre.api.audited import SOURCE_SYSTEM
 from flowcentre.api.auth import ACCESS_RESPONSES, PrincipalDep, WriterDep, board_scope, require
 from flowcentre.api.deps import PolicyDep, PublisherDep, ReadsDep
 from flowcentre.api.models import BedStatusRequest, BedView, EventAccepted, beds_seen
@@ -26,7 +27,6 @@ from flowcentre.domain.events import (
 
 router = APIRouter(prefix="/api/v1/beds", tags=["beds"], responses=ACCESS_RESPONSES)
 
-SOURCE_SYSTEM = "flowcentre-api"
 UNKNOWN_ORGANISATION = "unknown"
 
 BedId = Annotated[str, Path(examples=["WRH-AVON4-B01"])]
