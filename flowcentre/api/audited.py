@@ -58,7 +58,7 @@ def shown_to(principal: Principal, spell: Spell, held_by: str | None) -> Shown:
 
 
 def read_record(
-    principal: Principal, view: str, subject: str, shown: Sequence[Shown]
+    principal: Principal, view: str, subject: str, patients: Sequence[PatientShown]
 ) -> PatientDetailsRead:
     now = datetime.now(UTC)
     return PatientDetailsRead(
@@ -67,9 +67,7 @@ def read_record(
         recorded_at=now,
         source=Source(system=SOURCE_SYSTEM, organisation=principal.organisation_id),
         caused_by=principal.actor,
-        payload=DetailsRead(
-            view=view, subject=subject, patients=tuple(one.record() for one in shown)
-        ),
+        payload=DetailsRead(view=view, subject=subject[:200], patients=tuple(patients)),
     )
 
 
@@ -80,10 +78,21 @@ async def record_read(
     subject: str,
     shown: Sequence[Shown],
 ) -> None:
-    if not shown:
+    await record_patients(audit, principal, view, subject, [one.record() for one in shown])
+
+
+async def record_patients(
+    audit: EventPublisher,
+    principal: Principal,
+    view: str,
+    subject: str,
+    patients: Sequence[PatientShown],
+) -> None:
+    """Record the read before it is answered; 503 if it cannot be recorded."""
+    if not patients:
         return
     try:
-        await audit.publish_async([read_record(principal, view, subject, shown)])
+        await audit.publish_async([read_record(principal, view, subject, patients)])
     except PublishFailed as error:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -154,4 +163,6 @@ class BoardAudit:
             ward = spell.location.ward_id if spell.location else None
             held_by = await self._reads.ward_organisation(ward) if ward else None
             shown.append(shown_to(principal, spell, held_by))
-        return read_record(principal, BOARD_VIEW, "board", shown) if shown else None
+        if not shown:
+            return None
+        return read_record(principal, BOARD_VIEW, "board", [one.record() for one in shown])

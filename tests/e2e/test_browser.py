@@ -373,7 +373,8 @@ async def test_an_administrator_finds_who_read_a_patients_details(
     await form.get_by_role("button", name="Sign in").click(timeout=WAIT_MS)
     await page.get_by_role("link", name="Audit trail").click(timeout=WAIT_MS)
     await page.get_by_label("Patient").fill(NHS_NUMBER, timeout=WAIT_MS)
-    reads = page.locator("#audit-reads tbody tr")
+    # Each search is itself a read of the patient, on the trail beside the nurse's.
+    reads = page.locator("#audit-reads tbody tr").filter(has_text="acc-sister-jones")
     for _ in range(100):
         await page.get_by_role("button", name="Search").click(timeout=WAIT_MS)
         if await reads.count():
@@ -381,7 +382,6 @@ async def test_an_administrator_finds_who_read_a_patients_details(
         await asyncio.sleep(0.2)
 
     await expect(reads, "the nurse's read is not on the trail").to_have_count(1, timeout=WAIT_MS)
-    await expect(reads).to_contain_text("acc-sister-jones", timeout=WAIT_MS)
     await expect(reads).to_contain_text(BED, timeout=WAIT_MS)
     download = page.get_by_role("link", name="Download these reads as CSV")
     href = await download.get_attribute("href", timeout=WAIT_MS)

@@ -133,3 +133,19 @@ def access_read(reader_name: str) -> PatientDetailsRead:
             patients=(PatientShown(patient_id="P-S1", spell_id="S1"),),
         ),
     )
+
+
+async def test_searching_the_audit_trail_is_itself_on_the_trail() -> None:
+    trail = RecordingPublisher()
+    app = app_over(RecordingPublisher(), signed_in(Role.ADMINISTRATOR), audit=trail)
+    await app.dependency_overrides[get_audit_index]().add([access_read(reader_name="A N")])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        searched = await client.get("/api/v1/audit/reads?patient=P-S1")
+
+    assert searched.status_code == 200
+    [read] = trail.published
+    assert isinstance(read, PatientDetailsRead)
+    assert read.payload.view == "GET /api/v1/audit/reads"
+    assert read.payload.subject == "patient=P-S1"
+    assert [shown.patient_id for shown in read.payload.patients] == ["P-S1"]

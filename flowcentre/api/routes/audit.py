@@ -12,13 +12,14 @@ import io
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 
+from flowcentre.api.audited import record_patients
 from flowcentre.api.auth import ACCESS_RESPONSES, PrincipalDep, require
-from flowcentre.api.deps import AuditIndexDep, PolicyDep
+from flowcentre.api.deps import AuditDep, AuditIndexDep, PolicyDep
 from flowcentre.api.models import AuditReadView
 from flowcentre.domain.access import Permission
-from flowcentre.domain.audit import PatientDetailsRead, seen_by
+from flowcentre.domain.audit import WITHHELD, PatientDetailsRead, seen_by
 from flowcentre.store.audit_index import AuditQuery
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=ACCESS_RESPONSES)
@@ -54,7 +55,9 @@ NAME_ONE: dict[int | str, dict[str, Any]] = {
 
 
 async def found_reads(
+    request: Request,
     index: AuditIndexDep,
+    audit: AuditDep,
     principal: PrincipalDep,
     policy: PolicyDep,
     patient: Patient = None,
@@ -70,7 +73,17 @@ async def found_reads(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "name a patient, a reader, or both"
         )
     found = await index.find(AuditQuery(patient, reader, since, until, limit))
-    return [seen_by(read, principal.organisation_id) for read in found]
+    seen = [seen_by(read, principal.organisation_id) for read in found]
+    # The trail names patients, by NHS number too: searching it is a read of them.
+    patients = {
+        shown.patient_id: shown
+        for read in seen
+        for shown in read.payload.patients
+        if shown.patient_id != WITHHELD
+    }
+    view = f"GET {request.url.path}"
+    await record_patients(audit, principal, view, str(request.url.query), list(patients.values()))
+    return seen
 
 
 def _cell(value: str) -> str:
