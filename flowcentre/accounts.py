@@ -29,6 +29,9 @@ from flowcentre.domain.access_events import (
     RoleGranted,
     RoleRevocation,
     RoleRevoked,
+    SignOnLink,
+    SignOnLinked,
+    SignOnUnlinked,
     TokenIssue,
     TokenIssued,
     TokenRef,
@@ -160,6 +163,21 @@ class Administration:
             raise AccountRefused(f"{username!r} has no token {token_id!r}")
         ref = TokenRef(account_id=account.account_id, token_id=token_id)
         return [TokenRevoked(**self._envelope(organisation, issued), payload=ref)]
+
+    def link(self, account: Account, issuer: str, subject: str) -> list[AccessEvent]:
+        """The account held to the person the provider signed in as it first."""
+        if account.details is None:
+            raise AccountRefused(f"no account {account.account_id!r}")
+        link = SignOnLink(account_id=account.account_id, issuer=issuer, subject=subject)
+        envelope = self._envelope(account.details.value.organisation_id)
+        return [SignOnLinked(**envelope, payload=link)]
+
+    def unlink(self, username: str) -> list[AccessEvent]:
+        """Let the next sign-on claim the account again (the person's identity changed)."""
+        account, organisation = self._existing(username)
+        ref = AccountRef(account_id=account.account_id)
+        latest = max(account.sign_on_links, key=lambda link: link.order, default=None)
+        return [SignOnUnlinked(**self._envelope(organisation, latest), payload=ref)]
 
     def disable(self, username: str) -> list[AccessEvent]:
         account, organisation = self._existing(username)

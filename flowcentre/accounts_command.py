@@ -94,6 +94,7 @@ CHANGES: dict[str, Change] = {
     "revoke": lambda admin, args: admin.revoke(args.username, Role(args.role)),
     "token": _token,
     "revoke-token": lambda admin, args: admin.revoke_token(args.username, args.token_id),
+    "unlink": lambda admin, args: admin.unlink(args.username),
     "disable": lambda admin, args: admin.disable(args.username),
     "enable": lambda admin, args: admin.enable(args.username),
 }
@@ -185,6 +186,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     revoke_token = changes.add_parser("revoke-token", help="revoke a token by its id")
     revoke_token.add_argument("username")
     revoke_token.add_argument("token_id", help="as `flowcentre accounts list` shows it")
+    changes.add_parser(
+        "unlink", help="let the next single sign-on claim the account (a new identity)"
+    ).add_argument("username")
     grant = changes.add_parser("grant", help="grant a role")
     grant.add_argument("username")
     grant.add_argument("role", type=role_request, help="ROLE or ROLE:WARD,WARD")

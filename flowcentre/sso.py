@@ -169,6 +169,13 @@ class SingleSignOn:
             raise ValueError(f"the discovery document names the issuer {issuer!r}")
         return issuer
 
+    def identity_of(self, claims: Mapping[str, Any]) -> tuple[str, str]:
+        """The provider's issuer and its lasting name for the person (``sub``)."""
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise SignInRefused(Refusal.UNVERIFIED, "the ID token has no subject")
+        return str(claims.get("iss", self._issuer)), subject
+
     def username_of(self, claims: Mapping[str, Any]) -> str:
         """The Flow Centre username the claims name."""
         username = claims.get(self.username_claim)

@@ -110,6 +110,8 @@ def create_app(
                 stack.push_async_callback(asyncio.to_thread, events.close)
             audit_trail = await asyncio.to_thread(bootstrap.audit_publisher, settings)
             stack.push_async_callback(asyncio.to_thread, audit_trail.close)
+            log_writer = await asyncio.to_thread(bootstrap.access_publisher, settings)
+            stack.push_async_callback(asyncio.to_thread, log_writer.close)
             access_log = bootstrap.access_log(settings)
             await access_log.start()
             stack.push_async_callback(access_log.stop)
@@ -120,6 +122,7 @@ def create_app(
                 passwords=Passwords(),
                 attempts=bootstrap.sign_in_attempts(settings, client),
                 writes=bootstrap.write_limit(settings, client),
+                log_writer=log_writer,
                 sso=SingleSignOn.from_settings(settings),
                 pending=PendingSignIns(client, settings.redis_prefix),
             )

@@ -39,6 +39,8 @@ class Access:
     passwords: Passwords
     attempts: SignInAttempts
     writes: WriteLimit
+    log_writer: EventPublisher
+    """The access log, for what signing in records (a sign-on's first link)."""
     sso: SingleSignOn | None
     """The OpenID Connect provider people sign in with, if one is set up."""
     pending: PendingSignIns

@@ -78,6 +78,13 @@ class TokenIssue(Contract):
     digest cannot be reversed, and a fast digest lets every request be checked by lookup."""
 
 
+class SignOnLink(Contract):
+    account_id: Identifier
+    issuer: Annotated[str, Field(min_length=1, max_length=500)]
+    subject: Annotated[str, Field(min_length=1, max_length=255)]
+    """The provider's ``sub``: its own, lasting name for the person."""
+
+
 class TokenRef(Contract):
     account_id: Identifier
     token_id: Identifier
@@ -126,6 +133,21 @@ class TokenRevoked(EventBase):
     payload: TokenRef
 
 
+class SignOnLinked(EventBase):
+    """The person the provider names so signed in to this account first: from then on only
+    they may, whatever a username claim comes to say."""
+
+    type: Literal["SignOnLinked"] = "SignOnLinked"
+    payload: SignOnLink
+
+
+class SignOnUnlinked(EventBase):
+    """The account may be claimed again by the next sign-on (a person's new identity)."""
+
+    type: Literal["SignOnUnlinked"] = "SignOnUnlinked"
+    payload: AccountRef
+
+
 AccessEvent = Annotated[
     AccountCreated
     | PasswordSet
@@ -134,7 +156,9 @@ AccessEvent = Annotated[
     | AccountDisabled
     | AccountEnabled
     | TokenIssued
-    | TokenRevoked,
+    | TokenRevoked
+    | SignOnLinked
+    | SignOnUnlinked,
     Field(discriminator="type"),
 ]
 

@@ -24,6 +24,8 @@ from flowcentre.domain.access_events import (
     PasswordSet,
     RoleGranted,
     RoleRevoked,
+    SignOnLinked,
+    SignOnUnlinked,
     TokenIssued,
     TokenRevoked,
 )
@@ -63,6 +65,21 @@ class Account:
     """When the account was last disabled, even if enabled since."""
     tokens: dict[str, Fact[str | None]] = field(default_factory=dict)
     """Each token's digest, by token id; None once it is revoked."""
+    sign_on_links: frozenset[Fact[tuple[str, str]]] = frozenset()
+    """Every link to a provider's issuer and subject ever recorded."""
+    sign_on_reset: Order | None = None
+    """When the account was last unlinked: links before it no longer count."""
+
+    @property
+    def sign_on(self) -> tuple[str, str] | None:
+        """The identity at the provider the account is held to: the first linked since it
+        was last unlinked, so that two sign-ons racing to claim it agree on the winner."""
+        standing = [
+            link
+            for link in self.sign_on_links
+            if self.sign_on_reset is None or link.order > self.sign_on_reset
+        ]
+        return min(standing, key=lambda link: link.order).value if standing else None
 
     @property
     def active(self) -> bool:
@@ -143,6 +160,20 @@ def _(event: TokenIssued | TokenRevoked, account: Account) -> Account:
         return account
     digest = event.payload.digest if isinstance(event, TokenIssued) else None
     return replace(account, tokens={**account.tokens, token_id: Fact(digest, event.order())})
+
+
+@_apply.register
+def _(event: SignOnLinked, account: Account) -> Account:
+    link = Fact((event.payload.issuer, event.payload.subject), event.order())
+    return replace(account, sign_on_links=account.sign_on_links | {link})
+
+
+@_apply.register
+def _(event: SignOnUnlinked, account: Account) -> Account:
+    reset = account.sign_on_reset
+    if reset is not None and reset >= event.order():
+        return account
+    return replace(account, sign_on_reset=event.order())
 
 
 def token_digest(token: str) -> str:

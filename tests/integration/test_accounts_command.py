@@ -84,6 +84,9 @@ def test_a_person_who_signs_in_through_the_provider_is_asked_for_no_password(
         "--role", "flow_centre",
     )  # fmt: skip
     run("list")
+    listed = capsys.readouterr().out
+    unlinked = run("unlink", "sam.jones@nhs.test")
 
-    assert added == 0
-    assert capsys.readouterr().out.split()[:3] == ["sam.jones@nhs.test", "person", "active"]
+    assert (added, unlinked) == (0, 0)
+    assert listed.split()[:3] == ["sam.jones@nhs.test", "person", "active"]
+    assert "SignOnUnlinked" in capsys.readouterr().err

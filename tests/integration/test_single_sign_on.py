@@ -22,11 +22,14 @@ from tests.unit.conftest import RecordingPublisher
 CLIENT_ID = "flowcentre-test"
 NURSE = {"preferred_username": "Nurse.Jones", "name": "Sam Jones", "email": "sam@nhs.test"}
 STRANGER = {"preferred_username": "not.a.user", "name": "Someone Else"}
+#: Someone whose username claim came to say the nurse's: a renamed or re-used account.
+IMPOSTOR = {"preferred_username": "nurse.jones", "name": "Not Sam"}
 
 
 @pytest.fixture
 def provider() -> Iterator[Provider]:
-    with running_provider({"nurse-sub": NURSE, "stranger-sub": STRANGER}) as running:
+    users = {"nurse-sub": NURSE, "stranger-sub": STRANGER, "impostor-sub": IMPOSTOR}
+    with running_provider(users) as running:
         yield running
 
 
@@ -153,3 +156,17 @@ async def test_without_a_provider_the_routes_say_it_is_not_set_up(
             ]
 
     assert [answer.status_code for answer in answers] == [404, 404]
+
+
+async def test_an_account_is_held_to_the_person_who_signed_on_to_it_first(
+    settings: Settings, redis_client: Redis, provider: Provider
+) -> None:
+    async with browser(settings, redis_client, provider) as client:
+        first = await through_provider(client, "nurse-sub")
+        await client.delete("/api/v1/session")
+        impostor = await through_provider(client, "impostor-sub")
+        again = await through_provider(client, "nurse-sub")
+
+    assert first.headers["location"] == "/"
+    assert impostor.headers["location"] == "/?sign-in=no-account"
+    assert again.headers["location"] == "/"

@@ -171,6 +171,10 @@ HISTORY = (
     access_event("TokenIssued", {"account_id": "d1", "token_id": "t1", "digest": "a" * 64}),
     access_event("TokenRevoked", {"account_id": "d1", "token_id": "t1"}, minute=2),
     access_event("TokenIssued", {"account_id": "d1", "token_id": "t2", "digest": "b" * 64}),
+    access_event("SignOnLinked", {"account_id": "a1", "issuer": "idp", "subject": "first"}, 1),
+    access_event("SignOnUnlinked", {"account_id": "a1"}, minute=3),
+    access_event("SignOnLinked", {"account_id": "a1", "issuer": "idp", "subject": "later"}, 5),
+    access_event("SignOnLinked", {"account_id": "a1", "issuer": "idp", "subject": "racer"}, 6),
 )
 
 
@@ -299,3 +303,11 @@ def test_a_token_signs_its_account_in_until_it_is_revoked() -> None:
 def test_a_token_is_kept_only_as_its_digest() -> None:
     with pytest.raises(EventRejected, match="digest"):
         access_event("TokenIssued", {"account_id": "d1", "token_id": "t1", "digest": "fct_x"})
+
+
+def test_an_account_is_held_to_the_first_identity_linked_since_it_was_last_unlinked() -> None:
+    directory = directory_of(*HISTORY)
+
+    account = directory.account("a1")
+    assert account is not None
+    assert account.sign_on == ("idp", "later"), "the racer linked after it"
