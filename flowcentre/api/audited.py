@@ -104,23 +104,56 @@ async def record_patients(
 BOARD_VIEW = "WS /ws/whiteboard"
 
 
+@dataclass(frozen=True, slots=True)
+class _Patient:
+    """What a board read's record needs of a spell's patient."""
+
+    patient_id: str
+    nhs_number: str | None
+    held_by: str | None
+    objects: bool
+
+    def shown_to(self, spell_id: str, principal: Principal) -> PatientShown:
+        withheld = self.held_by != principal.organisation_id and self.objects
+        return PatientShown(
+            patient_id=self.patient_id,
+            nhs_number=self.nhs_number,
+            spell_id=spell_id,
+            withheld=withheld,
+            held_by=self.held_by,
+        )
+
+
 class BoardAudit:
     """Records each patient a whiteboard is shown, once a connection: initials and a bed
     are a patient's, to whoever stands in front of the board.
 
-    Boards are not held up for it: what a board is shown is queued and recorded within a
-    second or so, and kept queued, retried, while the log cannot take it.
+    Boards are not held up for it: what boards are shown is gathered, per account, and
+    recorded every second or so, in one record an account, kept and retried while the log
+    cannot take it. What a patient's record needs is looked up once and kept for a few
+    minutes, so a hundred boards showing a ward cost one lookup.
     """
 
-    def __init__(self, reads: LiveReads, audit: EventPublisher, *, every_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        reads: LiveReads,
+        audit: EventPublisher,
+        *,
+        every_s: float = 1.0,
+        remember_s: float = 300.0,
+    ) -> None:
         self._reads = reads
         self._audit = audit
         self._every_s = every_s
-        self._waiting: list[tuple[Principal, frozenset[str]]] = []
+        self._remember_s = remember_s
+        self._waiting: dict[str, tuple[Principal, set[str]]] = {}
+        self._patients: dict[str, _Patient] = {}
+        self._remembered_at = 0.0
         self._task: asyncio.Task[None] | None = None
 
     def shown(self, principal: Principal, spells: frozenset[str]) -> None:
-        self._waiting.append((principal, spells))
+        _, waiting = self._waiting.setdefault(principal.actor.id, (principal, set()))
+        waiting |= spells
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._record_every(), name="board-audit")
@@ -140,29 +173,48 @@ class BoardAudit:
             try:
                 await self.record_waiting()
             except PublishFailed:
-                log.warning(
-                    "boards' reads could not be recorded yet; %d waiting", len(self._waiting)
-                )
+                log.warning("boards' reads could not be recorded yet: kept for the next try")
 
     async def record_waiting(self) -> None:
         """Record what boards have been shown since the last time."""
-        taken, self._waiting = self._waiting, []
+        taken, self._waiting = self._waiting, {}
         try:
-            records = [await self._record(principal, spells) for principal, spells in taken]
-            await self._audit.publish_async([record for record in records if record])
+            await self._look_up({spell for _, spells in taken.values() for spell in spells})
+            records = [
+                read_record(
+                    principal,
+                    BOARD_VIEW,
+                    "board",
+                    [
+                        self._patients[spell].shown_to(spell, principal)
+                        for spell in sorted(spells)
+                        if spell in self._patients
+                    ],
+                )
+                for principal, spells in taken.values()
+            ]
+            await self._audit.publish_async([r for r in records if r.payload.patients])
         except BaseException:
-            # Kept for the next attempt, in order, ahead of what came meanwhile.
-            self._waiting = taken + self._waiting
+            # Kept for the next attempt, with what came meanwhile.
+            for key, (principal, spells) in taken.items():
+                self._waiting.setdefault(key, (principal, set()))[1].update(spells)
             raise
 
-    async def _record(
-        self, principal: Principal, spells: frozenset[str]
-    ) -> PatientDetailsRead | None:
-        shown = []
-        for spell in await self._reads.spells(sorted(spells)):
+    async def _look_up(self, spells: set[str]) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._remembered_at > self._remember_s:
+            # A patient moves ward, or objects: what is kept of them does not go stale.
+            self._patients.clear()
+            self._remembered_at = now
+        wards: dict[str, str | None] = {}
+        for spell in await self._reads.spells(sorted(spells - self._patients.keys())):
+            patient = spell.patient
             ward = spell.location.ward_id if spell.location else None
-            held_by = await self._reads.ward_organisation(ward) if ward else None
-            shown.append(shown_to(principal, spell, held_by))
-        if not shown:
-            return None
-        return read_record(principal, BOARD_VIEW, "board", [one.record() for one in shown])
+            if ward is not None and ward not in wards:
+                wards[ward] = await self._reads.ward_organisation(ward)
+            self._patients[spell.spell_id] = _Patient(
+                patient_id=patient.patient_id if patient else spell.spell_id,
+                nhs_number=patient.nhs_number if patient else None,
+                held_by=wards.get(ward) if ward else None,
+                objects=objects(spell),
+            )
