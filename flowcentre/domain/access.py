@@ -7,14 +7,14 @@ folded by ``directory.py``. This module answers questions about the two together
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
+from flowcentre.domain.configuration import load_toml
 from flowcentre.domain.events import Actor, Contract
 
 DEFAULT_POLICY = Path(__file__).with_name("access.toml")
@@ -89,11 +89,7 @@ class PolicyInvalid(ValueError):
 
 
 def load_policy(path: Path = DEFAULT_POLICY) -> AccessPolicy:
-    try:
-        with path.open("rb") as document:
-            return AccessPolicy.model_validate(tomllib.load(document))
-    except (OSError, tomllib.TOMLDecodeError, ValidationError) as error:
-        raise PolicyInvalid(f"access policy {path}: {error}") from None
+    return load_toml(path, AccessPolicy, PolicyInvalid)
 
 
 class GrantRefused(ValueError):

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from flowcentre.domain.beds import BedStatus
+from flowcentre.domain.configuration import describe
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -394,14 +395,6 @@ class EventRejected(ValueError):
         self.reason = reason
 
 
-def _describe(error: ValidationError) -> str:
-    problems = []
-    for detail in error.errors(include_url=False)[:5]:
-        where = ".".join(str(part) for part in detail["loc"]) or "event"
-        problems.append(f"{where}: {detail['msg']}")
-    return "; ".join(problems)
-
-
 def decode_event(raw: bytes) -> Event:
     """Parse one event from the wire, or raise EventRejected saying which field is wrong."""
     return decode_with(_EVENT, raw)
@@ -431,7 +424,7 @@ def validate_document(adapter: TypeAdapter[Parsed], document: Any) -> Parsed:
     try:
         return adapter.validate_python(document)
     except ValidationError as error:
-        raise EventRejected(_describe(error)) from None
+        raise EventRejected(describe(error, 5)) from None
 
 
 def encode_event(event: EventBase) -> bytes:

@@ -8,14 +8,14 @@ default the discharge guidance sets. Staff may allocate another pathway, with a 
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from flowcentre.domain.configuration import load_toml
 from flowcentre.domain.events import Contract
 
 DEFAULT_RULES = Path(__file__).with_name("pathways.toml")
@@ -188,14 +188,5 @@ def allocate(proposal: Proposal, chosen: Pathway, reason: str | None = None) -> 
 
 
 def load_rules(path: Path = DEFAULT_RULES) -> RuleSet:
-    try:
-        parsed = _RuleSetFile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise RulesInvalid(f"{path}: {error}") from None
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in problem['loc'])}: {problem['msg']}"
-            for problem in error.errors(include_url=False)
-        )
-        raise RulesInvalid(f"{path}: {problems}") from None
+    parsed = load_toml(path, _RuleSetFile, RulesInvalid)
     return RuleSet(parsed.version, parsed.rules)

@@ -4,13 +4,12 @@ locations are: the listener's configuration file (``flowcentre/hl7/hl7.toml`` sh
 from __future__ import annotations
 
 import ipaddress
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from flowcentre.domain.configuration import load_toml
 from flowcentre.domain.events import Identifier
 
 DEFAULT_SOURCES = Path(__file__).with_name("hl7.toml")
@@ -113,15 +112,5 @@ class Sources:
 
 
 def load_sources(path: Path = DEFAULT_SOURCES) -> Sources:
-    try:
-        document: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-        parsed = _File.model_validate(document)
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise SourcesInvalid(f"{path}: {error}") from None
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in problem['loc'])}: {problem['msg']}"
-            for problem in error.errors(include_url=False)
-        )
-        raise SourcesInvalid(f"{path}: {problems}") from None
+    parsed = load_toml(path, _File, SourcesInvalid)
     return Sources(parsed.senders, parsed.locations)

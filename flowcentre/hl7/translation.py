@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from flowcentre.domain.beds import status_from_hl7
+from flowcentre.domain.configuration import describe
 from flowcentre.domain.events import (
     Actor,
     ActorKind,
@@ -176,11 +177,7 @@ def translate(received: Received) -> Translation:
     except UnknownLocation as error:
         raise FieldInvalid(Problem("103", "Table value not found", str(error), "PV1", 3)) from None
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in problem['loc'])}: {problem['msg']}"
-            for problem in error.errors(include_url=False)[:3]
-        )
-        raise FieldInvalid(Problem("102", "Data type error", problems)) from None
+        raise FieldInvalid(Problem("102", "Data type error", describe(error, 3))) from None
 
 
 class _Reading:
