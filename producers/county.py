@@ -14,14 +14,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from flowcentre.domain.events import (
-    DischargeDestination,
-    Identifier,
-    OrganisationKind,
-    Sex,
-    SiteKind,
-    WardSex,
-)
+from flowcentre.domain.contract import Identifier
+from flowcentre.domain.events import DischargeDestination, OrganisationKind, Sex, SiteKind, WardSex
 
 COUNTY_FILE = Path(__file__).with_name("county.json")
 

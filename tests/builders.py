@@ -137,3 +137,55 @@ def role_granted(account_id: str, role: str, *ward_ids: str, minute: float = 1) 
 
 def role_revoked(account_id: str, role: str, minute: float = 2) -> AccessEvent:
     return access_event("RoleRevoked", {"account_id": account_id, "role": role}, minute)
+
+
+def referred(spell: str, minute: float, referral_id: str = "R1") -> EventBase:
+    return event("PatientReferred", {"spell_id": spell, "referral_id": referral_id}, minute)
+
+
+def referral_cancelled(spell: str, minute: float, referral_id: str = "R1") -> EventBase:
+    payload = {"spell_id": spell, "referral_id": referral_id, "reason": "went home well"}
+    return event("ReferralCancelled", payload, minute)
+
+
+def triaged(spell: str, minute: float, triage: Any) -> EventBase:
+    """``triage``: a ``flowcentre.domain.events.Triage`` payload."""
+    return event("PatientTriaged", triage.model_dump(mode="json"), minute)
+
+
+def task_updated(spell: str, task: str, status: str, minute: float) -> EventBase:
+    payload = {"spell_id": spell, "task": task, "status": status}
+    return event("DischargeTaskUpdated", payload, minute)
+
+
+def pool(service: str = "reablement", area: str = "north", day: str = "2026-11-03") -> Any:
+    return {"service": service, "area": area, "day": day}
+
+
+def capacity_declared(available: int, minute: float, **capacity: str) -> EventBase:
+    payload = {"organisation_id": "CC", "capacity": pool(**capacity), "available": available}
+    return event("CapacityDeclared", payload, minute)
+
+
+def reserved(
+    spell: str, minute: float, hours: float = 4, reservation_id: str = "H1", **capacity: str
+) -> EventBase:
+    payload = {
+        "spell_id": spell,
+        "reservation_id": reservation_id,
+        "capacity": pool(**capacity),
+        "expires_at": (T0 + timedelta(minutes=minute, hours=hours)).isoformat(),
+    }
+    return event("CapacityReserved", payload, minute)
+
+
+def released(spell: str, minute: float, reservation_id: str = "H1") -> EventBase:
+    payload = {"spell_id": spell, "reservation_id": reservation_id, "reason": "family declined"}
+    return event("ReservationReleased", payload, minute)
+
+
+def reside_reviewed(
+    spell: str, minute: float, *, meets: bool, delay_reason: str | None = None
+) -> EventBase:
+    payload = {"spell_id": spell, "meets_criteria": meets, "delay_reason": delay_reason}
+    return event("CriteriaToResideReviewed", payload, minute)

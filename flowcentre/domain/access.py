@@ -15,7 +15,8 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from flowcentre.domain.configuration import load_toml
-from flowcentre.domain.events import Actor, Contract
+from flowcentre.domain.contract import Contract
+from flowcentre.domain.events import Actor
 
 DEFAULT_POLICY = Path(__file__).with_name("access.toml")
 

@@ -14,13 +14,8 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter
 
 from flowcentre.domain.access import Role
-from flowcentre.domain.events import (
-    Contract,
-    EventBase,
-    EventRejected,
-    Identifier,
-    decode_with,
-)
+from flowcentre.domain.contract import Contract, Identifier
+from flowcentre.domain.events import EventBase, EventRejected, decode_with
 
 Username = Annotated[str, Field(min_length=2, max_length=64, pattern=r"^[a-z0-9._@-]+$")]
 PasswordHash = Annotated[str, Field(pattern=r"^\$argon2id\$", max_length=512)]

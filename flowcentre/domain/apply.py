@@ -21,6 +21,8 @@ from flowcentre.domain.events import (
     BedRegistered,
     BedsSwapped,
     BedStatusChanged,
+    CapacityDeclared,
+    CapacityReserved,
     EventBase,
     OrganisationRegistered,
     Sex,
@@ -28,7 +30,16 @@ from flowcentre.domain.events import (
     SpellEvent,
     WardRegistered,
 )
-from flowcentre.domain.model import Bed, Departure, Occupant, Spell, Stamp, StatusMark
+from flowcentre.domain.model import (
+    Bed,
+    CapacityPool,
+    Departure,
+    Occupant,
+    PoolReservation,
+    Spell,
+    Stamp,
+    StatusMark,
+)
 
 Registration = TypeVar("Registration", OrganisationRegistered, SiteRegistered, WardRegistered)
 
@@ -42,6 +53,7 @@ class State:
     wards: dict[str, WardRegistered] = field(default_factory=dict)
     beds: dict[str, Bed] = field(default_factory=dict)
     spells: dict[str, Spell] = field(default_factory=dict)
+    capacity: dict[str, CapacityPool] = field(default_factory=dict)
 
     def absorb(self, change: Change) -> None:
         self.organisations.update(change.organisations)
@@ -49,6 +61,7 @@ class State:
         self.wards.update(change.wards)
         self.beds.update(change.beds)
         self.spells.update(change.spells)
+        self.capacity.update(change.capacity)
 
 
 @dataclass(slots=True)
@@ -56,7 +69,9 @@ class Change(State):
     """The records an event replaced: also the deltas a board receives."""
 
     def __bool__(self) -> bool:
-        return any((self.organisations, self.sites, self.wards, self.beds, self.spells))
+        return any(
+            (self.organisations, self.sites, self.wards, self.beds, self.spells, self.capacity)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +80,7 @@ class Needs:
 
     spell_ids: frozenset[str]
     bed_ids: frozenset[str]
+    capacity_keys: frozenset[str] = frozenset()
 
 
 def needs(event: EventBase, state: State) -> Needs:
@@ -77,13 +93,21 @@ def needs(event: EventBase, state: State) -> Needs:
         if isinstance(value := getattr(payload, name, None), str)
     }
     bed_ids = _beds_named(event)
+    capacity_keys = _pools_named(event)
     for spell_id in spell_ids:
         if known := state.spells.get(spell_id):
             # Every bed the spell's events name, not only its current stays: a late event
             # can refold the spell so that a stay it had dropped comes back.
             for earlier in known.events:
                 bed_ids |= _beds_named(earlier)
-    return Needs(frozenset(spell_ids), frozenset(bed_ids))
+                capacity_keys |= _pools_named(earlier)
+    return Needs(frozenset(spell_ids), frozenset(bed_ids), frozenset(capacity_keys))
+
+
+def _pools_named(event: EventBase) -> set[str]:
+    if isinstance(event, CapacityDeclared | CapacityReserved):
+        return {event.payload.capacity.key}
+    return set()
 
 
 def _beds_named(event: EventBase) -> set[str]:
@@ -169,6 +193,44 @@ def _(event: BedRegistered | BedDecommissioned, state: State) -> Change:
 
 
 @_apply.register
+def _(event: CapacityDeclared, state: State) -> Change:
+    payload = event.payload
+    key = payload.capacity.key
+    before = state.capacity.get(key)
+    if before and before.declared and before.declared.order() >= event.order():
+        return Change()
+    pool = (before or CapacityPool(key=key, capacity=payload.capacity)).model_copy(
+        update={
+            "organisation_id": payload.organisation_id,
+            "available": payload.available,
+            "declared": Stamp.of(event),
+        }
+    )
+    return Change(capacity={key: pool})
+
+
+def _hold_in_pools(before: Spell | None, after: Spell, state: State, change: Change) -> None:
+    """Put the spell's reservations in the pools they hold against."""
+    earlier = before.reservations if before else ()
+    if earlier == after.reservations:
+        return
+    keys = {held.capacity.key: held.capacity for held in (*earlier, *after.reservations)}
+    for key, capacity in keys.items():
+        pool = change.capacity.get(key) or state.capacity.get(key)
+        pool = pool or CapacityPool(key=key, capacity=capacity)
+        others = [held for held in pool.reservations if held.spell_id != after.spell_id]
+        mine = [
+            PoolReservation.model_construct(spell_id=after.spell_id, reservation=held)
+            for held in after.reservations
+            if held.capacity.key == key
+        ]
+        ordered = sorted(
+            (*others, *mine), key=lambda held: (held.reservation.reserved.order(), held.spell_id)
+        )
+        change.capacity[key] = pool.model_copy(update={"reservations": tuple(ordered)})
+
+
+@_apply.register
 def _(event: BedStatusChanged, state: State) -> Change:
     payload = event.payload
     before = state.beds.get(payload.bed_id)
@@ -187,6 +249,7 @@ def _apply_to_spell(event: SpellEvent, spell_id: str, state: State, change: Chan
     if after is None:
         return
     change.spells[spell_id] = after
+    _hold_in_pools(before, after, state, change)
     touched = {stay.location.bed_id: stay.location.ward_id for stay in after.stays}
     if before is not None:
         for stay in before.stays:

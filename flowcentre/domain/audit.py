@@ -12,12 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, TypeAdapter
 
-from flowcentre.domain.events import (
-    Contract,
-    EventBase,
-    Identifier,
-    decode_with,
-)
+from flowcentre.domain.contract import Contract, Identifier
+from flowcentre.domain.events import EventBase, decode_with
 
 
 class PatientShown(Contract):

@@ -14,29 +14,22 @@ from typing import Annotated, Any, Literal, TypeVar
 import orjson
 from pydantic import (
     AwareDatetime,
-    BaseModel,
-    ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
     TypeAdapter,
     ValidationError,
     model_serializer,
+    model_validator,
 )
 
 from flowcentre.domain.beds import BedStatus
 from flowcentre.domain.configuration import describe
+from flowcentre.domain.contract import Contract, Identifier
+from flowcentre.domain.triage import Pathway, TaskKind, TaskStatus, TriageAnswers
 
 SCHEMA_VERSION: Literal[1] = 1
 
 Parsed = TypeVar("Parsed")
-
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:/@-]+$")]
-
-
-class Contract(BaseModel):
-    """Immutable, strict about unknown fields so a misspelt field is an error, not a loss."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class ActorKind(StrEnum):
@@ -219,6 +212,12 @@ class SpellUpdate(Contract):
     patient: Patient | None = None
     expected_discharge_date: date | None = None
     expected_destination: DischargeDestination | None = None
+    clinical_criteria: str | None = Field(
+        default=None,
+        max_length=500,
+        description="The clinical criteria for discharge the senior clinician set: what "
+        "must be true for the patient to leave.",
+    )
 
     @model_serializer(mode="wrap")
     def _present_fields_only(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -246,6 +245,140 @@ class BedStatusChange(Contract):
     bed_id: Identifier
     status: BedStatus
     reason: str | None = Field(default=None, max_length=200)
+
+
+class ResideReview(Contract):
+    """The daily review of whether the patient still needs to be in hospital."""
+
+    spell_id: Identifier
+    meets_criteria: bool = Field(description="The patient meets the criteria to reside.")
+    delay_reason: Identifier | None = Field(
+        default=None,
+        description="Why a patient who no longer meets the criteria to reside is still in "
+        "hospital: a code of the configured list.",
+    )
+    note: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _delay_only_without_criteria(self) -> ResideReview:
+        if self.meets_criteria and self.delay_reason is not None:
+            raise ValueError("delay_reason: only a patient without criteria to reside is delayed")
+        return self
+
+
+class Referral(Contract):
+    spell_id: Identifier
+    referral_id: Identifier
+    note: str | None = Field(default=None, max_length=500)
+
+
+class ReferralCancellation(Contract):
+    spell_id: Identifier
+    referral_id: Identifier
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class ProposedPathway(Contract):
+    """What the rule set proposed, and which rule of which version proposed it."""
+
+    pathway: Pathway
+    rule: Annotated[str, Field(min_length=1, max_length=100)]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    version: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class Triage(Contract):
+    """Triage's answers and the pathway allocated, with the tasks the allocation sets."""
+
+    spell_id: Identifier
+    referral_id: Identifier
+    answers: TriageAnswers
+    proposed: ProposedPathway
+    pathway: Pathway
+    override_reason: str | None = Field(default=None, max_length=500)
+    tasks: tuple[TaskKind, ...] = Field(
+        default=(), description="The discharge tasks the pathway needs, as configured."
+    )
+
+    @model_validator(mode="after")
+    def _override_says_why(self) -> Triage:
+        overridden = self.pathway is not self.proposed.pathway
+        if overridden and not (self.override_reason and self.override_reason.strip()):
+            raise ValueError(
+                f"override_reason: pathway {self.pathway.value} differs from the proposed "
+                f"{self.proposed.pathway.value}: say why"
+            )
+        return self
+
+
+class TaskUpdate(Contract):
+    spell_id: Identifier
+    task: TaskKind
+    status: TaskStatus
+    due_at: AwareDatetime | None = Field(
+        default=None, description="When it is for: the booked transport's pick-up time, say."
+    )
+    note: str | None = Field(default=None, max_length=500)
+
+
+class Service(StrEnum):
+    """Community and social care capacity, by the pathway that needs it."""
+
+    REABLEMENT = "reablement"
+    HOME_CARE = "home_care"
+    COMMUNITY_HOSPITAL_BED = "community_hospital_bed"
+    STEP_DOWN_BED = "step_down_bed"
+    REHABILITATION_BED = "rehabilitation_bed"
+    CARE_HOME_RESIDENTIAL = "care_home_residential"
+    CARE_HOME_NURSING = "care_home_nursing"
+
+    @property
+    def pathway(self) -> Pathway:
+        return _SERVICE_PATHWAY[self]
+
+
+_SERVICE_PATHWAY = {
+    Service.REABLEMENT: Pathway.HOME_WITH_SUPPORT,
+    Service.HOME_CARE: Pathway.HOME_WITH_SUPPORT,
+    Service.COMMUNITY_HOSPITAL_BED: Pathway.BED_BASED_RECOVERY,
+    Service.STEP_DOWN_BED: Pathway.BED_BASED_RECOVERY,
+    Service.REHABILITATION_BED: Pathway.BED_BASED_RECOVERY,
+    Service.CARE_HOME_RESIDENTIAL: Pathway.LONG_TERM_CARE,
+    Service.CARE_HOME_NURSING: Pathway.LONG_TERM_CARE,
+}
+
+
+class CapacityRef(Contract):
+    """One pool of capacity: a service's starts (or free beds) in an area on a day."""
+
+    service: Service
+    area: Identifier
+    day: date
+
+    @property
+    def key(self) -> str:
+        return f"{self.service.value}:{self.area}:{self.day.isoformat()}"
+
+
+class CapacityDeclaration(Contract):
+    organisation_id: Identifier
+    capacity: CapacityRef
+    available: Annotated[int, Field(ge=0, le=100_000)] = Field(
+        description="Starts or beds the provider offers in the pool, reservations included."
+    )
+
+
+class Reservation(Contract):
+    spell_id: Identifier
+    reservation_id: Identifier
+    capacity: CapacityRef
+    expires_at: AwareDatetime = Field(description="Unless the patient is discharged by then.")
+
+
+class ReservationRelease(Contract):
+    spell_id: Identifier
+    reservation_id: Identifier
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
 # Events -------------------------------------------------------------------------------
@@ -346,6 +479,46 @@ class BedStatusChanged(EventBase):
     payload: BedStatusChange
 
 
+class CriteriaToResideReviewed(EventBase):
+    type: Literal["CriteriaToResideReviewed"] = "CriteriaToResideReviewed"
+    payload: ResideReview
+
+
+class PatientReferred(EventBase):
+    type: Literal["PatientReferred"] = "PatientReferred"
+    payload: Referral
+
+
+class ReferralCancelled(EventBase):
+    type: Literal["ReferralCancelled"] = "ReferralCancelled"
+    payload: ReferralCancellation
+
+
+class PatientTriaged(EventBase):
+    type: Literal["PatientTriaged"] = "PatientTriaged"
+    payload: Triage
+
+
+class DischargeTaskUpdated(EventBase):
+    type: Literal["DischargeTaskUpdated"] = "DischargeTaskUpdated"
+    payload: TaskUpdate
+
+
+class CapacityReserved(EventBase):
+    type: Literal["CapacityReserved"] = "CapacityReserved"
+    payload: Reservation
+
+
+class ReservationReleased(EventBase):
+    type: Literal["ReservationReleased"] = "ReservationReleased"
+    payload: ReservationRelease
+
+
+class CapacityDeclared(EventBase):
+    type: Literal["CapacityDeclared"] = "CapacityDeclared"
+    payload: CapacityDeclaration
+
+
 RegistryEvent = (
     OrganisationRegistered | SiteRegistered | WardRegistered | BedRegistered | BedDecommissioned
 )
@@ -360,8 +533,17 @@ SpellEvent = (
     | BedsSwapped
     | PatientWentOnLeave
     | PatientReturnedFromLeave
+    | CriteriaToResideReviewed
+    | PatientReferred
+    | ReferralCancelled
+    | PatientTriaged
+    | DischargeTaskUpdated
+    | CapacityReserved
+    | ReservationReleased
 )
-Event = Annotated[RegistryEvent | SpellEvent | BedStatusChanged, Field(discriminator="type")]
+Event = Annotated[
+    RegistryEvent | SpellEvent | BedStatusChanged | CapacityDeclared, Field(discriminator="type")
+]
 EVENT_TYPES: tuple[type[EventBase], ...] = (
     OrganisationRegistered,
     SiteRegistered,
@@ -379,6 +561,14 @@ EVENT_TYPES: tuple[type[EventBase], ...] = (
     PatientWentOnLeave,
     PatientReturnedFromLeave,
     BedStatusChanged,
+    CriteriaToResideReviewed,
+    PatientReferred,
+    ReferralCancelled,
+    PatientTriaged,
+    DischargeTaskUpdated,
+    CapacityReserved,
+    ReservationReleased,
+    CapacityDeclared,
 )
 
 _EVENT: TypeAdapter[Event] = TypeAdapter(Event)
@@ -435,8 +625,10 @@ def message_key(event: EventBase) -> bytes:
     """The Kafka key: events that must stay in order share it, and so a partition.
 
     A spell's events share the spell id; a bed's status and registry share the bed id;
-    other registry entries use their own id.
+    other registry entries use their own id; a pool of capacity its pool's key.
     """
+    if isinstance(event, CapacityDeclared):
+        return event.payload.capacity.key.encode()
     payload = getattr(event, "payload", None)
     for field in ("spell_id", "bed_id", "ward_id", "site_id", "organisation_id"):
         value = getattr(payload, field, None)

@@ -13,17 +13,20 @@ from typing import Annotated
 from pydantic import AwareDatetime, Field
 
 from flowcentre.domain.beds import BedState, BedStatus
+from flowcentre.domain.contract import Contract
 from flowcentre.domain.events import (
     Actor,
     BedDetails,
-    Contract,
+    CapacityRef,
     DischargeDestination,
     EventBase,
     Location,
     Patient,
     Sex,
     SpellEvent,
+    Triage,
 )
+from flowcentre.domain.triage import Pathway, TaskKind, TaskStatus
 
 
 class Stamp(Contract):
@@ -73,6 +76,83 @@ class Stay(Contract):
     arrival: MoveKind = MoveKind.ADMISSION
 
 
+class DateChange(Contract):
+    """One setting of the expected discharge date: its history shows how often it slipped."""
+
+    date: date | None
+    stamp: Stamp
+
+
+class ResideStatus(Contract):
+    """The latest review of the criteria to reside."""
+
+    meets_criteria: bool
+    reviewed: Stamp
+    not_met_since: Stamp | None
+    """The review that first found the criteria not met, since they were last met."""
+    delay_reason: str | None = None
+    note: str | None = None
+
+
+class AllocatedPathway(Contract):
+    """One triage of a referral: the answers, the proposal and the pathway allocated."""
+
+    triage: Triage
+    stamp: Stamp
+
+
+class ReferralRecord(Contract):
+    """A referral to the flow centre, from when it was raised to the discharge it led to."""
+
+    referral_id: str
+    referred: Stamp
+    note: str | None = None
+    cancelled: Stamp | None = None
+    cancel_reason: str | None = None
+    allocations: tuple[AllocatedPathway, ...] = ()
+    discharged: Stamp | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.cancelled is None and self.discharged is None
+
+    @property
+    def pathway(self) -> Pathway | None:
+        return self.allocations[-1].triage.pathway if self.allocations else None
+
+
+class TaskRecord(Contract):
+    task: TaskKind
+    status: TaskStatus
+    due_at: AwareDatetime | None = None
+    note: str | None = None
+    stamp: Stamp | None = None
+    """The update that set it; None for a task the pathway needs that nobody has touched."""
+
+
+class ReservationRecord(Contract):
+    """A slot or bed held for the patient: used by their discharge, or expired, or released."""
+
+    reservation_id: str
+    capacity: CapacityRef
+    reserved: Stamp
+    expires_at: AwareDatetime
+    released: Stamp | None = None
+    used: Stamp | None = None
+
+    def holds_at(self, moment: datetime) -> bool:
+        """Whether it still holds the slot at ``moment``, unused and unexpired."""
+        return (
+            self.released is None
+            and self.used is None
+            and self.reserved.at <= moment < self.expires_at
+        )
+
+    def takes_at(self, moment: datetime) -> bool:
+        """Whether it counts against the pool at ``moment``: held, or used."""
+        return self.used is not None or self.holds_at(moment)
+
+
 class Spell(Contract):
     """A patient's hospital spell: its events, and the facts folded from them."""
 
@@ -90,6 +170,31 @@ class Spell(Contract):
     expected_destination: DischargeDestination | None = None
     on_leave: bool = False
     stays: tuple[Stay, ...] = ()
+    clinical_criteria: str | None = None
+    expected_discharge_dates: tuple[DateChange, ...] = ()
+    reside: ResideStatus | None = None
+    referrals: tuple[ReferralRecord, ...] = ()
+    task_updates: tuple[TaskRecord, ...] = ()
+    """The latest update of each task, in the order tasks were first updated."""
+    reservations: tuple[ReservationRecord, ...] = ()
+
+    @property
+    def referral(self) -> ReferralRecord | None:
+        """The referral being worked: the latest, unless cancelled."""
+        latest = self.referrals[-1] if self.referrals else None
+        return latest if latest is not None and latest.cancelled is None else None
+
+    @property
+    def tasks(self) -> tuple[TaskRecord, ...]:
+        """The tasks the current pathway needs, then any other task someone updated."""
+        referral = self.referral
+        needed = referral.allocations[-1].triage.tasks if referral and referral.allocations else ()
+        updated = {record.task: record for record in self.task_updates}
+        listed = [
+            updated.get(kind) or TaskRecord(task=kind, status=TaskStatus.PENDING) for kind in needed
+        ]
+        listed.extend(record for record in self.task_updates if record.task not in needed)
+        return tuple(listed)
 
     @property
     def location(self) -> Location | None:
@@ -150,3 +255,28 @@ class Bed(Contract):
     def conflict(self) -> bool:
         """More than one patient placed in the bed: the feed disagrees with itself."""
         return len(self.occupants) > 1
+
+
+class PoolReservation(Contract):
+    spell_id: str
+    reservation: ReservationRecord
+
+
+class CapacityPool(Contract):
+    """One pool of community or social care capacity: what its provider declared, and the
+    reservations held against it."""
+
+    key: str
+    capacity: CapacityRef
+    organisation_id: str | None = None
+    available: int = 0
+    """As the provider last declared it, reservations included; 0 until it declares."""
+    declared: Stamp | None = None
+    reservations: tuple[PoolReservation, ...] = ()
+
+    def taken_at(self, moment: datetime) -> int:
+        return sum(1 for held in self.reservations if held.reservation.takes_at(moment))
+
+    def free_at(self, moment: datetime) -> int:
+        """Slots left to reserve at ``moment``; negative when it is overbooked."""
+        return self.available - self.taken_at(moment)

@@ -16,20 +16,40 @@ from functools import singledispatch
 from flowcentre.domain.events import (
     AdmissionCancelled,
     BedsSwapped,
+    CapacityReserved,
+    CriteriaToResideReviewed,
     DischargeCancelled,
     DischargeDestination,
+    DischargeTaskUpdated,
     Location,
     Patient,
     PatientAdmitted,
     PatientDischarged,
+    PatientReferred,
     PatientReturnedFromLeave,
     PatientTransferred,
+    PatientTriaged,
     PatientWentOnLeave,
+    ReferralCancelled,
+    ReservationReleased,
     SpellEvent,
     SpellUpdated,
     TransferCancelled,
 )
-from flowcentre.domain.model import MoveKind, Spell, SpellStatus, Stamp, Stay
+from flowcentre.domain.model import (
+    AllocatedPathway,
+    DateChange,
+    MoveKind,
+    ReferralRecord,
+    ReservationRecord,
+    ResideStatus,
+    Spell,
+    SpellStatus,
+    Stamp,
+    Stay,
+    TaskRecord,
+)
+from flowcentre.domain.triage import TaskKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +76,23 @@ class _Fold:
     expected_discharge_date: date | None = None
     expected_destination: DischargeDestination | None = None
     on_leave: bool = False
+    clinical_criteria: str | None = None
+    expected_discharge_dates: list[DateChange] = field(default_factory=list)
+    reside: ResideStatus | None = None
+    referrals: list[ReferralRecord] = field(default_factory=list)
+    task_updates: dict[TaskKind, TaskRecord] = field(default_factory=dict)
+    reservations: list[ReservationRecord] = field(default_factory=list)
+
+    def expect_discharge(self, day: date | None, stamp: Stamp) -> None:
+        if day != self.expected_discharge_date or not self.expected_discharge_dates:
+            self.expected_discharge_dates.append(DateChange.model_construct(date=day, stamp=stamp))
+        self.expected_discharge_date = day
+
+    def referral_index(self, referral_id: str) -> int | None:
+        return next(
+            (i for i, known in enumerate(self.referrals) if known.referral_id == referral_id),
+            None,
+        )
 
     def arrive(self, location: Location, stamp: Stamp, kind: MoveKind) -> None:
         if not self.moves or self.moves[-1].location != location:
@@ -88,6 +125,12 @@ class _Fold:
             expected_destination=self.expected_destination,
             on_leave=self.on_leave,
             stays=tuple(stays),
+            clinical_criteria=self.clinical_criteria,
+            expected_discharge_dates=tuple(self.expected_discharge_dates),
+            reside=self.reside,
+            referrals=tuple(self.referrals),
+            task_updates=tuple(self.task_updates.values()),
+            reservations=tuple(self.reservations),
         )
 
 
@@ -113,6 +156,12 @@ def _resume(spell: Spell) -> _Fold:
         expected_discharge_date=spell.expected_discharge_date,
         expected_destination=spell.expected_destination,
         on_leave=spell.on_leave,
+        clinical_criteria=spell.clinical_criteria,
+        expected_discharge_dates=list(spell.expected_discharge_dates),
+        reside=spell.reside,
+        referrals=list(spell.referrals),
+        task_updates={record.task: record for record in spell.task_updates},
+        reservations=list(spell.reservations),
     )
 
 
@@ -163,7 +212,7 @@ def _(event: PatientAdmitted, state: _Fold) -> None:
     if payload.specialty is not None:
         state.specialty = payload.specialty
     if payload.expected_discharge_date is not None:
-        state.expected_discharge_date = payload.expected_discharge_date
+        state.expect_discharge(payload.expected_discharge_date, stamp)
     # A repeated admission message for a live spell corrects where the patient is.
     state.arrive(payload.location, stamp, MoveKind.ADMISSION)
 
@@ -190,10 +239,35 @@ def _(event: BedsSwapped, state: _Fold) -> None:
 def _(event: PatientDischarged, state: _Fold) -> None:
     if state.status is SpellStatus.CANCELLED:
         return
+    stamp = Stamp.of(event)
+    if state.status is SpellStatus.DISCHARGED and state.discharged is not None:
+        # A repeated discharge corrects the first: what that one closed, this one closes.
+        _reopen_what_discharge_closed(state)
     state.status = SpellStatus.DISCHARGED
-    state.discharged = Stamp.of(event)
+    state.discharged = stamp
     state.destination = event.payload.destination
     state.on_leave = False
+    # The discharge ends the referral's clock and takes up the slot held for the patient.
+    state.referrals = [
+        known.model_copy(update={"discharged": stamp}) if known.open else known
+        for known in state.referrals
+    ]
+    state.reservations = [
+        held.model_copy(update={"used": stamp}) if held.holds_at(stamp.at) else held
+        for held in state.reservations
+    ]
+
+
+def _reopen_what_discharge_closed(state: _Fold) -> None:
+    closed = state.discharged
+    state.referrals = [
+        known.model_copy(update={"discharged": None}) if known.discharged == closed else known
+        for known in state.referrals
+    ]
+    state.reservations = [
+        held.model_copy(update={"used": None}) if held.used == closed else held
+        for held in state.reservations
+    ]
 
 
 @_step.register
@@ -227,6 +301,8 @@ def _(event: TransferCancelled, state: _Fold) -> None:
 @_step.register
 def _(event: DischargeCancelled, state: _Fold) -> None:
     if state.status is SpellStatus.DISCHARGED:
+        # The discharge never happened: its referral's clock runs on, its slot is held.
+        _reopen_what_discharge_closed(state)
         state.status = SpellStatus.ADMITTED
         state.discharged = None
         state.destination = None
@@ -235,8 +311,10 @@ def _(event: DischargeCancelled, state: _Fold) -> None:
 @_step.register
 def _(event: SpellUpdated, state: _Fold) -> None:
     payload = event.payload
-    for name in payload.model_fields_set - {"spell_id", "patient"}:
+    for name in payload.model_fields_set - {"spell_id", "patient", "expected_discharge_date"}:
         setattr(state, name, getattr(payload, name))
+    if "expected_discharge_date" in payload.model_fields_set:
+        state.expect_discharge(payload.expected_discharge_date, Stamp.of(event))
     if "patient" in payload.model_fields_set and payload.patient is not None:
         known = state.patient
         state.patient = known.updated_by(payload.patient) if known else payload.patient
@@ -251,3 +329,129 @@ def _(event: PatientWentOnLeave, state: _Fold) -> None:
 @_step.register
 def _(event: PatientReturnedFromLeave, state: _Fold) -> None:
     state.on_leave = False
+
+
+@_step.register
+def _(event: CriteriaToResideReviewed, state: _Fold) -> None:
+    payload = event.payload
+    stamp = Stamp.of(event)
+    since = None
+    if not payload.meets_criteria:
+        before = state.reside
+        still = before is not None and not before.meets_criteria
+        since = before.not_met_since if still and before is not None else stamp
+    state.reside = ResideStatus.model_construct(
+        meets_criteria=payload.meets_criteria,
+        reviewed=stamp,
+        not_met_since=since,
+        delay_reason=payload.delay_reason,
+        note=payload.note,
+    )
+
+
+@_step.register
+def _(event: PatientReferred, state: _Fold) -> None:
+    payload = event.payload
+    if state.referral_index(payload.referral_id) is not None:
+        return
+    stamp = Stamp.of(event)
+    # One referral is worked at a time: a new one replaces one still open.
+    state.referrals = [
+        known.model_copy(
+            update={"cancelled": stamp, "cancel_reason": f"replaced by {payload.referral_id}"}
+        )
+        if known.open
+        else known
+        for known in state.referrals
+    ]
+    state.referrals.append(
+        ReferralRecord.model_construct(
+            referral_id=payload.referral_id,
+            referred=stamp,
+            note=payload.note,
+            cancelled=None,
+            cancel_reason=None,
+            allocations=(),
+            discharged=None,
+        )
+    )
+
+
+@_step.register
+def _(event: ReferralCancelled, state: _Fold) -> None:
+    payload = event.payload
+    index = state.referral_index(payload.referral_id)
+    if index is None or not state.referrals[index].open:
+        return
+    state.referrals[index] = state.referrals[index].model_copy(
+        update={"cancelled": Stamp.of(event), "cancel_reason": payload.reason}
+    )
+
+
+@_step.register
+def _(event: PatientTriaged, state: _Fold) -> None:
+    payload = event.payload
+    stamp = Stamp.of(event)
+    index = state.referral_index(payload.referral_id)
+    if index is None:
+        # Triage without a referral on record: the flow centre took the patient on
+        # directly, and the referral starts with the triage.
+        state.referrals.append(
+            ReferralRecord.model_construct(
+                referral_id=payload.referral_id,
+                referred=stamp,
+                note=None,
+                cancelled=None,
+                cancel_reason=None,
+                allocations=(),
+                discharged=None,
+            )
+        )
+        index = len(state.referrals) - 1
+    referral = state.referrals[index]
+    if not referral.open:
+        return
+    allocation = AllocatedPathway.model_construct(triage=payload, stamp=stamp)
+    state.referrals[index] = referral.model_copy(
+        update={"allocations": (*referral.allocations, allocation)}
+    )
+
+
+@_step.register
+def _(event: DischargeTaskUpdated, state: _Fold) -> None:
+    payload = event.payload
+    state.task_updates[payload.task] = TaskRecord.model_construct(
+        task=payload.task,
+        status=payload.status,
+        due_at=payload.due_at,
+        note=payload.note,
+        stamp=Stamp.of(event),
+    )
+
+
+@_step.register
+def _(event: CapacityReserved, state: _Fold) -> None:
+    payload = event.payload
+    if any(held.reservation_id == payload.reservation_id for held in state.reservations):
+        return
+    state.reservations.append(
+        ReservationRecord.model_construct(
+            reservation_id=payload.reservation_id,
+            capacity=payload.capacity,
+            reserved=Stamp.of(event),
+            expires_at=payload.expires_at,
+            released=None,
+            used=None,
+        )
+    )
+
+
+@_step.register
+def _(event: ReservationReleased, state: _Fold) -> None:
+    payload = event.payload
+    state.reservations = [
+        held.model_copy(update={"released": Stamp.of(event)})
+        if held.reservation_id == payload.reservation_id and held.used is None
+        else held
+        for held in state.reservations
+    ]

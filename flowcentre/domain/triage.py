@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flowcentre.domain.configuration import load_toml
-from flowcentre.domain.events import Contract
+from flowcentre.domain.contract import Contract
 
 DEFAULT_RULES = Path(__file__).with_name("pathways.toml")
 
@@ -30,6 +30,24 @@ class Pathway(StrEnum):
     """Short-term bed-based rehabilitation or recovery: community hospital, step-down."""
     LONG_TERM_CARE = "3"
     """Long-term residential or nursing care."""
+
+
+class TaskKind(StrEnum):
+    """The logistics of a discharge, brought forward."""
+
+    TRANSPORT = "transport"
+    MEDICINES = "medicines"
+    EQUIPMENT = "equipment"
+    CARE_START = "care_start"
+    PLACEMENT = "placement"
+    FAMILY_INFORMED = "family_informed"
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    STARTED = "started"
+    DONE = "done"
+    NOT_NEEDED = "not_needed"
 
 
 class Residence(StrEnum):
@@ -143,6 +161,15 @@ class _RuleSetFile(BaseModel):
 
     version: str = Field(min_length=1)
     rules: tuple[_Rule, ...]
+    tasks: dict[Pathway, tuple[TaskKind, ...]]
+    """The discharge tasks each pathway needs."""
+
+    @model_validator(mode="after")
+    def _tasks_for_every_pathway(self) -> _RuleSetFile:
+        missing = [pathway.value for pathway in Pathway if pathway not in self.tasks]
+        if missing:
+            raise ValueError(f"tasks: no list for pathway {', '.join(missing)}")
+        return self
 
 
 @dataclass(frozen=True)
@@ -166,6 +193,7 @@ class Allocation:
 class RuleSet:
     version: str
     rules: tuple[_Rule, ...]
+    tasks: dict[Pathway, tuple[TaskKind, ...]]
 
     def propose(self, answers: TriageAnswers) -> Proposal:
         for rule in self.rules:
@@ -189,4 +217,4 @@ def allocate(proposal: Proposal, chosen: Pathway, reason: str | None = None) -> 
 
 def load_rules(path: Path = DEFAULT_RULES) -> RuleSet:
     parsed = load_toml(path, _RuleSetFile, RulesInvalid)
-    return RuleSet(parsed.version, parsed.rules)
+    return RuleSet(parsed.version, parsed.rules, parsed.tasks)

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flowcentre.domain.configuration import load_toml
-from flowcentre.domain.events import Identifier
+from flowcentre.domain.contract import Identifier
 
 DEFAULT_SOURCES = Path(__file__).with_name("hl7.toml")
 

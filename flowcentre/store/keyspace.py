@@ -35,6 +35,23 @@ class Keyspace:
     def spell(self, spell_id: str) -> str:
         return f"{self.prefix}:spell:{spell_id}"
 
+    def capacity_pool(self, key: str) -> str:
+        return f"{self.prefix}:capacity:{key}"
+
+    @property
+    def capacity_pools(self) -> str:
+        return f"{self.prefix}:capacity-pools"
+
+    @property
+    def referred(self) -> str:
+        """Spells in hospital with a referral being worked: the flow centre's queue."""
+        return f"{self.prefix}:referred"
+
+    @property
+    def discharged(self) -> str:
+        """Discharged spells, scored by the discharge's time: the discharges per day."""
+        return f"{self.prefix}:discharged"
+
     @property
     def organisations(self) -> str:
         return f"{self.prefix}:orgs"

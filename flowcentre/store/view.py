@@ -27,7 +27,7 @@ from flowcentre.domain.events import (
     SiteRegistered,
     WardRegistered,
 )
-from flowcentre.domain.model import Bed, Spell
+from flowcentre.domain.model import Bed, CapacityPool, Spell
 from flowcentre.store.keyspace import Keyspace, dump, load
 
 Entry = TypeVar("Entry", OrganisationRegistered, SiteRegistered, WardRegistered)
@@ -114,6 +114,11 @@ class RedisView(LiveView):
             bed_ids |= needs(event, state).bed_ids
         for bed_id, raw in await self._read(pipe, bed_ids, self._keys.bed):
             state.beds[bed_id] = load(Bed, raw)
+        pool_keys: set[str] = set()
+        for event in events:
+            pool_keys |= needs(event, state).capacity_keys
+        for key, raw in await self._read(pipe, pool_keys, self._keys.capacity_pool):
+            state.capacity[key] = load(CapacityPool, raw)
         state.organisations.update(
             await self._registry(pipe, events, OrganisationRegistered, self._keys.organisation)
         )
@@ -216,8 +221,12 @@ def write_records(
             if before is not None and before.ward_id:
                 pipe.srem(keys.ward_beds(before.ward_id), bed_id)
             pipe.sadd(keys.ward_beds(bed.ward_id), bed_id)
+    for key, pool in change.capacity.items():
+        pipe.set(keys.capacity_pool(key), dump(pool))
+        pipe.sadd(keys.capacity_pools, key)
     for spell_id, spell in change.spells.items():
         pipe.set(keys.spell(spell_id), dump(spell))
+        _index_discharge_work(pipe, keys, spells_before.get(spell_id), spell)
         was = _ward_of(spells_before.get(spell_id))
         now = _ward_of(spell)
         if was == now:
@@ -226,6 +235,31 @@ def write_records(
             pipe.srem(keys.ward_spells(was), spell_id)
         if now is not None:
             pipe.sadd(keys.ward_spells(now), spell_id)
+
+
+def _index_discharge_work(
+    pipe: Pipeline, keys: Keyspace, before: Spell | None, spell: Spell
+) -> None:
+    if _in_queue(before) != (queued := _in_queue(spell)):
+        if queued:
+            pipe.sadd(keys.referred, spell.spell_id)
+        else:
+            pipe.srem(keys.referred, spell.spell_id)
+    was = before.discharged if before else None
+    if was != spell.discharged:
+        if spell.discharged is not None:
+            pipe.zadd(keys.discharged, {spell.spell_id: spell.discharged.at.timestamp()})
+        else:
+            pipe.zrem(keys.discharged, spell.spell_id)
+
+
+def _in_queue(spell: Spell | None) -> bool:
+    return (
+        spell is not None
+        and spell.in_hospital
+        and spell.referral is not None
+        and spell.referral.open
+    )
 
 
 def _ward_of(spell: Spell | None) -> str | None:
@@ -274,6 +308,7 @@ async def replace_view(
                     wards=state.wards,
                     beds=state.beds,
                     spells=state.spells,
+                    capacity=state.capacity,
                 )
                 write_records(pipe, keys, everything, {}, {})
                 if positions:

@@ -15,18 +15,41 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flowcentre.domain.apply import State, apply, needs
+from flowcentre.domain.discharge import triage
 from flowcentre.domain.events import EventBase
+from flowcentre.domain.triage import TriageAnswers, load_rules
 from flowcentre.store.keyspace import Record, dump
 from tests.builders import (
     admitted,
     bed,
     bed_status,
+    capacity_declared,
     discharged,
     event,
     fold,
+    referral_cancelled,
+    referred,
+    released,
+    reserved,
+    reside_reviewed,
+    task_updated,
     transferred,
+    triaged,
     ward,
     where,
+)
+
+RULES = load_rules()
+ANSWERS = TriageAnswers.model_validate(
+    {
+        "residence": "own_home",
+        "lives_alone": True,
+        "previous_care": "none",
+        "mobility": "with_aid",
+        "daily_living": "some_help",
+        "cognition": "intact",
+        "rehabilitation_potential": "good",
+    }
 )
 
 BEDS = ("B1", "B2", "B3", "B4")
@@ -48,7 +71,20 @@ def histories(draw: Any) -> list[EventBase]:
         minute += draw(st.sampled_from([0, 1, 5, 30]))
         action = draw(
             st.sampled_from(
-                ["admit", "move", "discharge", "clean", "cancel", "undo", "update", "leave", "swap"]
+                [
+                    "admit",
+                    "move",
+                    "discharge",
+                    "clean",
+                    "cancel",
+                    "undo",
+                    "update",
+                    "leave",
+                    "swap",
+                    "plan",
+                    "plan",
+                    "capacity",
+                ]
             )
         )
         here = sorted(bed_of)
@@ -99,6 +135,31 @@ def histories(draw: Any) -> list[EventBase]:
             spell = draw(st.sampled_from(here))
             kind = draw(st.sampled_from(["PatientWentOnLeave", "PatientReturnedFromLeave"]))
             history.append(event(kind, {"spell_id": spell}, minute))
+        elif action == "capacity":
+            history.append(capacity_declared(draw(st.integers(0, 3)), minute))
+        elif action == "plan" and here:
+            spell = draw(st.sampled_from(here))
+            referral = draw(st.sampled_from(["R1", "R2"]))
+            step = draw(
+                st.sampled_from(["refer", "unrefer", "triage", "task", "hold", "free", "ctr"])
+            )
+            if step == "refer":
+                history.append(referred(spell, minute, referral))
+            elif step == "unrefer":
+                history.append(referral_cancelled(spell, minute, referral))
+            elif step == "triage":
+                outcome = triage(RULES, spell, referral, ANSWERS)
+                history.append(triaged(spell, minute, outcome))
+            elif step == "task":
+                status = draw(st.sampled_from(["started", "done"]))
+                history.append(task_updated(spell, "transport", status, minute))
+            elif step == "hold":
+                hours = draw(st.sampled_from([0.1, 2]))
+                history.append(reserved(spell, minute, hours, reservation_id=referral))
+            elif step == "free":
+                history.append(released(spell, minute, reservation_id=referral))
+            else:
+                history.append(reside_reviewed(spell, minute, meets=draw(st.booleans())))
         elif action == "swap" and len(here) >= 2:
             first, second = draw(st.permutations(here))[:2]
             payload = {
@@ -147,6 +208,7 @@ def through_storage(state: State) -> State:
         wards={k: stored(v) for k, v in state.wards.items()},
         beds={k: stored(v) for k, v in state.beds.items()},
         spells={k: stored(v) for k, v in state.spells.items()},
+        capacity={k: stored(v) for k, v in state.capacity.items()},
     )
 
 
@@ -170,6 +232,7 @@ def loaded_for(event: EventBase, state: State) -> State:
         wards=dict(state.wards),
         beds={k: v for k, v in state.beds.items() if k in wanted.bed_ids},
         spells=spells,
+        capacity={k: v for k, v in state.capacity.items() if k in wanted.capacity_keys},
     )
 
 

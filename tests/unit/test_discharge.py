@@ -1,0 +1,318 @@
+"""Discharge planning folded from events: readiness, referral and triage, tasks by
+pathway, reservations against community capacity, and each clock at its edges."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from flowcentre.domain import clocks
+from flowcentre.domain.discharge import triage
+from flowcentre.domain.events import EventRejected, Triage
+from flowcentre.domain.model import Spell
+from flowcentre.domain.triage import (
+    OverrideRefused,
+    Pathway,
+    TaskKind,
+    TaskStatus,
+    TriageAnswers,
+    load_rules,
+)
+from tests.builders import (
+    T0,
+    admitted,
+    capacity_declared,
+    discharged,
+    event,
+    fold,
+    referral_cancelled,
+    referred,
+    released,
+    reserved,
+    reside_reviewed,
+    task_updated,
+    triaged,
+)
+
+RULES = load_rules()
+HOME: dict[str, Any] = {
+    "residence": "own_home",
+    "lives_alone": False,
+    "previous_care": "none",
+    "mobility": "independent",
+    "daily_living": "independent",
+    "cognition": "intact",
+    "rehabilitation_potential": "good",
+}
+NEEDS_HELP = {**HOME, "mobility": "one_to_assist"}
+LONDON = ZoneInfo("Europe/London")
+
+
+def at(minute: float) -> datetime:
+    return T0 + timedelta(minutes=minute)
+
+
+def allocation(
+    answers: dict[str, Any], chosen: Pathway | None = None, why: str | None = None
+) -> Triage:
+    return triage(RULES, "S1", "R1", TriageAnswers.model_validate(answers), chosen, why)
+
+
+def spell_after(*events: Any) -> Spell:
+    return fold([admitted("S1", "B1", 0), *events]).spells["S1"]
+
+
+# Readiness ---------------------------------------------------------------------------
+
+
+def test_every_change_of_the_expected_date_is_kept() -> None:
+    spell = spell_after(
+        event("SpellUpdated", {"spell_id": "S1", "expected_discharge_date": "2026-11-04"}, 10),
+        event("SpellUpdated", {"spell_id": "S1", "expected_discharge_date": "2026-11-04"}, 20),
+        event("SpellUpdated", {"spell_id": "S1", "expected_discharge_date": "2026-11-06"}, 30),
+    )
+    assert spell.expected_discharge_date == date(2026, 11, 6)
+    history = [(change.date, change.stamp.at) for change in spell.expected_discharge_dates]
+    assert history == [(date(2026, 11, 4), at(10)), (date(2026, 11, 6), at(30))]
+
+
+def test_criteria_to_reside_remembers_when_they_stopped_being_met() -> None:
+    spell = spell_after(
+        reside_reviewed("S1", 60, meets=True),
+        reside_reviewed("S1", 1440, meets=False, delay_reason="awaiting-reablement"),
+        reside_reviewed("S1", 2880, meets=False, delay_reason="awaiting-transport"),
+    )
+    assert spell.reside is not None
+    assert spell.reside.not_met_since is not None
+    assert spell.reside.not_met_since.at == at(1440)
+    assert spell.reside.delay_reason == "awaiting-transport"
+    met_again = spell_after(
+        reside_reviewed("S1", 1440, meets=False), reside_reviewed("S1", 2880, meets=True)
+    )
+    assert met_again.reside is not None
+    assert met_again.reside.not_met_since is None
+
+
+def test_a_delay_reason_for_a_patient_who_meets_the_criteria_is_refused() -> None:
+    with pytest.raises(EventRejected, match="delay_reason"):
+        reside_reviewed("S1", 0, meets=True, delay_reason="awaiting-transport")
+
+
+def test_long_stays_are_flagged_at_seven_and_twenty_one_days() -> None:
+    spell = spell_after()
+    assert clocks.long_stay(spell, at(0) + timedelta(days=6, hours=23)) is None
+    assert clocks.long_stay(spell, at(0) + timedelta(days=7)) == "stranded"
+    assert clocks.long_stay(spell, at(0) + timedelta(days=21)) == "super_stranded"
+
+
+# Referral, triage and tasks ---------------------------------------------------------
+
+
+def test_triage_allocates_the_proposed_pathway_and_sets_its_tasks() -> None:
+    spell = spell_after(referred("S1", 10), triaged("S1", 40, allocation(NEEDS_HELP)))
+    referral = spell.referral
+    assert referral is not None
+    assert referral.pathway is Pathway.HOME_WITH_SUPPORT
+    assert referral.allocations[-1].triage.proposed.rule == "needs-hands-on-help"
+    assert [task.task for task in spell.tasks] == list(RULES.tasks[Pathway.HOME_WITH_SUPPORT])
+    assert {task.status for task in spell.tasks} == {TaskStatus.PENDING}
+
+
+def test_an_override_needs_a_reason_and_keeps_the_proposal() -> None:
+    with pytest.raises(OverrideRefused):
+        allocation(HOME, Pathway.BED_BASED_RECOVERY)
+    override = allocation(HOME, Pathway.BED_BASED_RECOVERY, "falls at home twice this month")
+    assert override.proposed.pathway is Pathway.HOME
+    assert override.pathway is Pathway.BED_BASED_RECOVERY
+    assert override.tasks == RULES.tasks[Pathway.BED_BASED_RECOVERY]
+    with pytest.raises(EventRejected, match="override_reason"):
+        event(
+            "PatientTriaged",
+            {**override.model_dump(mode="json"), "override_reason": None},
+        )
+
+
+def test_tasks_started_before_triage_are_kept_and_others_join_them() -> None:
+    spell = spell_after(
+        task_updated("S1", "transport", "started", 5),
+        task_updated("S1", "family_informed", "done", 6),
+        referred("S1", 10),
+        triaged("S1", 40, allocation(HOME)),
+    )
+    statuses = {task.task: task.status for task in spell.tasks}
+    assert statuses == {
+        TaskKind.TRANSPORT: TaskStatus.STARTED,
+        TaskKind.MEDICINES: TaskStatus.PENDING,
+        TaskKind.FAMILY_INFORMED: TaskStatus.DONE,
+    }
+
+
+def test_a_change_of_pathway_changes_the_tasks_but_keeps_what_was_done() -> None:
+    spell = spell_after(
+        referred("S1", 10),
+        triaged("S1", 40, allocation(NEEDS_HELP)),
+        task_updated("S1", "equipment", "done", 50),
+        triaged("S1", 90, allocation(HOME)),
+    )
+    assert [task.task for task in spell.tasks] == [
+        TaskKind.TRANSPORT,
+        TaskKind.MEDICINES,
+        TaskKind.FAMILY_INFORMED,
+        TaskKind.EQUIPMENT,
+    ]
+
+
+def test_outstanding_tasks_are_flagged_on_the_expected_day() -> None:
+    spell = spell_after(
+        event("SpellUpdated", {"spell_id": "S1", "expected_discharge_date": "2026-11-04"}, 1),
+        referred("S1", 10),
+        triaged("S1", 40, allocation(HOME)),
+        task_updated("S1", "transport", "done", 50),
+    )
+    assert clocks.flagged_tasks(spell, date(2026, 11, 3)) == []
+    flagged = [task.task for task in clocks.flagged_tasks(spell, date(2026, 11, 4))]
+    assert flagged == [TaskKind.MEDICINES, TaskKind.FAMILY_INFORMED]
+
+
+# Reservations ------------------------------------------------------------------------
+
+
+def test_a_reservation_expires_unless_the_discharge_uses_it() -> None:
+    state = fold(
+        [
+            capacity_declared(2, 0),
+            admitted("S1", "B1", 0),
+            admitted("S2", "B2", 0),
+            reserved("S1", 60, hours=2, reservation_id="H1"),
+            reserved("S2", 60, hours=2, reservation_id="H2"),
+            discharged("S1", 120),
+        ]
+    )
+    pool = state.capacity["reablement:north:2026-11-03"]
+    assert pool.free_at(at(100)) == 0
+    # S2's hold lapses at three hours; S1's was used by the discharge and stays taken.
+    assert pool.free_at(at(180)) == 1
+    assert state.spells["S1"].reservations[0].used is not None
+    assert state.spells["S2"].reservations[0].used is None
+
+
+def test_a_discharge_after_expiry_does_not_use_the_slot() -> None:
+    spell = spell_after(reserved("S1", 60, hours=1), discharged("S1", 200))
+    assert spell.reservations[0].used is None
+
+
+def test_a_released_reservation_frees_the_slot_and_a_cancelled_discharge_holds_it() -> None:
+    state = fold(
+        [
+            capacity_declared(1, 0),
+            admitted("S1", "B1", 0),
+            reserved("S1", 60, hours=8),
+            discharged("S1", 120),
+            event("DischargeCancelled", {"spell_id": "S1"}, 130),
+        ]
+    )
+    pool = state.capacity["reablement:north:2026-11-03"]
+    assert state.spells["S1"].reservations[0].used is None
+    assert pool.free_at(at(140)) == 0
+    fold([released("S1", 150)], state)
+    assert state.capacity["reablement:north:2026-11-03"].free_at(at(160)) == 1
+
+
+def test_capacity_declared_late_does_not_undo_a_newer_declaration() -> None:
+    state = fold([capacity_declared(5, 30), capacity_declared(3, 10)])
+    assert state.capacity["reablement:north:2026-11-03"].available == 5
+
+
+# Clocks ------------------------------------------------------------------------------
+
+
+def test_referral_to_discharge_runs_until_the_discharge() -> None:
+    spell = spell_after(
+        referred("S1", 60), triaged("S1", 90, allocation(HOME)), discharged("S1", 60 + 23 * 60)
+    )
+    assert spell.referrals[0].discharged is not None
+    clock = clocks.referral_to_discharge(spell.referrals[0], at(10_000))
+    assert clock is not None
+    assert clock.interval.length_at(at(10_000)) == timedelta(hours=23)
+    assert clock.within_target
+
+
+def test_a_live_referral_clock_breaches_after_a_day() -> None:
+    spell = spell_after(referred("S1", 0))
+    clock = clocks.referral_to_discharge(spell.referrals[0], at(25 * 60))
+    assert clock is not None
+    assert clock.interval.end is None
+    assert not clock.within_target
+
+
+def test_a_cancelled_referral_has_no_clock_and_leaves_the_queue() -> None:
+    spell = spell_after(referred("S1", 10), referral_cancelled("S1", 20))
+    assert spell.referral is None
+    assert clocks.referral_to_discharge(spell.referrals[0], at(30)) is None
+
+
+def test_discharge_before_triage_stops_the_clock_with_no_pathway() -> None:
+    spell = spell_after(referred("S1", 10), discharged("S1", 70))
+    clock = clocks.referral_to_discharge(spell.referrals[0], at(500))
+    assert clock is not None
+    assert clock.interval.end == at(70)
+    assert clocks.queue_waits(spell.referrals[0]) == []
+    (day,) = clocks.discharges_per_day([spell], LONDON)
+    assert day.by_pathway == {"none": 1}
+
+
+def test_a_readmission_leaves_the_completed_clock_alone() -> None:
+    spell = spell_after(
+        referred("S1", 10),
+        discharged("S1", 70),
+        admitted("S1", "B1", 600),
+        referred("S1", 700, referral_id="R2"),
+    )
+    first, second = spell.referrals
+    assert first.discharged is not None
+    assert first.discharged.at == at(70)
+    assert second.open
+    assert spell.referral is second
+
+
+def test_a_change_of_pathway_splits_the_queue_wait() -> None:
+    spell = spell_after(
+        referred("S1", 10),
+        triaged("S1", 20, allocation(NEEDS_HELP)),
+        triaged("S1", 80, allocation(HOME)),
+        discharged("S1", 200),
+    )
+    waits = [
+        (wait.pathway, wait.interval.start, wait.interval.end)
+        for wait in clocks.queue_waits(spell.referrals[0])
+    ]
+    assert waits == [
+        (Pathway.HOME_WITH_SUPPORT, at(20), at(80)),
+        (Pathway.HOME, at(80), at(200)),
+    ]
+
+
+def test_discharges_per_day_count_the_share_before_local_midday() -> None:
+    # T0 is 08:00 UTC on 2 November, when London keeps GMT.
+    morning = spell_after(
+        referred("S1", 0), triaged("S1", 5, allocation(HOME)), discharged("S1", 200)
+    )
+    afternoon = fold(
+        [admitted("S2", "B2", 0), discharged("S2", 300, destination="care_home")]
+    ).spells["S2"]
+    still_in = fold([admitted("S3", "B3", 0)]).spells["S3"]
+    (day,) = clocks.discharges_per_day([morning, afternoon, still_in], LONDON)
+    assert (day.day, day.total, day.before_midday) == (date(2026, 11, 2), 2, 1)
+    assert day.by_pathway == {"0": 1, "none": 1}
+    assert day.by_destination == {"usual_residence": 1, "care_home": 1}
+    assert day.before_midday_share == 0.5
+
+
+def test_a_late_discharge_is_counted_on_the_local_day() -> None:
+    summer = datetime(2027, 6, 30, 23, 30, tzinfo=UTC)
+    spell = spell_after(discharged("S1", (summer - T0).total_seconds() / 60))
+    (day,) = clocks.discharges_per_day([spell], LONDON)
+    assert day.day == date(2027, 7, 1)
