@@ -5,11 +5,14 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flowcentre.domain.access import DEFAULT_POLICY
+from flowcentre.domain.discharge import DEFAULT_DELAY_REASONS
+from flowcentre.domain.triage import DEFAULT_RULES
 from flowcentre.hl7.sources import DEFAULT_SOURCES
 
 
@@ -97,6 +100,33 @@ class Settings(BaseSettings):
 
     access_policy: Path = DEFAULT_POLICY
     """What each role may do: a TOML file like ``flowcentre/domain/access.toml``."""
+
+    pathway_rules: Path = DEFAULT_RULES
+    """The rules proposing a discharge pathway from triage, and each pathway's tasks: a
+    TOML file like ``flowcentre/domain/pathways.toml``."""
+
+    delay_reasons: Path = DEFAULT_DELAY_REASONS
+    """The codes a criteria-to-reside review may give for a delay: a TOML file like
+    ``flowcentre/domain/delay_reasons.toml``."""
+
+    timezone: str = "Europe/London"
+    """Where the health economy is: discharge days and "before midday" are local."""
+
+    reservation_hold_h: float = Field(default=12.0, gt=0, le=24 * 14)
+    """How long a reservation of community capacity holds when staff do not say."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"no time zone {value!r}") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     session_idle_s: int = Field(default=12 * 3600, ge=60)
     """A signed-in session ends after this long without use (a shift, by default)."""

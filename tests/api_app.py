@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from flowcentre.api.app import create_app
 from flowcentre.api.auth import current_principal
 from flowcentre.api.deps import (
+    Planning,
     get_audit,
     get_audit_index,
+    get_planning,
     get_policy,
     get_publisher,
     get_reads,
@@ -26,7 +30,7 @@ from flowcentre.domain.events import (
     SiteRegistered,
     WardRegistered,
 )
-from flowcentre.domain.model import Bed, Spell
+from flowcentre.domain.model import Bed, CapacityPool, Spell
 from flowcentre.publisher import EventPublisher
 from flowcentre.store.reads import LiveReads
 from tests.builders import admitted, bed, fold, organisation, site, ward
@@ -87,6 +91,26 @@ class StateReads(LiveReads):
     async def bed(self, bed_id: str) -> Bed | None:
         return self._state.beds.get(bed_id)
 
+    async def referred_spells(self) -> list[Spell]:
+        return [
+            spell
+            for spell in self._state.spells.values()
+            if spell.in_hospital and spell.referral is not None and spell.referral.open
+        ]
+
+    async def discharged_between(self, start: datetime, end: datetime) -> list[Spell]:
+        return [
+            spell
+            for spell in self._state.spells.values()
+            if spell.discharged is not None and start <= spell.discharged.at <= end
+        ]
+
+    async def capacity_pool(self, key: str) -> CapacityPool | None:
+        return self._state.capacity.get(key)
+
+    async def capacity_pools(self) -> list[CapacityPool]:
+        return list(self._state.capacity.values())
+
 
 POLICY = load_policy()
 
@@ -128,6 +152,8 @@ def app_over(
     app.dependency_overrides[get_reads] = lambda: StateReads(fold(HISTORY))
     app.dependency_overrides[get_publisher] = lambda: publisher
     app.dependency_overrides[get_policy] = lambda: POLICY
+    planning = Planning.from_settings(settings or Settings())
+    app.dependency_overrides[get_planning] = lambda: planning
     if principal is not None:
         app.dependency_overrides[current_principal] = lambda: principal
     return app

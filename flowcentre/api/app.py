@@ -16,10 +16,12 @@ from redis.asyncio import Redis
 from flowcentre import __version__, bootstrap
 from flowcentre.api import whiteboard
 from flowcentre.api.audited import BoardAudit
-from flowcentre.api.deps import Access, Services
+from flowcentre.api.deps import Access, Planning, Services
 from flowcentre.api.routes import (
     audit,
     beds,
+    capacity,
+    discharges,
     events,
     fhir,
     health,
@@ -54,6 +56,8 @@ ROUTERS = tuple(
         patients,
         events,
         audit,
+        discharges,
+        capacity,
         fhir,
         whiteboard,
     )
@@ -142,6 +146,7 @@ def create_app(
                 audit=audit_trail,
                 audit_index=bootstrap.audit_index(settings, client),
                 board_audit=board_audit,
+                planning=Planning.from_settings(settings),
             )
             app.state.whiteboard = hub
             yield

@@ -9,7 +9,9 @@ socket takes its hub through ``whiteboard.hub_of``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends
 from redis.asyncio import Redis
@@ -19,6 +21,8 @@ from flowcentre.access_log import AccessLog
 from flowcentre.api.audited import BoardAudit
 from flowcentre.config import Settings
 from flowcentre.domain.access import AccessPolicy
+from flowcentre.domain.discharge import DelayReasons, load_delay_reasons
+from flowcentre.domain.triage import RuleSet, load_rules
 from flowcentre.passwords import Passwords
 from flowcentre.publisher import EventPublisher
 from flowcentre.sso import SingleSignOn
@@ -47,6 +51,26 @@ class Access:
 
 
 @dataclass(frozen=True, slots=True)
+class Planning:
+    """What discharge planning reads of the configuration."""
+
+    rules: RuleSet
+    delay_reasons: DelayReasons
+    zone: ZoneInfo
+    hold: timedelta
+    """How long a reservation holds when staff do not say."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Planning:
+        return cls(
+            rules=load_rules(settings.pathway_rules),
+            delay_reasons=load_delay_reasons(settings.delay_reasons),
+            zone=settings.zone,
+            hold=timedelta(hours=settings.reservation_hold_h),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Services:
     """The adapters one API process uses."""
 
@@ -59,6 +83,7 @@ class Services:
     """Where reads of patients' details are recorded: the audit topic."""
     audit_index: AuditIndex
     board_audit: BoardAudit
+    planning: Planning
 
 
 def get_services(connection: HTTPConnection) -> Services:
@@ -99,6 +124,10 @@ def get_board_audit(services: ServicesDep) -> BoardAudit:
     return services.board_audit
 
 
+def get_planning(services: ServicesDep) -> Planning:
+    return services.planning
+
+
 def get_access(services: ServicesDep) -> Access:
     return services.access
 
@@ -121,3 +150,4 @@ AuditIndexDep = Annotated[AuditIndex, Depends(get_audit_index)]
 BoardAuditDep = Annotated[BoardAudit, Depends(get_board_audit)]
 PolicyDep = Annotated[AccessPolicy, Depends(get_policy)]
 WriteLimitDep = Annotated[WriteLimit, Depends(get_write_limit)]
+PlanningDep = Annotated[Planning, Depends(get_planning)]

@@ -165,8 +165,10 @@ def _delta_message(entry_id: str, entry: JSON, scope: BoardScope) -> str:
 
 
 def _delta_spells(entry: JSON, scope: BoardScope) -> frozenset[str]:
-    beds = (delta["bed"] for delta in entry.get("deltas", []) if delta.get("kind") == "bed")
-    return scope.spells(beds)
+    deltas = entry.get("deltas", [])
+    beds = (delta["bed"] for delta in deltas if delta.get("kind") == "bed")
+    plans = (delta["discharge"] for delta in deltas if delta.get("kind") == "discharge")
+    return scope.spells(beds, plans)
 
 
 def _asks_resnapshot(entry: JSON) -> bool:
@@ -181,6 +183,10 @@ class BoardMirror:
         self._sites: dict[str, JSON] = {site["site_id"]: site for site in data["sites"]}
         self._wards: dict[str, JSON] = {ward["ward_id"]: ward for ward in data["wards"]}
         self._beds: dict[str, JSON] = {bed["bed_id"]: bed for bed in data["beds"]}
+        self._discharges: dict[str, JSON] = {
+            item["spell_id"]: item for item in data.get("discharges", [])
+        }
+        self._capacity: dict[str, JSON] = {pool["key"]: pool for pool in data.get("capacity", [])}
         self._messages: dict[BoardScope, str] = {}
         self._spells: dict[BoardScope, frozenset[str]] = {}
 
@@ -195,6 +201,14 @@ class BoardMirror:
                 self._wards[delta["ward"]["ward_id"]] = delta["ward"]
             elif kind == "site":
                 self._sites[delta["site"]["site_id"]] = delta["site"]
+            elif kind == "discharge":
+                item = delta["discharge"]
+                if item["listed"]:
+                    self._discharges[item["spell_id"]] = item
+                else:
+                    self._discharges.pop(item["spell_id"], None)
+            elif kind == "capacity":
+                self._capacity[delta["capacity"]["key"]] = delta["capacity"]
         self.cursor = entry
         self._messages.clear()
         self._spells.clear()
@@ -202,7 +216,9 @@ class BoardMirror:
     def snapshot_item(self, scope: BoardScope) -> _Item:
         spells = self._spells.get(scope)
         if spells is None:
-            spells = self._spells[scope] = scope.spells(self._beds.values())
+            spells = self._spells[scope] = scope.spells(
+                self._beds.values(), self._discharges.values()
+            )
         return _Item(_Kind.SNAPSHOT, self.cursor, self.snapshot_message(scope), spells)
 
     def snapshot_message(self, scope: BoardScope) -> str:
@@ -210,7 +226,11 @@ class BoardMirror:
         message = self._messages.get(scope)
         if message is None:
             data = scope.snapshot(
-                list(self._sites.values()), list(self._wards.values()), list(self._beds.values())
+                list(self._sites.values()),
+                list(self._wards.values()),
+                list(self._beds.values()),
+                list(self._discharges.values()),
+                list(self._capacity.values()),
             )
             message = self._messages[scope] = _encode(
                 {"type": "snapshot", "cursor": format_cursor(self.cursor), "data": data}

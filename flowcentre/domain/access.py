@@ -41,6 +41,9 @@ class Permission(StrEnum):
     """Names, NHS numbers and dates of birth of the patients on a ward: each read audited."""
 
     SET_BED_STATUS = "bed.status.set"
+    PLAN_DISCHARGE = "discharge.plan"
+    """Discharge readiness, referrals, triage, tasks and reservations of community
+    capacity for the patients on a ward; the discharge lists that show them."""
     PUBLISH_EVENTS = "events.publish"
     MANAGE_ACCOUNTS = "accounts.manage"
     READ_AUDIT = "audit.read"

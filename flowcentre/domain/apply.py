@@ -290,14 +290,6 @@ for _spell_event in get_args(SpellEvent):
         _apply.register(_spell_event, _apply_spell_event)
 
 
-def _initials(spell: Spell) -> str:
-    patient = spell.patient
-    if patient is None:
-        return "?"
-    names = (patient.given_name, patient.family_name)
-    return "".join(name.strip()[0].upper() for name in names if name and name.strip()) or "?"
-
-
 def _part_in(spell: Spell, bed_id: str) -> Occupant | Departure | None:
     """The spell's part in a bed: an occupant while its current stay is there, else its
     latest departure from the bed, if it was ever there."""
@@ -305,7 +297,7 @@ def _part_in(spell: Spell, bed_id: str) -> Occupant | Departure | None:
     if current is not None and current.end is None and current.location.bed_id == bed_id:
         return Occupant.model_construct(
             spell_id=spell.spell_id,
-            initials=_initials(spell),
+            initials=spell.initials,
             sex=spell.patient.sex if spell.patient else Sex.UNKNOWN,
             arrived=current.start,
             admitted_at=spell.admitted.at if spell.admitted else None,

@@ -182,17 +182,33 @@ class BoardScope:
             return {**bed, "since": anonymous, "status_reason": None, "occupants": []}
         return None
 
-    def spells(self, beds: Iterable[JSON]) -> frozenset[str]:
-        """The spells whose occupants the scope is shown (their initials, or that they
+    def discharge(self, item: JSON) -> JSON | None:
+        """A patient's discharge plan, to boards with the full detail of their ward: the
+        spell id is sent, for the ward and the flow centre to act on the plan."""
+        ward_id = item["ward_id"]
+        if ward_id is None or not self._covers(self.full_wards, ward_id):
+            return None
+        if item["sharing_objection"] and not self._covers(self.home_wards, ward_id):
+            return {**item, "initials": None}
+        return item
+
+    def spells(self, beds: Iterable[JSON], discharges: Iterable[JSON] = ()) -> frozenset[str]:
+        """The spells whose patients the scope is shown (their initials, or that they
         are withheld): what the audit of a board's reads names."""
-        return frozenset(
+        in_beds = {
             one["spell_id"]
             for bed in beds
             if self._covers(self.full_wards, bed["ward_id"])
             or self._covers(self.wall_wards, bed["ward_id"])
             for one in bed["occupants"]
             if "spell_id" in one
-        )
+        }
+        planned = {
+            item["spell_id"]
+            for item in discharges
+            if item["listed"] and self.discharge(item) is not None
+        }
+        return frozenset(in_beds | planned)
 
     def ward(self, ward: JSON) -> JSON | None:
         ward_id = ward["ward_id"]
@@ -209,14 +225,31 @@ class BoardScope:
             elif kind == "ward":
                 if (ward := self.ward(delta["ward"])) is not None:
                     shown.append({"kind": "ward", "ward": ward})
+            elif kind == "discharge":
+                if (item := self.discharge(delta["discharge"])) is not None:
+                    shown.append({"kind": "discharge", "discharge": item})
+            elif kind == "capacity":
+                if self.capacity:
+                    shown.append(delta)
             elif kind in EVERY_BOARD:
                 shown.append(delta)
         # Any other kind reaches no board until a rule here says whose it is.
         return shown
 
-    def snapshot(self, sites: list[JSON], wards: list[JSON], beds: list[JSON]) -> JSON:
+    def snapshot(
+        self,
+        sites: list[JSON],
+        wards: list[JSON],
+        beds: list[JSON],
+        discharges: list[JSON],
+        capacity: list[JSON],
+    ) -> JSON:
         return {
             "sites": sites,
             "wards": [shown for ward in wards if (shown := self.ward(ward)) is not None],
             "beds": [shown for bed in beds if (shown := self.bed(bed)) is not None],
+            "discharges": [
+                shown for item in discharges if (shown := self.discharge(item)) is not None
+            ],
+            "capacity": capacity if self.capacity else [],
         }

@@ -1,9 +1,31 @@
-"""Discharge planning as staff do it: triage turned into the payload that records it."""
+"""Discharge planning as staff do it: triage turned into the payload that records it, and
+the delay reasons a review may give."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+
+from flowcentre.domain.configuration import load_toml
+from flowcentre.domain.contract import Contract, Identifier
 from flowcentre.domain.events import ProposedPathway, Triage
 from flowcentre.domain.triage import Pathway, RuleSet, TriageAnswers, allocate
+
+DEFAULT_DELAY_REASONS = Path(__file__).with_name("delay_reasons.toml")
+
+
+class DelayReasonsInvalid(ValueError):
+    """The delay reason list cannot be used; the message names the file and the problem."""
+
+
+class DelayReasons(Contract):
+    reasons: dict[Identifier, Annotated[str, Field(min_length=1, max_length=200)]]
+
+
+def load_delay_reasons(path: Path = DEFAULT_DELAY_REASONS) -> DelayReasons:
+    return load_toml(path, DelayReasons, DelayReasonsInvalid)
 
 
 def triage(

@@ -179,6 +179,15 @@ class Spell(Contract):
     reservations: tuple[ReservationRecord, ...] = ()
 
     @property
+    def initials(self) -> str:
+        """What boards call the patient by: the initials of the given and family names."""
+        patient = self.patient
+        if patient is None:
+            return "?"
+        names = (patient.given_name, patient.family_name)
+        return "".join(name.strip()[0].upper() for name in names if name and name.strip()) or "?"
+
+    @property
     def referral(self) -> ReferralRecord | None:
         """The referral being worked: the latest, unless cancelled."""
         latest = self.referrals[-1] if self.referrals else None

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, cast
 
 import orjson
 from redis.asyncio import Redis
 
-from flowcentre.domain import board
+from flowcentre.domain import board, discharge_lists
 from flowcentre.domain.events import OrganisationRegistered, SiteRegistered, WardRegistered
-from flowcentre.domain.model import Bed, Spell
+from flowcentre.domain.model import Bed, CapacityPool, Spell
 from flowcentre.store.keyspace import Keyspace, Record, load, text
 
 JSON = dict[str, Any]
@@ -93,6 +94,27 @@ class LiveReads:
         ids = await self._members(self._keys.ward_spells(ward_id))
         return await self._records(Spell, map(self._keys.spell, ids))
 
+    async def referred_spells(self) -> list[Spell]:
+        """Spells in hospital with a referral being worked: the flow centre's queue."""
+        return await self.spells(await self._members(self._keys.referred))
+
+    async def discharged_between(self, start: datetime, end: datetime) -> list[Spell]:
+        ids = cast(
+            list[bytes],
+            await self._redis.zrangebyscore(
+                self._keys.discharged, start.timestamp(), end.timestamp()
+            ),
+        )
+        return await self.spells(text(spell_id) for spell_id in ids)
+
+    async def capacity_pool(self, key: str) -> CapacityPool | None:
+        raw = await self._redis.get(self._keys.capacity_pool(key))
+        return load(CapacityPool, raw) if raw else None
+
+    async def capacity_pools(self) -> list[CapacityPool]:
+        keys = await self._members(self._keys.capacity_pools)
+        return await self._records(CapacityPool, map(self._keys.capacity_pool, keys))
+
     async def snapshot(self) -> tuple[str, JSON]:
         """Everything a board starts from, and the cursor to take deltas after.
 
@@ -103,10 +125,19 @@ class LiveReads:
         sites = await self.sites()
         wards = await self.wards()
         beds = await self.all_beds()
+        in_hospital = [
+            spell
+            for ward in wards
+            for spell in await self.ward_spells(ward.payload.ward_id)
+            if spell.in_hospital
+        ]
+        pools = await self.capacity_pools()
         return cursor, {
             "sites": [board.site_view(site) for site in sites],
             "wards": [board.ward_view(ward) for ward in wards],
             "beds": [board.bed_view(bed) for bed in beds],
+            "discharges": [discharge_lists.discharge_item(spell) for spell in in_hospital],
+            "capacity": [discharge_lists.pool_view(pool) for pool in pools],
         }
 
     async def deltas_after(

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
-from flowcentre.domain import board
+from flowcentre.domain import board, discharge_lists
 from flowcentre.domain.apply import Change, State, apply, needs
 from flowcentre.domain.events import (
     EventBase,
@@ -60,6 +60,15 @@ def deltas_of(change: Change) -> list[dict[str, Any]]:
     deltas.extend({"kind": "site", "site": board.site_view(site)} for site in change.sites.values())
     deltas.extend({"kind": "ward", "ward": board.ward_view(ward)} for ward in change.wards.values())
     deltas.extend({"kind": "bed", "bed": board.bed_view(bed)} for bed in change.beds.values())
+    deltas.extend(
+        {"kind": "discharge", "discharge": discharge_lists.discharge_item(spell)}
+        for spell in change.spells.values()
+        if spell.location is not None
+    )
+    deltas.extend(
+        {"kind": "capacity", "capacity": discharge_lists.pool_view(pool)}
+        for pool in change.capacity.values()
+    )
     return deltas
 
 
@@ -162,7 +171,6 @@ class RedisView(LiveView):
             total.absorb(change)
             deltas = deltas_of(change)
             if not deltas:
-                # A change boards cannot see (a spell's details alone) publishes nothing.
                 continue
             entry = {
                 "event_id": positioned.event.event_id,

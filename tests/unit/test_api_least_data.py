@@ -19,6 +19,7 @@ PATH_VALUES = {
     "site_id": "WRH",
     "location_id": "bd.B1",
     "encounter_id": "S1",
+    "spell_id": "S1",
 }
 #: Routes that answer anyone, or only navigate (single sign-on), are not reads of data.
 OPEN = re.compile(r"^/healthz$|^/api/v1/session")
