@@ -306,7 +306,7 @@ async def change_readiness(
     patient = await _patient(spell_id, reads, principal, policy)
     sent = change.model_dump(exclude_unset=True)
     if not sent:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "send a field to change")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "send a field to change")
     payload = SpellUpdate(spell_id=spell_id, **sent)
     return EventAccepted(
         event_id=await _publish(patient, principal, publisher, SpellUpdated, payload)
@@ -332,14 +332,14 @@ async def review_criteria(
     reasons = planning.delay_reasons.reasons
     if review.delay_reason is not None and review.delay_reason not in reasons:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"delay_reason: {review.delay_reason!r} is not a configured delay reason"
             f" (GET /api/v1/discharges/delay-reasons lists them)",
         )
     try:
         payload = ResideReview(spell_id=spell_id, **review.model_dump())
     except ValueError as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     kind = CriteriaToResideReviewed
     return EventAccepted(event_id=await _publish(patient, principal, publisher, kind, payload))
 
@@ -413,7 +413,7 @@ async def record_triage(
         )
     except OverrideRefused as error:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, f"override_reason: {error}"
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"override_reason: {error}"
         ) from None
     kind = PatientTriaged
     return EventAccepted(event_id=await _publish(patient, principal, publisher, kind, payload))
@@ -465,7 +465,7 @@ async def reserve(
     expires_at = body.expires_at or now + planning.hold
     if expires_at <= now:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, "expires_at: must be in the future"
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "expires_at: must be in the future"
         )
     reservation_id = str(uuid.uuid4())
     payload = Reservation(
