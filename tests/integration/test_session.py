@@ -79,7 +79,13 @@ async def test_a_nurse_signs_in_sees_their_roles_and_signs_out(
             {
                 "role": "ward_staff",
                 "wards": ["WRH-AVON4"],
-                "permissions": ["bed.status.set", "board.read", "capacity.read", "patient.read"],
+                "permissions": [
+                    "bed.status.set",
+                    "board.read",
+                    "capacity.read",
+                    "discharge.plan",
+                    "patient.read",
+                ],
             }
         ],
     }

@@ -70,7 +70,10 @@ async def test_each_applied_event_publishes_its_deltas_in_order(redis_client: Re
     entries = await LiveReads(redis_client).deltas_after("0-0")
     assert [e["event_id"] for _, e in entries] == [e.event_id for e in STORY]
     last = entries[-1][1]["deltas"]
-    assert {d["bed"]["bed_id"]: d["bed"]["state"] for d in last} == {"B2": "awaiting_clean"}
+    beds = {d["bed"]["bed_id"]: d["bed"]["state"] for d in last if d["kind"] == "bed"}
+    assert beds == {"B2": "awaiting_clean"}
+    [plan] = [d["discharge"] for d in last if d["kind"] == "discharge"]
+    assert not plan["listed"]
 
 
 async def test_partitions_in_any_interleaving_reach_the_same_view(redis_client: Redis) -> None:

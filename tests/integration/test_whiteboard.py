@@ -356,7 +356,9 @@ async def test_the_patients_a_board_is_shown_are_on_the_audit_trail(
             snapshot = await next_message(board)
         kept = await audit_records(settings)
 
-    assert "spell_id" not in str(snapshot)
+    assert "spell_id" not in str(snapshot["data"]["beds"])
+    # The flow centre acts on discharge plans by their spell id.
+    assert [plan["spell_id"] for plan in snapshot["data"]["discharges"]] == ["S1"]
     [read] = kept
     assert read.payload.view == "WS /ws/whiteboard"
     assert read.caused_by.id == "acc-flow"
