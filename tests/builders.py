@@ -12,6 +12,7 @@ import orjson
 from flowcentre.domain.access_events import AccessEvent, decode_access_event
 from flowcentre.domain.apply import State, apply
 from flowcentre.domain.events import EventBase, event_from_document
+from flowcentre.domain.triage import TriageAnswers
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 _ids = count(1)
@@ -189,3 +190,19 @@ def reside_reviewed(
 ) -> EventBase:
     payload = {"spell_id": spell, "meets_criteria": meets, "delay_reason": delay_reason}
     return event("CriteriaToResideReviewed", payload, minute)
+
+
+#: A patient who can go home as they came: every triage answer the least needy.
+WELL: dict[str, Any] = {
+    "residence": "own_home",
+    "lives_alone": False,
+    "previous_care": "none",
+    "mobility": "independent",
+    "daily_living": "independent",
+    "cognition": "intact",
+    "rehabilitation_potential": "good",
+}
+
+
+def answers(**changes: Any) -> TriageAnswers:
+    return TriageAnswers.model_validate({**WELL, **changes})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -10,9 +11,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from flowcentre.api.auth import SESSION_COOKIE
 from flowcentre.config import Settings
+from tests.accounts import sign_in
 
 
 class Processes:
@@ -74,3 +78,18 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 60.0, what: str
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
         time.sleep(0.1)
+
+
+async def sign_in_when_up(api: httpx.AsyncClient, username: str) -> None:
+    """Wait for the API to answer, then sign in as ``username`` for every later request."""
+    for _ in range(300):
+        try:
+            if (await api.get("/healthz")).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.2)
+    signed_in = await sign_in(api, username)
+    assert signed_in.status_code == 200, signed_in.text
+    # Over plain http the client keeps no Secure cookie, so it is sent by hand here.
+    api.headers["Cookie"] = f"{SESSION_COOKIE}={signed_in.cookies[SESSION_COOKIE]}"

@@ -13,14 +13,13 @@ from zoneinfo import ZoneInfo
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from flowcentre.api.auth import SESSION_COOKIE
 from flowcentre.api.whiteboard import frame_messages
 from flowcentre.config import Settings
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.runtime import ensure_topics, free_port
-from tests.accounts import account, record, sign_in
+from tests.accounts import account, record
 from tests.builders import T0, admitted, bed, event, organisation, site, ward
-from tests.e2e.conftest import Processes
+from tests.e2e.conftest import Processes, sign_in_when_up
 
 WARD, BED, SPELL = "WRH-AVON4", "WRH-AVON4-B01-1", "RWP:V1001"
 COORDINATOR = "acc-flow-coordinator"
@@ -93,16 +92,7 @@ async def test_one_patient_from_admission_to_a_reablement_start(
     processes.start("worker")
     processes.start("api", FLOWCENTRE_API_PORT=str(port))
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as api:
-        for _ in range(300):
-            try:
-                if (await api.get("/healthz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-        signed_in = await sign_in(api, "flow.coordinator")
-        assert signed_in.status_code == 200, signed_in.text
-        api.headers["Cookie"] = f"{SESSION_COOKIE}={signed_in.cookies[SESSION_COOKIE]}"
+        await sign_in_when_up(api, "flow.coordinator")
         plans = f"/api/v1/discharges/{SPELL}"
         await rest_until(api, plans, lambda plan: plan["initials"] == "AL")
         await rest_until(api, "/api/v1/capacity/community", lambda c: len(c["pools"]) == 1)

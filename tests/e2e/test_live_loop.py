@@ -11,14 +11,13 @@ import orjson
 from kafka import KafkaProducer
 from websockets.asyncio.client import ClientConnection, connect
 
-from flowcentre.api.auth import SESSION_COOKIE
 from flowcentre.api.whiteboard import frame_messages
 from flowcentre.config import Settings
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.runtime import ensure_topics, free_port
-from tests.accounts import account, record, sign_in
+from tests.accounts import account, record
 from tests.builders import bed, discharged, ward
-from tests.e2e.conftest import Processes
+from tests.e2e.conftest import Processes, sign_in_when_up
 
 # The admission docs/events.md shows, published as raw JSON (dated in the past, so the
 # nurse's action below, stamped now, comes after it).
@@ -70,17 +69,7 @@ async def test_admission_and_bed_clean_flow_through_the_whole_loop(
     processes.start("api", FLOWCENTRE_API_PORT=str(port))
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=10) as api:
-        for _ in range(300):
-            try:
-                if (await api.get("/healthz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-        signed_in = await sign_in(api, "sister.jones")
-        assert signed_in.status_code == 200, signed_in.text
-        # Over plain http the client keeps no Secure cookie, so it is sent by hand here.
-        api.headers["Cookie"] = f"{SESSION_COOKIE}={signed_in.cookies[SESSION_COOKIE]}"
+        await sign_in_when_up(api, "sister.jones")
         await wait_for_bed(api, BED, "available")
 
         board = f"ws://127.0.0.1:{port}/ws/whiteboard"

@@ -18,18 +18,10 @@ from flowcentre.domain.events import (
 )
 from flowcentre.domain.triage import Pathway
 from tests.api_app import app_over, signed_in
+from tests.builders import WELL
 from tests.unit.conftest import RecordingPublisher
 
 PLAN = "/api/v1/discharges/S1"
-ANSWERS = {
-    "residence": "own_home",
-    "lives_alone": False,
-    "previous_care": "none",
-    "mobility": "independent",
-    "daily_living": "independent",
-    "cognition": "intact",
-    "rehabilitation_potential": "good",
-}
 
 
 @pytest_asyncio.fixture
@@ -87,7 +79,7 @@ async def test_a_referral_then_triage_needs_the_referral_to_be_open(
     assert isinstance(referral, PatientReferred)
     # The in-memory view does not follow the log: the referral is not open in it yet.
     triage = await client.post(
-        f"{PLAN}/referrals/{referral.payload.referral_id}/triage", json={"answers": ANSWERS}
+        f"{PLAN}/referrals/{referral.payload.referral_id}/triage", json={"answers": WELL}
     )
     assert triage.status_code == 409
     assert "not the spell's open referral" in triage.text
@@ -97,10 +89,10 @@ async def test_the_proposal_is_offered_and_a_bad_answer_is_named(
     client: httpx.AsyncClient,
 ) -> None:
     answer = await client.post(
-        "/api/v1/discharges/triage-proposal", json={**ANSWERS, "mobility": "one_to_assist"}
+        "/api/v1/discharges/triage-proposal", json={**WELL, "mobility": "one_to_assist"}
     )
     assert answer.json()["pathway"] == Pathway.HOME_WITH_SUPPORT.value
-    bad = await client.post("/api/v1/discharges/triage-proposal", json={**ANSWERS, "mobility": 3})
+    bad = await client.post("/api/v1/discharges/triage-proposal", json={**WELL, "mobility": 3})
     assert bad.status_code == 422
     assert "mobility" in bad.text
 

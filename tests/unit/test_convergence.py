@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 from flowcentre.domain.apply import State, apply, needs
 from flowcentre.domain.discharge import triage
 from flowcentre.domain.events import EventBase
-from flowcentre.domain.triage import TriageAnswers, load_rules
+from flowcentre.domain.triage import load_rules
 from flowcentre.store.keyspace import Record, dump
 from tests.builders import (
     admitted,
+    answers,
     bed,
     bed_status,
     capacity_declared,
@@ -40,17 +41,7 @@ from tests.builders import (
 )
 
 RULES = load_rules()
-ANSWERS = TriageAnswers.model_validate(
-    {
-        "residence": "own_home",
-        "lives_alone": True,
-        "previous_care": "none",
-        "mobility": "with_aid",
-        "daily_living": "some_help",
-        "cognition": "intact",
-        "rehabilitation_potential": "good",
-    }
-)
+ANSWERS = answers(lives_alone=True, mobility="with_aid", daily_living="some_help")
 
 BEDS = ("B1", "B2", "B3", "B4")
 

@@ -23,6 +23,7 @@ from flowcentre.domain.triage import (
 )
 from tests.builders import (
     T0,
+    WELL,
     admitted,
     capacity_declared,
     discharged,
@@ -38,16 +39,7 @@ from tests.builders import (
 )
 
 RULES = load_rules()
-HOME: dict[str, Any] = {
-    "residence": "own_home",
-    "lives_alone": False,
-    "previous_care": "none",
-    "mobility": "independent",
-    "daily_living": "independent",
-    "cognition": "intact",
-    "rehabilitation_potential": "good",
-}
-NEEDS_HELP = {**HOME, "mobility": "one_to_assist"}
+NEEDS_HELP = {**WELL, "mobility": "one_to_assist"}
 LONDON = ZoneInfo("Europe/London")
 
 
@@ -123,8 +115,8 @@ def test_triage_allocates_the_proposed_pathway_and_sets_its_tasks() -> None:
 
 def test_an_override_needs_a_reason_and_keeps_the_proposal() -> None:
     with pytest.raises(OverrideRefused):
-        allocation(HOME, Pathway.BED_BASED_RECOVERY)
-    override = allocation(HOME, Pathway.BED_BASED_RECOVERY, "falls at home twice this month")
+        allocation(WELL, Pathway.BED_BASED_RECOVERY)
+    override = allocation(WELL, Pathway.BED_BASED_RECOVERY, "falls at home twice this month")
     assert override.proposed.pathway is Pathway.HOME
     assert override.pathway is Pathway.BED_BASED_RECOVERY
     assert override.tasks == RULES.tasks[Pathway.BED_BASED_RECOVERY]
@@ -140,7 +132,7 @@ def test_tasks_started_before_triage_are_kept_and_others_join_them() -> None:
         task_updated("S1", "transport", "started", 5),
         task_updated("S1", "family_informed", "done", 6),
         referred("S1", 10),
-        triaged("S1", 40, allocation(HOME)),
+        triaged("S1", 40, allocation(WELL)),
     )
     statuses = {task.task: task.status for task in spell.tasks}
     assert statuses == {
@@ -155,7 +147,7 @@ def test_a_change_of_pathway_changes_the_tasks_but_keeps_what_was_done() -> None
         referred("S1", 10),
         triaged("S1", 40, allocation(NEEDS_HELP)),
         task_updated("S1", "equipment", "done", 50),
-        triaged("S1", 90, allocation(HOME)),
+        triaged("S1", 90, allocation(WELL)),
     )
     assert [task.task for task in spell.tasks] == [
         TaskKind.TRANSPORT,
@@ -169,7 +161,7 @@ def test_outstanding_tasks_are_flagged_on_the_expected_day() -> None:
     spell = spell_after(
         event("SpellUpdated", {"spell_id": "S1", "expected_discharge_date": "2026-11-04"}, 1),
         referred("S1", 10),
-        triaged("S1", 40, allocation(HOME)),
+        triaged("S1", 40, allocation(WELL)),
         task_updated("S1", "transport", "done", 50),
     )
     assert clocks.flagged_tasks(spell, date(2026, 11, 3)) == []
@@ -231,7 +223,7 @@ def test_capacity_declared_late_does_not_undo_a_newer_declaration() -> None:
 
 def test_referral_to_discharge_runs_until_the_discharge() -> None:
     spell = spell_after(
-        referred("S1", 60), triaged("S1", 90, allocation(HOME)), discharged("S1", 60 + 23 * 60)
+        referred("S1", 60), triaged("S1", 90, allocation(WELL)), discharged("S1", 60 + 23 * 60)
     )
     assert spell.referrals[0].discharged is not None
     clock = clocks.referral_to_discharge(spell.referrals[0], at(10_000))
@@ -282,7 +274,7 @@ def test_a_change_of_pathway_splits_the_queue_wait() -> None:
     spell = spell_after(
         referred("S1", 10),
         triaged("S1", 20, allocation(NEEDS_HELP)),
-        triaged("S1", 80, allocation(HOME)),
+        triaged("S1", 80, allocation(WELL)),
         discharged("S1", 200),
     )
     waits = [
@@ -298,7 +290,7 @@ def test_a_change_of_pathway_splits_the_queue_wait() -> None:
 def test_discharges_per_day_count_the_share_before_local_midday() -> None:
     # T0 is 08:00 UTC on 2 November, when London keeps GMT.
     morning = spell_after(
-        referred("S1", 0), triaged("S1", 5, allocation(HOME)), discharged("S1", 200)
+        referred("S1", 0), triaged("S1", 5, allocation(WELL)), discharged("S1", 200)
     )
     afternoon = fold(
         [admitted("S2", "B2", 0), discharged("S2", 300, destination="care_home")]

@@ -11,27 +11,12 @@ from flowcentre.domain.triage import (
     OverrideRefused,
     Pathway,
     RulesInvalid,
-    TriageAnswers,
     allocate,
     load_rules,
 )
+from tests.builders import answers
 
 RULES = load_rules()
-
-#: A patient who can go home as they came: every answer the least needy.
-WELL: dict[str, Any] = {
-    "residence": "own_home",
-    "lives_alone": False,
-    "previous_care": "none",
-    "mobility": "independent",
-    "daily_living": "independent",
-    "cognition": "intact",
-    "rehabilitation_potential": "good",
-}
-
-
-def answers(**changes: Any) -> TriageAnswers:
-    return TriageAnswers.model_validate({**WELL, **changes})
 
 
 @pytest.mark.parametrize(

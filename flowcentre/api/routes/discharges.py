@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from flowcentre.api.audited import SOURCE_SYSTEM, Shown, record_read, shown_to
@@ -114,45 +114,67 @@ class Accepted(EventAccepted):
     id: str
 
 
-@dataclass(frozen=True, slots=True)
-class _Patient:
-    spell: Spell
-    ward_id: str
-    organisation: str | None
-
-
-async def _patient(
+async def _patient_in_hospital(
     spell_id: str, reads: LiveReads, principal: Principal, policy: AccessPolicy
-) -> _Patient:
+) -> Spell:
     spell = await reads.spell(spell_id)
     location = spell.location if spell else None
     if spell is None or location is None or not spell.in_hospital:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"spell {spell_id!r}: not in hospital")
     require(principal, policy, Permission.PLAN_DISCHARGE, location.ward_id)
-    return _Patient(spell, location.ward_id, await reads.ward_organisation(location.ward_id))
+    return spell
 
 
-async def _publish(
-    patient: _Patient,
-    principal: Principal,
-    publisher: EventPublisher,
-    kind: Callable[..., EventBase],
-    payload: Any,
-) -> str:
-    now = datetime.now(UTC)
-    latest = patient.spell.events[-1].occurred_at if patient.spell.events else now
-    # Staff act on the spell as they saw it, so the change comes after what they saw even
-    # when the feed's clock runs ahead of this server's.
-    event = kind(
-        event_id=str(uuid.uuid4()),
-        occurred_at=max(now, latest + timedelta(milliseconds=1)),
-        recorded_at=now,
-        source=Source(system=SOURCE_SYSTEM, organisation=patient.organisation or "unknown"),
-        caused_by=principal.actor,
-        payload=payload,
-    )
-    await publisher.publish_async([event])
-    return event.event_id
+async def _planned(
+    spell_id: SpellId, reads: ReadsDep, principal: PrincipalDep, policy: PolicyDep
+) -> Spell:
+    return await _patient_in_hospital(spell_id, reads, principal, policy)
+
+
+PlannedDep = Annotated[Spell, Depends(_planned)]
+
+
+@dataclass(frozen=True, slots=True)
+class _PlanChange:
+    """One change to a patient's plan by the signed-in account: the spell as it stands,
+    and the event that records the change."""
+
+    spell: Spell
+    principal: Principal
+    publisher: EventPublisher
+    organisation: str
+
+    async def publish(self, kind: Callable[..., EventBase], payload: Any) -> EventAccepted:
+        now = datetime.now(UTC)
+        latest = self.spell.events[-1].occurred_at if self.spell.events else now
+        # Staff act on the spell as they saw it, so the change comes after what they saw
+        # even when the feed's clock runs ahead of this server's.
+        event = kind(
+            event_id=str(uuid.uuid4()),
+            occurred_at=max(now, latest + timedelta(milliseconds=1)),
+            recorded_at=now,
+            source=Source(system=SOURCE_SYSTEM, organisation=self.organisation),
+            caused_by=self.principal.actor,
+            payload=payload,
+        )
+        await self.publisher.publish_async([event])
+        return EventAccepted(event_id=event.event_id)
+
+
+async def _plan_change(
+    spell_id: SpellId,
+    reads: ReadsDep,
+    publisher: PublisherDep,
+    principal: WriterDep,
+    policy: PolicyDep,
+) -> _PlanChange:
+    spell = await _patient_in_hospital(spell_id, reads, principal, policy)
+    ward_id = spell.location.ward_id if spell.location else ""
+    organisation = await reads.ward_organisation(ward_id) or "unknown"
+    return _PlanChange(spell, principal, publisher, organisation)
+
+
+ChangeDep = Annotated[_PlanChange, Depends(_plan_change)]
 
 
 def _conflict(message: str) -> HTTPException:
@@ -276,16 +298,15 @@ async def daily(
 
 @router.get("/{spell_id}", summary="One patient's discharge plan, with its clocks")
 async def read_plan(
-    spell_id: SpellId,
+    spell: PlannedDep,
     reads: ReadsDep,
     audit: AuditDep,
     principal: PrincipalDep,
-    policy: PolicyDep,
     planning: PlanningDep,
 ) -> JSON:
-    patient = await _patient(spell_id, reads, principal, policy)
-    items, shown = await _listed([patient.spell], principal, reads, planning)
-    await record_read(audit, principal, "GET /api/v1/discharges/{spell_id}", spell_id, shown)
+    items, shown = await _listed([spell], principal, reads, planning)
+    view = "GET /api/v1/discharges/{spell_id}"
+    await record_read(audit, principal, view, spell.spell_id, shown)
     return items[0]
 
 
@@ -295,22 +316,11 @@ async def read_plan(
     responses=CHANGE_RESPONSES,
     summary="Set the expected discharge date or the clinical criteria for discharge",
 )
-async def change_readiness(
-    spell_id: SpellId,
-    change: ReadinessChange,
-    reads: ReadsDep,
-    publisher: PublisherDep,
-    principal: WriterDep,
-    policy: PolicyDep,
-) -> EventAccepted:
-    patient = await _patient(spell_id, reads, principal, policy)
+async def change_readiness(change: ReadinessChange, plan: ChangeDep) -> EventAccepted:
     sent = change.model_dump(exclude_unset=True)
     if not sent:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "send a field to change")
-    payload = SpellUpdate(spell_id=spell_id, **sent)
-    return EventAccepted(
-        event_id=await _publish(patient, principal, publisher, SpellUpdated, payload)
-    )
+    return await plan.publish(SpellUpdated, SpellUpdate(spell_id=plan.spell.spell_id, **sent))
 
 
 @router.post(
@@ -320,28 +330,22 @@ async def change_readiness(
     summary="Record today's review of the criteria to reside",
 )
 async def review_criteria(
-    spell_id: SpellId,
-    review: ResideReviewRequest,
-    reads: ReadsDep,
-    publisher: PublisherDep,
-    principal: WriterDep,
-    policy: PolicyDep,
-    planning: PlanningDep,
+    review: ResideReviewRequest, plan: ChangeDep, planning: PlanningDep
 ) -> EventAccepted:
-    patient = await _patient(spell_id, reads, principal, policy)
-    reasons = planning.delay_reasons.reasons
-    if review.delay_reason is not None and review.delay_reason not in reasons:
+    if (
+        review.delay_reason is not None
+        and review.delay_reason not in planning.delay_reasons.reasons
+    ):
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"delay_reason: {review.delay_reason!r} is not a configured delay reason"
             f" (GET /api/v1/discharges/delay-reasons lists them)",
         )
     try:
-        payload = ResideReview(spell_id=spell_id, **review.model_dump())
+        payload = ResideReview(spell_id=plan.spell.spell_id, **review.model_dump())
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
-    kind = CriteriaToResideReviewed
-    return EventAccepted(event_id=await _publish(patient, principal, publisher, kind, payload))
+    return await plan.publish(CriteriaToResideReviewed, payload)
 
 
 @router.post(
@@ -350,21 +354,13 @@ async def review_criteria(
     responses=CHANGE_RESPONSES,
     summary="Refer the patient to the flow centre",
 )
-async def refer(
-    spell_id: SpellId,
-    referral: ReferralRequest,
-    reads: ReadsDep,
-    publisher: PublisherDep,
-    principal: WriterDep,
-    policy: PolicyDep,
-) -> Accepted:
-    patient = await _patient(spell_id, reads, principal, policy)
-    if (open_referral := patient.spell.referral) is not None and open_referral.open:
+async def refer(referral: ReferralRequest, plan: ChangeDep) -> Accepted:
+    if (open_referral := plan.spell.referral) is not None and open_referral.open:
         raise _conflict(f"the patient is already referred ({open_referral.referral_id})")
     referral_id = str(uuid.uuid4())
-    payload = Referral(spell_id=spell_id, referral_id=referral_id, note=referral.note)
-    event_id = await _publish(patient, principal, publisher, PatientReferred, payload)
-    return Accepted(event_id=event_id, id=referral_id)
+    payload = Referral(spell_id=plan.spell.spell_id, referral_id=referral_id, note=referral.note)
+    accepted = await plan.publish(PatientReferred, payload)
+    return Accepted(event_id=accepted.event_id, id=referral_id)
 
 
 @router.post(
@@ -373,20 +369,12 @@ async def refer(
     responses=CHANGE_RESPONSES,
     summary="Cancel the referral, saying why",
 )
-async def cancel_referral(
-    spell_id: SpellId,
-    referral_id: str,
-    body: Reason,
-    reads: ReadsDep,
-    publisher: PublisherDep,
-    principal: WriterDep,
-    policy: PolicyDep,
-) -> EventAccepted:
-    patient = await _patient(spell_id, reads, principal, policy)
-    _open_referral(patient.spell, referral_id)
-    payload = ReferralCancellation(spell_id=spell_id, referral_id=referral_id, reason=body.reason)
-    kind = ReferralCancelled
-    return EventAccepted(event_id=await _publish(patient, principal, publisher, kind, payload))
+async def cancel_referral(referral_id: str, body: Reason, plan: ChangeDep) -> EventAccepted:
+    _open_referral(plan.spell, referral_id)
+    payload = ReferralCancellation(
+        spell_id=plan.spell.spell_id, referral_id=referral_id, reason=body.reason
+    )
+    return await plan.publish(ReferralCancelled, payload)
 
 
 @router.post(
@@ -396,27 +384,23 @@ async def cancel_referral(
     summary="Record triage and allocate the pathway (the proposal's, or another with a reason)",
 )
 async def record_triage(
-    spell_id: SpellId,
-    referral_id: str,
-    body: TriageRequest,
-    reads: ReadsDep,
-    publisher: PublisherDep,
-    principal: WriterDep,
-    policy: PolicyDep,
-    planning: PlanningDep,
+    referral_id: str, body: TriageRequest, plan: ChangeDep, planning: PlanningDep
 ) -> EventAccepted:
-    patient = await _patient(spell_id, reads, principal, policy)
-    _open_referral(patient.spell, referral_id)
+    _open_referral(plan.spell, referral_id)
     try:
         payload = triage(
-            planning.rules, spell_id, referral_id, body.answers, body.pathway, body.override_reason
+            planning.rules,
+            plan.spell.spell_id,
+            referral_id,
+            body.answers,
+            body.pathway,
+            body.override_reason,
         )
     except OverrideRefused as error:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, f"override_reason: {error}"
         ) from None
-    kind = PatientTriaged
-    return EventAccepted(event_id=await _publish(patient, principal, publisher, kind, payload))
+    return await plan.publish(PatientTriaged, payload)
 
 
 @router.put(
@@ -425,19 +409,9 @@ async def record_triage(
     responses=CHANGE_RESPONSES,
     summary="Update a discharge task: started, done, not needed, and when it is for",
 )
-async def update_task(
-    spell_id: SpellId,
-    task: TaskKind,
-    body: TaskRequest,
-    reads: ReadsDep,
-    publisher: PublisherDep,
-    principal: WriterDep,
-    policy: PolicyDep,
-) -> EventAccepted:
-    patient = await _patient(spell_id, reads, principal, policy)
-    payload = TaskUpdate(spell_id=spell_id, task=task, **body.model_dump())
-    kind = DischargeTaskUpdated
-    return EventAccepted(event_id=await _publish(patient, principal, publisher, kind, payload))
+async def update_task(task: TaskKind, body: TaskRequest, plan: ChangeDep) -> EventAccepted:
+    payload = TaskUpdate(spell_id=plan.spell.spell_id, task=task, **body.model_dump())
+    return await plan.publish(DischargeTaskUpdated, payload)
 
 
 @router.post(
@@ -447,15 +421,8 @@ async def update_task(
     summary="Reserve a slot or bed of community capacity for the patient",
 )
 async def reserve(
-    spell_id: SpellId,
-    body: ReservationRequest,
-    reads: ReadsDep,
-    publisher: PublisherDep,
-    principal: WriterDep,
-    policy: PolicyDep,
-    planning: PlanningDep,
+    body: ReservationRequest, plan: ChangeDep, reads: ReadsDep, planning: PlanningDep
 ) -> Accepted:
-    patient = await _patient(spell_id, reads, principal, policy)
     now = datetime.now(UTC)
     pool = await reads.capacity_pool(body.capacity.key)
     if pool is None or pool.declared is None:
@@ -469,13 +436,13 @@ async def reserve(
         )
     reservation_id = str(uuid.uuid4())
     payload = Reservation(
-        spell_id=spell_id,
+        spell_id=plan.spell.spell_id,
         reservation_id=reservation_id,
         capacity=body.capacity,
         expires_at=expires_at,
     )
-    event_id = await _publish(patient, principal, publisher, CapacityReserved, payload)
-    return Accepted(event_id=event_id, id=reservation_id)
+    accepted = await plan.publish(CapacityReserved, payload)
+    return Accepted(event_id=accepted.event_id, id=reservation_id)
 
 
 @router.post(
@@ -484,21 +451,11 @@ async def reserve(
     responses=CHANGE_RESPONSES,
     summary="Release a reservation, saying why",
 )
-async def release(
-    spell_id: SpellId,
-    reservation_id: str,
-    body: Reason,
-    reads: ReadsDep,
-    publisher: PublisherDep,
-    principal: WriterDep,
-    policy: PolicyDep,
-) -> EventAccepted:
-    patient = await _patient(spell_id, reads, principal, policy)
-    held = [r for r in patient.spell.reservations if r.reservation_id == reservation_id]
+async def release(reservation_id: str, body: Reason, plan: ChangeDep) -> EventAccepted:
+    held = [r for r in plan.spell.reservations if r.reservation_id == reservation_id]
     if not held or held[0].released is not None or held[0].used is not None:
         raise _conflict(f"reservation {reservation_id!r} is not held for the patient")
     payload = ReservationRelease(
-        spell_id=spell_id, reservation_id=reservation_id, reason=body.reason
+        spell_id=plan.spell.spell_id, reservation_id=reservation_id, reason=body.reason
     )
-    kind = ReservationReleased
-    return EventAccepted(event_id=await _publish(patient, principal, publisher, kind, payload))
+    return await plan.publish(ReservationReleased, payload)
