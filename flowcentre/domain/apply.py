@@ -274,7 +274,11 @@ def _apply_to_spell(event: SpellEvent, spell_id: str, state: State, change: Chan
 def _(event: BedsSwapped, state: State) -> Change:
     change = Change()
     _apply_to_spell(event, event.payload.spell_id, state, change)
-    partial = State(beds={**state.beds, **change.beds}, spells=state.spells)
+    partial = State(
+        beds={**state.beds, **change.beds},
+        spells=state.spells,
+        capacity={**state.capacity, **change.capacity},
+    )
     _apply_to_spell(event, event.payload.other_spell_id, partial, change)
     return change
 

@@ -142,11 +142,11 @@ def discharge_summary(spell: Spell, now: datetime, today: date) -> JSON:
     }
 
 
-def queue_order(spell: Spell) -> tuple[str, str]:
+def queue_order(spell: Spell) -> tuple[str, float]:
     """The flow centre's queue: by pathway (untriaged first), then oldest referral first."""
     referral = spell.referral
     pathway = referral.pathway if referral else None
-    since = referral.referred.at.isoformat() if referral else ""
+    since = referral.referred.at.timestamp() if referral else 0.0
     return (pathway.value if pathway else "", since)
 
 

@@ -355,15 +355,7 @@ def _(event: PatientReferred, state: _Fold) -> None:
     if state.referral_index(payload.referral_id) is not None:
         return
     stamp = Stamp.of(event)
-    # One referral is worked at a time: a new one replaces one still open.
-    state.referrals = [
-        known.model_copy(
-            update={"cancelled": stamp, "cancel_reason": f"replaced by {payload.referral_id}"}
-        )
-        if known.open
-        else known
-        for known in state.referrals
-    ]
+    _replace_open_referrals(state, stamp, payload.referral_id)
     state.referrals.append(
         ReferralRecord.model_construct(
             referral_id=payload.referral_id,
@@ -372,9 +364,21 @@ def _(event: PatientReferred, state: _Fold) -> None:
             cancelled=None,
             cancel_reason=None,
             allocations=(),
-            discharged=None,
+            # A referral the feed's earlier discharge overtook is closed by it; a
+            # cancelled discharge reopens it with the rest.
+            discharged=state.discharged,
         )
     )
+
+
+def _replace_open_referrals(state: _Fold, stamp: Stamp, referral_id: str) -> None:
+    """One referral is worked at a time: a new one replaces one still open."""
+    state.referrals = [
+        known.model_copy(update={"cancelled": stamp, "cancel_reason": f"replaced by {referral_id}"})
+        if known.open
+        else known
+        for known in state.referrals
+    ]
 
 
 @_step.register
@@ -395,7 +399,8 @@ def _(event: PatientTriaged, state: _Fold) -> None:
     index = state.referral_index(payload.referral_id)
     if index is None:
         # Triage without a referral on record: the flow centre took the patient on
-        # directly, and the referral starts with the triage.
+        # directly, and the referral starts with the triage, replacing one still open.
+        _replace_open_referrals(state, stamp, payload.referral_id)
         state.referrals.append(
             ReferralRecord.model_construct(
                 referral_id=payload.referral_id,
@@ -404,7 +409,7 @@ def _(event: PatientTriaged, state: _Fold) -> None:
                 cancelled=None,
                 cancel_reason=None,
                 allocations=(),
-                discharged=None,
+                discharged=state.discharged,
             )
         )
         index = len(state.referrals) - 1
@@ -434,13 +439,16 @@ def _(event: CapacityReserved, state: _Fold) -> None:
     payload = event.payload
     if any(held.reservation_id == payload.reservation_id for held in state.reservations):
         return
+    stamp = Stamp.of(event)
     state.reservations.append(
         ReservationRecord.model_construct(
             reservation_id=payload.reservation_id,
             capacity=payload.capacity,
-            reserved=Stamp.of(event),
+            reserved=stamp,
             expires_at=payload.expires_at,
-            released=None,
+            # A slot reserved for a patient no longer in hospital (the discharge reached
+            # the log first) holds nothing.
+            released=None if state.status is SpellStatus.ADMITTED else stamp,
             used=None,
         )
     )

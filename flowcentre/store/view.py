@@ -50,7 +50,7 @@ class LiveView(abc.ABC):
         """Apply the events not applied before, atomically, recording their positions."""
 
 
-def deltas_of(change: Change) -> list[dict[str, Any]]:
+def deltas_of(change: Change, before: State) -> list[dict[str, Any]]:
     """The board deltas a change produces: whole records, so applying one twice is safe."""
     deltas: list[dict[str, Any]] = []
     deltas.extend(
@@ -60,15 +60,31 @@ def deltas_of(change: Change) -> list[dict[str, Any]]:
     deltas.extend({"kind": "site", "site": board.site_view(site)} for site in change.sites.values())
     deltas.extend({"kind": "ward", "ward": board.ward_view(ward)} for ward in change.wards.values())
     deltas.extend({"kind": "bed", "bed": board.bed_view(bed)} for bed in change.beds.values())
-    deltas.extend(
-        {"kind": "discharge", "discharge": discharge_lists.discharge_item(spell)}
-        for spell in change.spells.values()
-        if spell.location is not None
-    )
+    for spell in change.spells.values():
+        deltas.extend(_plan_deltas(before.spells.get(spell.spell_id), spell))
     deltas.extend(
         {"kind": "capacity", "capacity": discharge_lists.pool_view(pool)}
         for pool in change.capacity.values()
     )
+    return deltas
+
+
+def _plan_deltas(before: Spell | None, after: Spell) -> list[dict[str, Any]]:
+    """The plan as it is now, after a notice to the ward it left (if it moved or left
+    hospital), so a board of that ward alone learns the patient is off its list."""
+    was = before.location.ward_id if before and before.in_hospital and before.location else None
+    now = after.location.ward_id if after.location else None
+    deltas = []
+    if was is not None and was != now:
+        gone = {"spell_id": after.spell_id, "listed": False, "ward_id": was}
+        deltas.append(
+            {
+                "kind": "discharge",
+                "discharge": {**gone, "initials": None, "sharing_objection": False},
+            }
+        )
+    if now is not None and (after.in_hospital or was == now):
+        deltas.append({"kind": "discharge", "discharge": discharge_lists.discharge_item(after)})
     return deltas
 
 
@@ -167,9 +183,9 @@ class RedisView(LiveView):
             change = apply(state, positioned.event)
             if not change:
                 continue
+            deltas = deltas_of(change, state)
             state.absorb(change)
             total.absorb(change)
-            deltas = deltas_of(change)
             if not deltas:
                 continue
             entry = {

@@ -19,7 +19,7 @@ from flowcentre.runtime import ensure_topics
 from flowcentre.store.keyspace import Keyspace
 from flowcentre.store.reads import LiveReads
 from flowcentre.store.view import PositionedEvent, RedisView, ViewOvertaken, replace_view
-from tests.builders import admitted, bed, bed_status, discharged, transferred, ward
+from tests.builders import admitted, bed, bed_status, discharged, event, transferred, ward
 from tests.view_dump import dump_view
 
 TOPIC = "events"
@@ -183,3 +183,23 @@ async def apply_the_log(settings: Settings, view: RedisView) -> None:
             topic,
             [PositionedEvent(tp.partition, m.offset, decode_event(m.value)) for m in messages],
         )
+
+
+async def test_a_board_of_the_ward_a_patient_left_is_told_they_are_off_its_list(
+    redis_client: Redis,
+) -> None:
+    moved = [
+        *STORY[:3],
+        admitted("S2", "B1", 70),
+        transferred("S2", None, 200, ward_id="W2"),
+        event("AdmissionCancelled", {"spell_id": "S2"}, 210),
+    ]
+    await RedisView(redis_client).apply(TOPIC, positioned(moved))
+    entries = await LiveReads(redis_client).deltas_after("0-0")
+    plans = [
+        (d["discharge"]["ward_id"], d["discharge"]["listed"])
+        for _, entry in entries[-2:]
+        for d in entry["deltas"]
+        if d["kind"] == "discharge"
+    ]
+    assert plans == [("W1", False), ("W2", True), ("W2", False)]

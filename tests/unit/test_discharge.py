@@ -308,3 +308,18 @@ def test_a_late_discharge_is_counted_on_the_local_day() -> None:
     spell = spell_after(discharged("S1", (summer - T0).total_seconds() / 60))
     (day,) = clocks.discharges_per_day([spell], LONDON)
     assert day.day == date(2027, 7, 1)
+
+
+def test_a_referral_the_discharge_overtook_is_closed_by_it_and_holds_nothing() -> None:
+    spell = spell_after(discharged("S1", 60), referred("S1", 70), reserved("S1", 75))
+    assert spell.referral is not None
+    assert not spell.referral.open
+    assert not spell.reservations[0].holds_at(at(80))
+
+
+def test_a_triage_naming_a_new_referral_replaces_the_open_one() -> None:
+    spell = spell_after(
+        referred("S1", 10),
+        triaged("S1", 40, triage(RULES, "S1", "RX", TriageAnswers.model_validate(WELL))),
+    )
+    assert [r.referral_id for r in spell.referrals if r.open] == ["RX"]
