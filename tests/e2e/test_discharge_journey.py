@@ -5,12 +5,14 @@ REST API and on the whiteboard socket."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from flowcentre.api.whiteboard import frame_messages
@@ -34,6 +36,13 @@ ANSWERS = {
     "rehabilitation_potential": "good",
 }
 JSON = dict[str, Any]
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The suite's settings with Redis keys of this test's own: the shared server is not
+    emptied between tests, and other tests use this ward's and bed's ids."""
+    return settings.model_copy(update={"redis_prefix": f"journey-{uuid.uuid4().hex[:12]}"})
 
 
 def minutes_from_t0(moment: datetime) -> float:
