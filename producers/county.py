@@ -15,7 +15,14 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flowcentre.domain.contract import Identifier
-from flowcentre.domain.events import DischargeDestination, OrganisationKind, Sex, SiteKind, WardSex
+from flowcentre.domain.events import (
+    DischargeDestination,
+    OrganisationKind,
+    Service,
+    Sex,
+    SiteKind,
+    WardSex,
+)
 
 COUNTY_FILE = Path(__file__).with_name("county.json")
 
@@ -146,14 +153,17 @@ class Elective(Spec):
 
 
 class Pathway(Spec):
-    """An NHS discharge pathway: its planning share, where it ends and how long the
-    support takes to arrange once the patient is medically optimised."""
+    """An NHS discharge pathway: its planning share, where it ends, the community or
+    social care capacity it takes, and how long the support takes to arrange: from when
+    the patient is medically optimised if the ward arranges it, from triage if the flow
+    centre does."""
 
     pathway: int = Field(ge=0, le=3)
     share: Share
     destination: DischargeDestination
     detail: str = Field(max_length=200)
     wait_days: Skewed
+    service: Service | None = Field(default=None, description="None on pathway 0.")
 
 
 class Discharges(Spec):
@@ -204,6 +214,48 @@ class WardEvents(Spec):
     review_every_days: int = Field(ge=1)
 
 
+class Capacity(Spec):
+    """A service the community trust or the council offers in each area, declared every
+    morning: starts of care or vacancies for the next day, community hospital beds free
+    that day."""
+
+    service: Service
+    organisation: Identifier
+    per_day: dict[Identifier, float] | None = Field(
+        default=None,
+        description="Median offered a weekday, by area. None for community hospital "
+        "beds: the trust declares the beds its wards in the area have free.",
+    )
+    sigma: float = Field(default=0.0, ge=0, description="Spread from day to day (lognormal).")
+    weekend_factor: Share = 1.0
+
+
+class DischargePlanning(Spec):
+    referral_after_days: float = Field(
+        gt=0, description="Emergency stays this long or longer may be referred."
+    )
+    referral_share: Share
+    referral_lead_hours: Skewed = Field(
+        description="How long before the patient is medically optimised the ward refers."
+    )
+    referral_cancelled_share: Share
+    triage_hours: Skewed
+    flow_centre_hours: tuple[Hour, Hour] = Field(description="When triage is done, local.")
+    override_share: Share
+    late_task_share: Share = Field(description="Tasks left until hours before the discharge.")
+    release_share: Share = Field(description="Reservations released before the discharge.")
+    last_reservation_hour: Hour = Field(
+        description="After this hour a start is no longer reserved for the same day."
+    )
+    short_day_share: Share = Field(description="Pool-days a provider is short of staff.")
+    short_day_factor: Share
+    catchments: dict[str, dict[Identifier, Share]] = Field(
+        description="By acute site, the areas its patients live in."
+    )
+    community_areas: dict[str, Identifier] = Field(description="The area of each community site.")
+    capacity: tuple[Capacity, ...] = Field(min_length=1)
+
+
 class Traffic(Spec):
     emergency: Emergency
     elective: Elective
@@ -213,6 +265,7 @@ class Traffic(Spec):
     housekeeping: Housekeeping
     corrections: Corrections
     ward_events: WardEvents
+    discharge_planning: DischargePlanning
 
 
 # The county -----------------------------------------------------------------------------
@@ -300,7 +353,50 @@ class County(Spec):
         )
         if not any(ward.role is WardRole.COMMUNITY for site in self.sites for ward in site.wards):
             raise ValueError("the county needs at least one community ward")
+        _check_discharge_planning(self)
         return self
+
+
+def _check_discharge_planning(county: County) -> None:
+    """Every acute site has a catchment and every community hospital an area; every
+    pathway that needs support names a service some provider declares in every area."""
+    planning = county.traffic.discharge_planning
+    roles = {site.id: {ward.role for ward in site.wards} for site in county.sites}
+    acute = {site for site, kinds in roles.items() if WardRole.COMMUNITY not in kinds}
+    community = set(roles) - acute
+    if set(planning.catchments) != acute:
+        raise ValueError(f"discharge planning: catchments must name the sites {sorted(acute)}")
+    if set(planning.community_areas) != community:
+        raise ValueError(f"discharge planning: community_areas must name {sorted(community)}")
+    for site, catchment in planning.catchments.items():
+        _shares_sum_to_one(f"catchment of {site}", list(catchment.values()))
+    areas = {area for shares in planning.catchments.values() for area in shares}
+    without_beds = areas - set(planning.community_areas.values())
+    if without_beds:
+        raise ValueError(f"discharge planning: no community hospital in {sorted(without_beds)}")
+    declared = {capacity.service: capacity for capacity in planning.capacity}
+    if len(declared) != len(planning.capacity):
+        raise ValueError("discharge planning: a service is declared twice")
+    organisations = {org.id for org in county.organisations}
+    for offered, capacity in declared.items():
+        if capacity.organisation not in organisations:
+            raise ValueError(f"capacity {offered}: unknown organisation {capacity.organisation}")
+        from_beds = offered is Service.COMMUNITY_HOSPITAL_BED
+        if from_beds != (capacity.per_day is None):
+            raise ValueError(f"capacity {offered}: per_day is for all but community beds")
+        if capacity.per_day is not None and set(capacity.per_day) != areas:
+            raise ValueError(f"capacity {offered}: per_day must name the areas {sorted(areas)}")
+    for pathway in county.traffic.pathways:
+        service = pathway.service
+        if (service is None) != (pathway.pathway == 0):
+            raise ValueError(f"{pathway.detail}: only pathway 0 needs no service")
+        if service is not None and service.pathway.value != str(pathway.pathway):
+            raise ValueError(f"{pathway.detail}: {service} is not a pathway {pathway.pathway} one")
+        if service is not None and service not in declared:
+            raise ValueError(f"{pathway.detail}: no provider declares {service}")
+        moves = pathway.destination is DischargeDestination.COMMUNITY_HOSPITAL
+        if moves != (service is Service.COMMUNITY_HOSPITAL_BED):
+            raise ValueError(f"{pathway.detail}: community hospital beds are for the move there")
 
 
 def _expand(ward_id: str, ward: WardSpec) -> tuple[BedPlace, ...]:

@@ -4,10 +4,13 @@ It yields the county's registry first, then its traffic in event-time order, for
 emergency and elective admissions, moves from the assessment units to base wards,
 discharges on the NHS pathways (pathway 2 continuing as an admission to a community
 hospital), expected discharge dates, leave, bed swaps, housekeeping, bed closures, and
-the corrections real feeds carry. It keeps its own picture of who is in which bed, so
-it never admits into a bed that is occupied, dirty, closed or held, and the core folds
-its history without a conflict. The same county, start and seed give the same events,
-ids and all; nothing depends on the wall clock or on Python's string hashing.
+the corrections real feeds carry; and with them the discharge planning of
+``producers.discharge_planning``: referrals to the flow centre, triage, discharge tasks,
+community capacity and its reservations, and criteria to reside reviews. It keeps its
+own picture of who is in which bed, so it never admits into a bed that is occupied,
+dirty, closed or held, and the core folds its history without a conflict. The same
+county, start and seed give the same events, ids and all; nothing depends on the wall
+clock or on Python's string hashing.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import hashlib
 import heapq
 import math
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
@@ -69,10 +72,12 @@ from producers.county import (
     ElectiveCase,
     EmergencyCase,
     OrganisationSpec,
+    Pathway,
     Skewed,
     Ward,
     WardRole,
 )
+from producers.discharge_planning import DischargePlan, DischargePlanning
 
 MINUTE = 60
 HOUR = 60 * MINUTE
@@ -317,6 +322,10 @@ class _Spell:
     active: bool = True
     busy: bool = False
     on_leave: bool = False
+    # The pathway planned at admission; a community hospital's own spells have none.
+    pathway: Pathway | None = None
+    # The flow centre's plan, from the referral on.
+    plan: DischargePlan | None = None
 
 
 # The simulation -------------------------------------------------------------------------
@@ -398,7 +407,8 @@ class _Simulation:
         self._community_weights = list(
             accumulate(d.share for d in self.traffic.community.destinations)
         )
-        self._later(0, lambda: self._new_day(self._local(self.now).date()))
+        self.planning = DischargePlanning(self, county)
+        self._later(0, lambda: self._new_day(self.local(self.now).date()))
 
     # Setting up -------------------------------------------------------------------------
 
@@ -462,38 +472,38 @@ class _Simulation:
                 self._emitted.clear()
 
     def _later(self, delay: float, action: Callable[[], None]) -> None:
-        self._at(self.now + max(0, int(delay)), action)
+        self.at(self.now + max(0, int(delay)), action)
 
-    def _at(self, moment: int, action: Callable[[], None]) -> None:
+    def at(self, moment: int, action: Callable[[], None]) -> None:
         self._sequence += 1
         heapq.heappush(self._queue, (max(moment, self.now), self._sequence, action))
 
-    def _local(self, moment: int) -> datetime:
+    def local(self, moment: int) -> datetime:
         return datetime.fromtimestamp(moment, self.zone)
 
-    def _local_moment(self, day: date, second_of_day: int) -> int:
+    def local_moment(self, day: date, second_of_day: int) -> int:
         hour, rest = divmod(second_of_day, HOUR)
         minute, second = divmod(rest, MINUTE)
         local = datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=self.zone)
         return int(local.timestamp())
 
-    def _today(self) -> date:
-        return self._local(self.now).date()
+    def today(self) -> date:
+        return self.local(self.now).date()
 
     # Drawing ----------------------------------------------------------------------------
 
-    def _skewed(self, quantity: Skewed) -> float:
+    def skewed(self, quantity: Skewed) -> float:
         return self.rng.lognormvariate(math.log(quantity.median), quantity.sigma)
 
     def _pick(self, items: Sequence[T], cumulative: Sequence[float]) -> T:
         return self.rng.choices(items, cum_weights=cumulative)[0]
 
-    def _chance(self, share: float) -> bool:
+    def chance(self, share: float) -> bool:
         return self.rng.random() < share
 
     # Emitting ---------------------------------------------------------------------------
 
-    def _envelope(self, source: Source, actor: Actor) -> _Envelope:
+    def envelope(self, source: Source, actor: Actor) -> _Envelope:
         self._event_count += 1
         if actor.kind is ActorKind.SYSTEM:
             # Feeds batch and queue: most messages land within a minute, a few much later.
@@ -510,25 +520,25 @@ class _Simulation:
             caused_by=actor,
         )
 
-    def _emit(self, event: EventBase) -> None:
+    def emit(self, event: EventBase) -> None:
         self._emitted.append(event)
 
     def _record(self, ward: _Ward, actor: Actor | None = None) -> _Envelope:
         """Envelope of a patient administration event, by the feed unless a ward role."""
         organisation = ward.organisation
-        return self._envelope(organisation.record, actor or organisation.feed)
+        return self.envelope(organisation.record, actor or organisation.feed)
 
     def _set_bed_status(
         self, bed: _Bed, status: BedStatus, reason: str | None, actor: Actor, source: Source
     ) -> None:
-        self._emit(
+        self.emit(
             BedStatusChanged(
-                **self._envelope(source, actor),
+                **self.envelope(source, actor),
                 payload=BedStatusChange(bed_id=bed.bed_id, status=status, reason=reason),
             )
         )
 
-    def _update_expected(
+    def update_expected(
         self, spell: _Spell, day: date, destination: DischargeDestination | None = None
     ) -> None:
         if day == spell.expected_discharge_date and destination is None:
@@ -544,7 +554,7 @@ class _Simulation:
                 expected_destination=destination,
             )
         ward = spell.bed.ward
-        self._emit(SpellUpdated(**self._record(ward, ward.discharge_coordinator), payload=update))
+        self.emit(SpellUpdated(**self._record(ward, ward.discharge_coordinator), payload=update))
 
     # People -----------------------------------------------------------------------------
 
@@ -563,7 +573,7 @@ class _Simulation:
         sex = sex or (Sex.FEMALE if rng.random() < 0.52 else Sex.MALE)
         low, high = age
         years = rng.triangular(low, high, low + 0.7 * (high - low))
-        birth = self._today() - timedelta(days=int(years * 365.25))
+        birth = self.today() - timedelta(days=int(years * 365.25))
         names = _FEMALE_NAMES if sex is Sex.FEMALE else _MALE_NAMES
         return _Person(
             nhs_number=self._nhs_number(),
@@ -620,8 +630,10 @@ class _Simulation:
                 choice = beds
         return self.rng.choice(choice) if choice else None
 
-    def _find_community_bed(self, sex: Sex) -> _Bed | None:
-        beds = [bed for ward in self.community_wards for bed in ward.free_beds(sex)]
+    def find_community_bed(self, sex: Sex, sites: Collection[str] | None = None) -> _Bed | None:
+        """A free community hospital bed, on one of ``sites`` if given."""
+        wards = [w for w in self.community_wards if sites is None or w.ward.site_id in sites]
+        beds = [bed for ward in wards for bed in ward.free_beds(sex)]
         return self.rng.choice(beds) if beds else None
 
     # The day's demand -------------------------------------------------------------------
@@ -639,17 +651,18 @@ class _Simulation:
         ]
         for rate, action in plans:
             for _ in range(_poisson(self.rng, rate)):
-                self._at_local(day, self.rng.randrange(9 * HOUR, 18 * HOUR), action)
-        self._at(self._local_moment(day + timedelta(days=1), 0), self._next_day)
+                self.at_local(day, self.rng.randrange(9 * HOUR, 18 * HOUR), action)
+        self.planning.new_day(day)
+        self.at(self.local_moment(day + timedelta(days=1), 0), self._next_day)
 
     def _next_day(self) -> None:
-        self._new_day(self._today())
+        self._new_day(self.today())
 
-    def _at_local(self, day: date, second_of_day: int, action: Callable[[], None]) -> None:
+    def at_local(self, day: date, second_of_day: int, action: Callable[[], None]) -> None:
         """Schedule for a local time of the day, unless the simulation began after it."""
-        moment = self._local_moment(day, second_of_day)
+        moment = self.local_moment(day, second_of_day)
         if moment > self.now:
-            self._at(moment, action)
+            self.at(moment, action)
 
     def _site(self, shares: dict[str, float]) -> str:
         return self.rng.choices(list(shares), weights=list(shares.values()))[0]
@@ -662,17 +675,17 @@ class _Simulation:
             case = self._pick(emergency.cases, self._case_weights)
             site_id = self._site(case.sites or emergency.sites)
             second_of_day = hour * HOUR + self.rng.randrange(HOUR)
-            self._at_local(day, second_of_day, self._arrival(case, site_id))
+            self.at_local(day, second_of_day, self._arrival(case, site_id))
 
     def _plan_electives(self, day: date) -> None:
         elective = self.traffic.elective
         first, last = elective.arrival_hours
-        give_up = self._local_moment(day, elective.give_up_hour * HOUR)
+        give_up = self.local_moment(day, elective.give_up_hour * HOUR)
         for _ in range(_poisson(self.rng, elective.per_weekday)):
             case = self._pick(elective.cases, self._elective_weights)
             site_id = self._site(elective.sites)
             second_of_day = self.rng.randrange(first * HOUR, last * HOUR)
-            self._at_local(day, second_of_day, self._elective_arrival(case, site_id, give_up))
+            self.at_local(day, second_of_day, self._elective_arrival(case, site_id, give_up))
 
     # Admissions -------------------------------------------------------------------------
 
@@ -685,7 +698,7 @@ class _Simulation:
 
     def _emergency_person(self, case: EmergencyCase) -> _Person:
         pool = self._readmissions
-        if pool and self._chance(self.traffic.emergency.readmission_share):
+        if pool and self.chance(self.traffic.emergency.readmission_share):
             index = self.rng.randrange(len(pool))
             pool[index], pool[-1] = pool[-1], pool[index]
             return pool.pop()
@@ -711,16 +724,16 @@ class _Simulation:
                 _PLACEMENT_RETRY, lambda: self._place_emergency(case, site_id, person, since)
             )
             return
-        short = self._chance(case.short_stay_share)
-        days = self._skewed(self.traffic.emergency.short_stay_days if short else case.stay_days)
+        short = self.chance(case.short_stay_share)
+        days = self.skewed(self.traffic.emergency.short_stay_days if short else case.stay_days)
         spell = self._admit(person, bed, case.wards, days, None)
         if spell is None:
             return
         self._later(self.rng.randrange(6 * HOUR, 14 * HOUR), lambda: self._post_take(spell))
         if bed.ward.role is WardRole.ASSESSMENT:
-            stay = self._skewed(self.traffic.emergency.assessment_hours) * HOUR
+            stay = self.skewed(self.traffic.emergency.assessment_hours) * HOUR
             self._later(stay, lambda: self._move_on(spell))
-        if days >= 3 and self._chance(self.traffic.ward_events.acute_leave_share):
+        if days >= 3 and self.chance(self.traffic.ward_events.acute_leave_share):
             self._later(days * DAY * self.rng.uniform(0.3, 0.7), lambda: self._go_on_leave(spell))
 
     def _elective_arrival(
@@ -736,8 +749,8 @@ class _Simulation:
                 if self.now + _PLACEMENT_RETRY < give_up:
                     self._later(_PLACEMENT_RETRY, arrive)
                 return
-            days = self._skewed(case.stay_days)
-            planned = self._local(self.now + int(case.stay_days.median * DAY)).date()
+            days = self.skewed(case.stay_days)
+            planned = self.local(self.now + int(case.stay_days.median * DAY)).date()
             # Pre-operative assessment arranges any support before the admission.
             self._admit(person, bed, case.wards, days, expected=planned, prepared=True)
 
@@ -769,12 +782,13 @@ class _Simulation:
             destination=pathway.destination,
             detail=pathway.detail,
             wait=None if prepared else pathway.wait_days,
+            pathway=pathway,
             bed=bed,
             admitted_at=self.now,
             expected_discharge_date=expected,
         )
         bed.occupy(spell)
-        self._emit(
+        self.emit(
             PatientAdmitted(
                 **self._record(ward),
                 payload=Admission(
@@ -786,19 +800,21 @@ class _Simulation:
                 ),
             )
         )
-        if self._chance(self.traffic.corrections.cancelled_admission_share):
+        if self.chance(self.traffic.corrections.cancelled_admission_share):
             spell.busy = True
             self._later(self.rng.randrange(10 * MINUTE, 90 * MINUTE), lambda: self._undo(spell))
             return None
         spell.optimised_at = self.now + int(days * DAY)
-        self._at(spell.optimised_at, lambda: self._optimised(spell))
+        self.at(spell.optimised_at, lambda: self._optimised(spell))
         self._schedule_review(spell)
+        if not prepared:
+            self.planning.admitted(spell, pathway)
         return spell
 
     def _undo(self, spell: _Spell) -> None:
         """The admission was a mistake (the patient went home from the department): the
         bed was never really used, so it needs no clean."""
-        self._emit(
+        self.emit(
             AdmissionCancelled(
                 **self._record(spell.bed.ward), payload=SpellRef(spell_id=spell.spell_id)
             )
@@ -809,7 +825,7 @@ class _Simulation:
     def _step_up(self) -> None:
         """A GP asks for a community bed for someone at home; without one they stay home."""
         person = self._person((70, 100))
-        bed = self._find_community_bed(person.sex)
+        bed = self.find_community_bed(person.sex)
         if bed is not None:
             self._admit_to_community(person, bed)
 
@@ -818,7 +834,7 @@ class _Simulation:
         organisation = ward.organisation
         community = self.traffic.community
         where = self._pick(community.destinations, self._community_weights)
-        days = self._skewed(community.stay_days)
+        days = self.skewed(community.stay_days)
         spell = _Spell(
             spell_id=self._spell_id(organisation),
             person=person,
@@ -832,13 +848,13 @@ class _Simulation:
             bed=bed,
             admitted_at=self.now,
             optimised_at=self.now + int(days * DAY),
-            expected_discharge_date=self._local(
+            expected_discharge_date=self.local(
                 self.now + int(community.stay_days.median * DAY)
             ).date(),
         )
         bed.hold(None)
         bed.occupy(spell)
-        self._emit(
+        self.emit(
             PatientAdmitted(
                 **self._record(ward),
                 payload=Admission(
@@ -850,9 +866,9 @@ class _Simulation:
                 ),
             )
         )
-        self._at(spell.optimised_at, lambda: self._optimised(spell))
+        self.at(spell.optimised_at, lambda: self._optimised(spell))
         self._schedule_review(spell)
-        if days >= 5 and self._chance(community.leave_share):
+        if days >= 5 and self.chance(community.leave_share):
             self._later(days * DAY * self.rng.uniform(0.4, 0.8), lambda: self._go_on_leave(spell))
 
     # Reviews and expected discharge dates -----------------------------------------------
@@ -861,16 +877,16 @@ class _Simulation:
         """What the ward would write as the expected date: the planned discharge once
         known, before that a clinician's guess at the rest of the stay."""
         if spell.discharge_at is not None:
-            return self._local(spell.discharge_at).date()
+            return self.local(spell.discharge_at).date()
         remaining = max(0, spell.optimised_at - self.now) * self.rng.lognormvariate(0, 0.35)
         if spell.wait is not None:
             remaining += spell.wait.median * DAY
-        return max(self._today(), self._local(self.now + int(remaining)).date())
+        return max(self.today(), self.local(self.now + int(remaining)).date())
 
     def _post_take(self, spell: _Spell) -> None:
         """The senior review after admission sets the first expected discharge date."""
         if spell.active and spell.discharge_at is None:
-            self._update_expected(spell, self._estimate(spell))
+            self.update_expected(spell, self._estimate(spell))
 
     def _schedule_review(self, spell: _Spell) -> None:
         every = self.traffic.ward_events.review_every_days * DAY
@@ -882,8 +898,8 @@ class _Simulation:
             return
         estimate = self._estimate(spell)
         expected = spell.expected_discharge_date
-        if expected is None or expected < self._today() or self._chance(0.3):
-            self._update_expected(spell, estimate)
+        if expected is None or expected < self.today() or self.chance(0.3):
+            self.update_expected(spell, estimate)
         self._schedule_review(spell)
 
     # Moves ------------------------------------------------------------------------------
@@ -910,7 +926,7 @@ class _Simulation:
 
     def _transfer(self, spell: _Spell, target: _Bed, retry: Callable[[], None]) -> None:
         source = spell.bed
-        self._emit(
+        self.emit(
             PatientTransferred(
                 **self._record(source.ward),
                 payload=Transfer(
@@ -920,14 +936,14 @@ class _Simulation:
                 ),
             )
         )
-        if self._chance(self.traffic.corrections.cancelled_transfer_share):
+        if self.chance(self.traffic.corrections.cancelled_transfer_share):
             # Keyed against the wrong bed: the patient never left, and is moved for real
             # once the porters are free again.
             target.hold(spell)
             spell.busy = True
 
             def cancel() -> None:
-                self._emit(
+                self.emit(
                     TransferCancelled(
                         **self._record(source.ward),
                         payload=TransferCancellation(
@@ -970,7 +986,7 @@ class _Simulation:
                 continue
             needing_room = self.rng.choice(same_sex)
             room, bay_bed = leaving_room.bed, needing_room.bed
-            self._emit(
+            self.emit(
                 BedsSwapped(
                     **self._record(ward, ward.nurse_in_charge),
                     payload=BedSwap(
@@ -994,12 +1010,12 @@ class _Simulation:
             return
         if spell.bed.ward.role is WardRole.ASSESSMENT:
             return
-        hours = self._skewed(self.traffic.ward_events.leave_hours)
+        hours = self.skewed(self.traffic.ward_events.leave_hours)
         back = self.now + int(hours * HOUR)
         if spell.discharge_at is not None and spell.discharge_at < back + 2 * HOUR:
             return
         ward = spell.bed.ward
-        self._emit(
+        self.emit(
             PatientWentOnLeave(
                 **self._record(ward),
                 payload=LeaveStart(
@@ -1011,7 +1027,7 @@ class _Simulation:
         spell.on_leave = True
 
         def come_back() -> None:
-            self._emit(
+            self.emit(
                 PatientReturnedFromLeave(
                     **self._record(spell.bed.ward), payload=SpellRef(spell_id=spell.spell_id)
                 )
@@ -1019,7 +1035,7 @@ class _Simulation:
             spell.on_leave = False
 
         returned = back + self.rng.randrange(-30 * MINUTE, 90 * MINUTE)
-        self._at(max(returned, self.now + 30 * MINUTE), come_back)
+        self.at(max(returned, self.now + 30 * MINUTE), come_back)
 
     # Discharges -------------------------------------------------------------------------
 
@@ -1029,50 +1045,66 @@ class _Simulation:
         day. Weekends discharge fewer: the rest wait for the first weekdays."""
         hour = self._pick(range(24), self._discharge_hours)
         second_of_day = hour * HOUR + self.rng.randrange(HOUR)
-        day = self._local(ready).date()
-        if self._local_moment(day, second_of_day) < ready:
+        day = self.local(ready).date()
+        if self.local_moment(day, second_of_day) < ready:
             day += timedelta(days=1)
         weekend = day.weekday() - 5
-        if weekend >= 0 and not self._chance(self._weekend_factors[weekend]):
+        if weekend >= 0 and not self.chance(self._weekend_factors[weekend]):
             day += timedelta(days=2 - weekend + self.rng.randrange(self._weekend_backlog_days))
-        return self._local_moment(day, second_of_day)
+        return self.local_moment(day, second_of_day)
 
     def _optimised(self, spell: _Spell) -> None:
         """Medically optimised: no criteria to reside. The discharge waits only for the
-        pathway's support to be arranged."""
+        pathway's support to be arranged, which the flow centre began at triage for the
+        patients referred to it."""
         if not spell.active:
             return
-        wait = self._skewed(spell.wait) * DAY if spell.wait else 0.0
-        self._plan_discharge(spell, self.now + int(wait), spell.destination)
+        if spell.pathway is not None:
+            self.planning.review_daily(spell, spell.pathway)
+        wait = 0.0
+        if spell.wait is not None and not self.planning.arranges(spell):
+            wait = self.skewed(spell.wait) * DAY
+        self.plan_discharge(spell, self.now + int(wait), spell.destination)
         if spell.bed.ward.role is WardRole.ASSESSMENT:
             self._later(HOUR, lambda: self._move_on(spell))
 
-    def _plan_discharge(
+    def plan_discharge(
         self, spell: _Spell, ready: int, destination: DischargeDestination | None = None
     ) -> None:
-        slot = self._discharge_slot(ready)
+        """Plan the discharge of a patient ready at ``ready``, unless the flow centre
+        plans it (for a start of community or social care)."""
+        if not self.planning.plans(spell, ready):
+            self.set_discharge(spell, self._discharge_slot(ready), destination)
+
+    def set_discharge(
+        self, spell: _Spell, slot: int, destination: DischargeDestination | None = None
+    ) -> None:
+        """Discharge at ``slot``: the expected date follows, and the tasks are done for it."""
         spell.discharge_at = slot
-        self._update_expected(spell, self._local(slot).date(), destination)
-        self._at(slot, lambda: self._discharge(spell, slot))
+        self.update_expected(spell, self.local(slot).date(), destination)
+        self.at(slot, lambda: self._discharge(spell, slot))
+        self.planning.discharge_planned(spell, slot)
 
     def _discharge(self, spell: _Spell, slot: int) -> None:
         if not spell.active or spell.discharge_at != slot:
             return
         if spell.busy or spell.on_leave:
-            self._plan_discharge(spell, self.now + _BUSY_RETRY)
+            self.plan_discharge(spell, self.now + _BUSY_RETRY)
             return
         community = spell.destination is DischargeDestination.COMMUNITY_HOSPITAL
         if community and spell.organisation.spec.kind is not OrganisationKind.COMMUNITY_TRUST:
-            self._discharge_to_community(spell)
+            self.discharge_to_community(spell)
             return
         self._discharge_now(spell)
 
-    def _discharge_to_community(self, spell: _Spell) -> None:
+    def discharge_to_community(self, spell: _Spell, bed: _Bed | None = None) -> None:
         """Pathway 2: the acute spell ends and a community hospital spell begins once a
-        community bed is reserved; until then the patient waits in the acute bed."""
-        bed = self._find_community_bed(spell.person.sex)
+        community bed is reserved (``bed``, if the flow centre found it); until then the
+        patient waits in the acute bed."""
         if bed is None:
-            self._plan_discharge(spell, self.now + _COMMUNITY_BED_RETRY)
+            bed = self.find_community_bed(spell.person.sex)
+        if bed is None:
+            self.plan_discharge(spell, self.now + _COMMUNITY_BED_RETRY)
             return
         ward = bed.ward
         bed.hold(spell)
@@ -1085,18 +1117,19 @@ class _Simulation:
             ward.organisation.record,
         )
         departure = self.rng.randrange(30 * MINUTE, 2 * HOUR)
+        self.planning.discharge_planned(spell, self.now + departure)
 
         def leave_acute() -> None:
             spell.busy = False
             self._discharge_now(spell, detail=f"{spell.detail}: {ward.site_name}")
-            transport = self._skewed(self.traffic.community.transport_hours) * HOUR
+            transport = self.skewed(self.traffic.community.transport_hours) * HOUR
             self._later(transport, lambda: self._admit_to_community(spell.person, bed))
 
         self._later(departure, leave_acute)
 
     def _discharge_now(self, spell: _Spell, detail: str | None = None) -> None:
         bed = spell.bed
-        self._emit(
+        self.emit(
             PatientDischarged(
                 **self._record(bed.ward),
                 payload=Discharge(
@@ -1106,20 +1139,22 @@ class _Simulation:
                 ),
             )
         )
+        self.planning.discharged(spell)
         moving_on = spell.destination is DischargeDestination.COMMUNITY_HOSPITAL
-        if not moving_on and self._chance(self.traffic.corrections.cancelled_discharge_share):
+        if not moving_on and self.chance(self.traffic.corrections.cancelled_discharge_share):
             # Recorded before the patient left, and they did not: a temperature spike,
             # transport that never came. Back to the ward's list, out in a day or two.
             spell.busy = True
 
             def cancel() -> None:
-                self._emit(
+                self.emit(
                     DischargeCancelled(
                         **self._record(bed.ward), payload=SpellRef(spell_id=spell.spell_id)
                     )
                 )
                 spell.busy = False
-                self._plan_discharge(spell, self.now + self.rng.randrange(DAY // 2, 2 * DAY))
+                self.planning.discharge_cancelled(spell)
+                self.plan_discharge(spell, self.now + self.rng.randrange(DAY // 2, 2 * DAY))
 
             self._later(self.rng.randrange(20 * MINUTE, 3 * HOUR), cancel)
             return
@@ -1146,13 +1181,13 @@ class _Simulation:
         housekeeping = self.traffic.housekeeping
         ward = bed.ward
         source = ward.organisation.housekeeping
-        respond = self._skewed(housekeeping.respond_minutes) * MINUTE
-        clean = self._skewed(housekeeping.clean_minutes) * MINUTE
+        respond = self.skewed(housekeeping.respond_minutes) * MINUTE
+        clean = self.skewed(housekeeping.clean_minutes) * MINUTE
         night_from, night_to = housekeeping.night_hours
-        hour = self._local(self.now).hour
+        hour = self.local(self.now).hour
         if hour >= night_from or hour < night_to:
             respond *= housekeeping.night_factor
-        if self._chance(housekeeping.deep_clean_share):
+        if self.chance(housekeeping.deep_clean_share):
             flagged = self.rng.randrange(2 * MINUTE, 10 * MINUTE)
             self._later(
                 flagged,
@@ -1165,7 +1200,7 @@ class _Simulation:
                 ),
             )
             respond = max(respond * 1.5, flagged + 5 * MINUTE)
-            clean = self._skewed(housekeeping.deep_clean_minutes) * MINUTE
+            clean = self.skewed(housekeeping.deep_clean_minutes) * MINUTE
         device = ward.housekeeping_device
         self._later(
             respond, lambda: self._set_bed_status(bed, BedStatus.CLEANING, None, device, source)
@@ -1193,7 +1228,7 @@ class _Simulation:
             ward.nurse_in_charge,
             ward.organisation.record,
         )
-        hours = min(max(self._skewed(events.closure_hours), 2.0), 240.0)
+        hours = min(max(self.skewed(events.closure_hours), 2.0), 240.0)
 
         def reopen() -> None:
             self._set_bed_status(
