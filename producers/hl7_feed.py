@@ -2,10 +2,13 @@
 HL7 v2.5.1 ADT messages over MLLP to ``flowcentre hl7-listen``, each sent once the one
 before is acknowledged.
 
-The registry has no HL7 form and is published as events, as a hospital's bed management
-system would load it. An update of a patient's expected destination has none either and
-is not sent. Locations are written as the packaged sources file reads them back: the
-site is the facility, the ward's code the point of care, the bed's own part the bed.
+What has no HL7 form is published as events, as a hospital's other systems would send
+it: the registry as its bed management system would load it, and discharge planning,
+community capacity, expected destinations and reserved beds (table 0116 has no code for
+them) as their own systems would. Those events
+name spells as the listener does, by the sending organisation and the visit number.
+Locations are written as the packaged sources file reads them back: the site is the
+facility, the ward's code the point of care, the bed's own part the bed.
 """
 
 from __future__ import annotations
@@ -38,17 +41,10 @@ from flowcentre.domain.events import (
     TransferCancelled,
 )
 from flowcentre.hl7.mllp import framed
+from flowcentre.hl7.sources import Sources, load_sources
 from flowcentre.publisher import EventPublisher, PublishFailed
 
 log = logging.getLogger(__name__)
-
-REGISTRY = (
-    "OrganisationRegistered",
-    "SiteRegistered",
-    "WardRegistered",
-    "BedRegistered",
-    "BedDecommissioned",
-)
 
 _SEX = {Sex.MALE: "M", Sex.FEMALE: "F", Sex.OTHER: "O", Sex.UNKNOWN: "U"}
 _STATUS = {
@@ -85,13 +81,20 @@ def _escape(text: str) -> str:
 
 
 class Hl7Feed(EventPublisher):
-    """Sends each event that has an HL7 form as a message, and the registry as events."""
+    """Sends each event that has an HL7 form as a message, and the others as events."""
 
     def __init__(
-        self, host: str, port: int, registry: EventPublisher, timeout_s: float = 30.0
+        self,
+        host: str,
+        port: int,
+        events: EventPublisher,
+        timeout_s: float = 30.0,
+        sources: Sources | None = None,
     ) -> None:
         self._address = (host, port)
-        self._registry = registry
+        self._events = events
+        sources = sources or load_sources()
+        self._organisation_of = {sender.facility: sender.organisation for sender in sources.senders}
         self._timeout_s = timeout_s
         self._socket: socket.socket | None = None
         self._reader: Any = None
@@ -101,13 +104,31 @@ class Hl7Feed(EventPublisher):
         self._patient_of: dict[str, Patient] = {}
 
     def publish(self, events: Sequence[EventBase]) -> None:
-        registry = [event for event in events if event.type in REGISTRY]  # type: ignore[attr-defined]
-        if registry:
-            self._registry.publish(registry)
         with self._sending:
+            # In order, so that a plan never reaches the log before its admission.
+            plain: list[EventBase] = []
             for event in events:
-                if (message := self.message(event)) is not None:
-                    self._send(message, event.event_id)
+                message = self.message(event)
+                if message is None:
+                    plain.append(self.as_listened(event))
+                    continue
+                if plain:
+                    self._events.publish(plain)
+                    plain = []
+                self._send(message, event.event_id)
+            if plain:
+                self._events.publish(plain)
+
+    def as_listened(self, event: EventBase) -> EventBase:
+        """The event with its spells named as the listener names those of its messages."""
+        payload = event.payload  # type: ignore[attr-defined]
+        spell_id = getattr(payload, "spell_id", None)
+        if not isinstance(spell_id, str):
+            return event
+        site = self._site_of.get(spell_id)
+        organisation = self._organisation_of.get(site or "", event.source.organisation)
+        named = payload.model_copy(update={"spell_id": f"{organisation}:{spell_id}"})
+        return event.model_copy(update={"payload": named})
 
     def message(self, event: EventBase) -> str | None:
         """The event as an HL7 message, or None if it has no HL7 form."""
@@ -133,7 +154,7 @@ class Hl7Feed(EventPublisher):
             destination = _DESTINATION.get(event.payload.destination.value, "")
             pv1 = self._pv1_of(event.payload.spell_id, left=event.occurred_at, code=destination)
             return self._build("A03", event, pv1)
-        if isinstance(event, BedStatusChanged):
+        if isinstance(event, BedStatusChanged) and event.payload.status.value in _STATUS:
             # The county's beds are <site>-<ward code>-<bed>.
             site, ward, bed = event.payload.bed_id.split("-", 2)
             code = _STATUS[event.payload.status.value]
@@ -228,7 +249,7 @@ class Hl7Feed(EventPublisher):
     def close(self) -> None:
         with self._sending:
             self._disconnect()
-        self._registry.close()
+        self._events.close()
 
 
 class _FrameReader:
