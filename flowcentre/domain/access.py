@@ -132,3 +132,13 @@ class Principal:
             and (ward_id is None or held.wards is None or ward_id in held.wards)
             for held in self.grants
         )
+
+    def wards(self, policy: AccessPolicy, permission: Permission) -> frozenset[str] | None:
+        """The wards over which a grant carries ``permission``: None for every ward."""
+        covered: frozenset[str] = frozenset()
+        for held in self.grants:
+            if permission in policy.roles[held.role].permissions:
+                if held.wards is None:
+                    return None
+                covered |= held.wards
+        return covered

@@ -129,12 +129,16 @@ class BoardScope:
 
     ``home_wards`` are the wards run by the principal's own organisation (``None``: every
     ward). Elsewhere, the initials of a patient who objects to sharing are withheld.
+
+    Discharge plans of ``plan_wards`` come too: the wards whose plans the principal may
+    work on, and so see on the discharge lists.
     """
 
     full_wards: frozenset[str] | None
     capacity: bool
     wall_wards: frozenset[str] | None = frozenset()
     home_wards: frozenset[str] | None = frozenset()
+    plan_wards: frozenset[str] | None = frozenset()
 
     @classmethod
     def of(
@@ -151,9 +155,10 @@ class BoardScope:
                 )
         capacity = principal.may(policy, Permission.READ_CAPACITY)
         full, wall = reach[BoardDetail.FULL], reach[BoardDetail.WALL]
-        if not capacity and full == frozenset() and wall == frozenset():
+        plans = principal.wards(policy, Permission.PLAN_DISCHARGE)
+        if not capacity and full == frozenset() and wall == frozenset() and plans == frozenset():
             return None
-        return cls(full, capacity, wall, home_wards)
+        return cls(full, capacity, wall, home_wards, plans)
 
     @staticmethod
     def _covers(wards: frozenset[str] | None, ward_id: str) -> bool:
@@ -183,10 +188,10 @@ class BoardScope:
         return None
 
     def discharge(self, item: JSON) -> JSON | None:
-        """A patient's discharge plan, to boards with the full detail of their ward: the
-        spell id is sent, for the ward and the flow centre to act on the plan."""
+        """A patient's discharge plan, to boards of those who may plan it: the spell id is
+        sent, for the ward and the flow centre to act on the plan."""
         ward_id = item["ward_id"]
-        if ward_id is None or not self._covers(self.full_wards, ward_id):
+        if ward_id is None or not self._covers(self.plan_wards, ward_id):
             return None
         if item["sharing_objection"] and not self._covers(self.home_wards, ward_id):
             return {**item, "initials": None}

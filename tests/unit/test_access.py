@@ -194,8 +194,11 @@ def test_any_order_and_any_repeat_give_the_same_directory(
 @pytest.mark.parametrize(
     ("grants", "scope"),
     [
-        ([(Role.FLOW_CENTRE, frozenset())], BoardScope(None, capacity=True)),
-        ([(Role.WARD_STAFF, frozenset({"W1"}))], BoardScope(frozenset({"W1"}), capacity=True)),
+        ([(Role.FLOW_CENTRE, frozenset())], BoardScope(None, capacity=True, plan_wards=None)),
+        (
+            [(Role.WARD_STAFF, frozenset({"W1"}))],
+            BoardScope(frozenset({"W1"}), capacity=True, plan_wards=frozenset({"W1"})),
+        ),
         (
             [(Role.DISPLAY, frozenset({"W1"}))],
             BoardScope(frozenset(), capacity=False, wall_wards=frozenset({"W1"})),
@@ -203,7 +206,12 @@ def test_any_order_and_any_repeat_give_the_same_directory(
         ([(Role.MANAGER, frozenset())], BoardScope(frozenset(), capacity=True)),
         (
             [(Role.DISPLAY, frozenset({"W1"})), (Role.WARD_STAFF, frozenset({"W2"}))],
-            BoardScope(frozenset({"W2"}), capacity=True, wall_wards=frozenset({"W1"})),
+            BoardScope(
+                frozenset({"W2"}),
+                capacity=True,
+                wall_wards=frozenset({"W1"}),
+                plan_wards=frozenset({"W2"}),
+            ),
         ),
         ([(Role.INTEGRATION, frozenset())], None),
         ([(Role.ADMINISTRATOR, frozenset())], None),
@@ -261,6 +269,48 @@ def test_a_patients_objection_withholds_their_initials_from_other_organisations(
     assert everywhere.bed(a_bed("W2")) == a_bed("W2"), "no objection, nothing withheld"
     assert wall.bed(objecting_here)["occupants"] == [{"initials": "AL"}]  # type: ignore[index]
     assert wall.bed(objecting_there)["occupants"] == [{"initials": None}]  # type: ignore[index]
+
+
+def a_plan(ward_id: str | None, objects: bool = False) -> dict[str, object]:
+    return {
+        "spell_id": "S1",
+        "listed": ward_id is not None,
+        "ward_id": ward_id,
+        "initials": "AL",
+        "sharing_objection": objects,
+    }
+
+
+def test_a_plan_goes_only_to_boards_of_those_who_may_plan_its_ward() -> None:
+    ward = BoardScope(frozenset({"W1"}), capacity=True, plan_wards=frozenset({"W1"}))
+    wall = BoardScope(frozenset(), capacity=False, wall_wards=None)
+    beds_but_no_plans = BoardScope(None, capacity=True, plan_wards=frozenset())
+
+    assert ward.discharge(a_plan("W1")) == a_plan("W1")
+    assert ward.discharge(a_plan("W2")) is None
+    assert ward.discharge(a_plan(None)) is None, "a plan that left the wards names none"
+    assert wall.discharge(a_plan("W1")) is None
+    assert beds_but_no_plans.discharge(a_plan("W1")) is None
+    assert ward.deltas([{"kind": "discharge", "discharge": a_plan("W2")}]) == []
+    assert wall.snapshot([], [], [], [a_plan("W1")], [{"key": "pool"}]) == {
+        "sites": [],
+        "wards": [],
+        "beds": [],
+        "discharges": [],
+        "capacity": [],
+    }
+    assert ward.spells([], [a_plan("W1"), {**a_plan("W2"), "spell_id": "S2"}]) == {"S1"}
+
+
+def test_a_plan_of_another_organisations_ward_withholds_an_objecting_patients_initials() -> None:
+    centre = BoardScope(None, capacity=True, home_wards=frozenset({"W1"}), plan_wards=None)
+
+    assert centre.discharge(a_plan("W1", objects=True)) == a_plan("W1", objects=True)
+    assert centre.discharge(a_plan("W2", objects=True)) == {
+        **a_plan("W2", objects=True),
+        "initials": None,
+    }
+    assert centre.discharge(a_plan("W2")) == a_plan("W2")
 
 
 def test_a_new_password_or_a_disable_ends_the_sessions_started_before_it() -> None:
