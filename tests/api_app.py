@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
@@ -108,8 +108,9 @@ class StateReads(LiveReads):
     async def capacity_pool(self, key: str) -> CapacityPool | None:
         return self._state.capacity.get(key)
 
-    async def capacity_pools(self) -> list[CapacityPool]:
-        return list(self._state.capacity.values())
+    async def capacity_pools(self, from_day: date | None = None) -> list[CapacityPool]:
+        pools = sorted(self._state.capacity.values(), key=lambda pool: pool.capacity.day)
+        return [pool for pool in pools if from_day is None or pool.capacity.day >= from_day]
 
 
 POLICY = load_policy()

@@ -24,6 +24,8 @@ async def dump_view(redis: Redis, prefix: str = "fc") -> dict[str, Any]:
             view[name] = orjson.loads(await redis.get(key) or b"null")
         elif kind == "set":
             view[name] = sorted(await redis.smembers(key))
+        elif kind == "zset":
+            view[name] = await redis.zrange(key, 0, -1, withscores=True)
         elif kind == "hash":
             view[name] = dict(sorted((await redis.hgetall(key)).items()))
     return view

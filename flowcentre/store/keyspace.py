@@ -40,7 +40,8 @@ class Keyspace:
 
     @property
     def capacity_pools(self) -> str:
-        return f"{self.prefix}:capacity-pools"
+        """The pools' keys, scored by their day (its proleptic ordinal)."""
+        return f"{self.prefix}:capacity-by-day"
 
     @property
     def referred(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 import orjson
@@ -111,9 +111,15 @@ class LiveReads:
         raw = await self._redis.get(self._keys.capacity_pool(key))
         return load(CapacityPool, raw) if raw else None
 
-    async def capacity_pools(self) -> list[CapacityPool]:
-        keys = await self._members(self._keys.capacity_pools)
-        return await self._records(CapacityPool, map(self._keys.capacity_pool, keys))
+    async def capacity_pools(self, from_day: date | None = None) -> list[CapacityPool]:
+        """The pools of ``from_day`` and after (every pool if None), by day."""
+        low = "-inf" if from_day is None else from_day.toordinal()
+        keys = cast(
+            list[bytes], await self._redis.zrangebyscore(self._keys.capacity_pools, low, "+inf")
+        )
+        return await self._records(
+            CapacityPool, (self._keys.capacity_pool(text(key)) for key in keys)
+        )
 
     async def snapshot(self) -> tuple[str, JSON]:
         """Everything a board starts from, and the cursor to take deltas after.
@@ -131,7 +137,8 @@ class LiveReads:
             for spell in await self.ward_spells(ward.payload.ward_id)
             if spell.in_hospital
         ]
-        pools = await self.capacity_pools()
+        # Boards show pools from today on; a day's margin covers every time zone.
+        pools = await self.capacity_pools(datetime.now(UTC).date() - timedelta(days=1))
         return cursor, {
             "sites": [board.site_view(site) for site in sites],
             "wards": [board.ward_view(ward) for ward in wards],

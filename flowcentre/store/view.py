@@ -247,7 +247,7 @@ def write_records(
             pipe.sadd(keys.ward_beds(bed.ward_id), bed_id)
     for key, pool in change.capacity.items():
         pipe.set(keys.capacity_pool(key), dump(pool))
-        pipe.sadd(keys.capacity_pools, key)
+        pipe.zadd(keys.capacity_pools, {key: pool.capacity.day.toordinal()})
     for spell_id, spell in change.spells.items():
         pipe.set(keys.spell(spell_id), dump(spell))
         _index_discharge_work(pipe, keys, spells_before.get(spell_id), spell)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -19,7 +20,18 @@ from flowcentre.runtime import ensure_topics
 from flowcentre.store.keyspace import Keyspace
 from flowcentre.store.reads import LiveReads
 from flowcentre.store.view import PositionedEvent, RedisView, ViewOvertaken, replace_view
-from tests.builders import admitted, bed, bed_status, discharged, event, transferred, ward
+from tests.builders import (
+    admitted,
+    bed,
+    bed_status,
+    capacity_declared,
+    discharged,
+    event,
+    referred,
+    reserved,
+    transferred,
+    ward,
+)
 from tests.view_dump import dump_view
 
 TOPIC = "events"
@@ -33,6 +45,14 @@ STORY = [
     bed_status("B1", "clean", 60),
     admitted("S2", "B1", 70),
     discharged("S1", 90),
+]
+#: Work on the discharge lists, which the view indexes: the queue, discharges by time,
+#: pools by day.
+PLANS = [
+    referred("S2", 75),
+    capacity_declared(2, 76, day="2026-11-02"),
+    reserved("S2", 77, day="2026-11-02"),
+    capacity_declared(3, 78, day="2026-11-01"),
 ]
 
 
@@ -103,16 +123,17 @@ async def test_rebuild_from_the_log_equals_the_live_view(
     assert settings.kafka_bootstrap
     ensure_topics(settings.kafka_bootstrap, settings)
     publisher = KafkaPublisher(settings.kafka_bootstrap, settings.events_topic)
-    publisher.publish(STORY)
+    publisher.publish([*STORY, *PLANS])
     publisher.close()
     # The live view as a worker builds it: each partition's events in log order.
     live = RedisView(redis_client, prefix="live")
     await apply_the_log(settings, live)
     report = await rebuild(settings.kafka_bootstrap, redis_client, settings.events_topic, "rebuilt")
-    assert report.events == len(STORY)
+    assert report.events == len(STORY) + len(PLANS)
     live_keys = {
         k.removeprefix("live:"): v for k, v in (await dump_view(redis_client, "live")).items()
     }
+    assert {"referred", "discharged", "capacity-by-day"} <= live_keys.keys()
     rebuilt = {
         k.removeprefix("rebuilt:"): v for k, v in (await dump_view(redis_client, "rebuilt")).items()
     }
@@ -203,3 +224,21 @@ async def test_a_board_of_the_ward_a_patient_left_is_told_they_are_off_its_list(
         if d["kind"] == "discharge"
     ]
     assert plans == [("W1", False), ("W2", True), ("W2", False)]
+
+
+async def test_pools_are_read_by_day_and_boards_start_from_yesterdays(redis_client: Redis) -> None:
+    today = datetime.now(UTC).date()
+    days = [today + timedelta(days=offset) for offset in (1, -3, 0, -1)]
+    declared = [capacity_declared(1, n, day=day.isoformat()) for n, day in enumerate(days)]
+    await RedisView(redis_client).apply(TOPIC, positioned(declared))
+    reads = LiveReads(redis_client)
+
+    assert [pool.capacity.day for pool in await reads.capacity_pools()] == sorted(days)
+    assert [pool.capacity.day for pool in await reads.capacity_pools(today)] == [
+        today,
+        today + timedelta(days=1),
+    ]
+    _, snapshot = await reads.snapshot()
+    assert [pool["day"] for pool in snapshot["capacity"]] == [
+        day.isoformat() for day in sorted(days)[1:]
+    ]
