@@ -11,8 +11,9 @@ import orjson
 
 from flowcentre.domain.access_events import AccessEvent, decode_access_event
 from flowcentre.domain.apply import State, apply
+from flowcentre.domain.discharge import triage
 from flowcentre.domain.events import EventBase, event_from_document
-from flowcentre.domain.triage import TriageAnswers
+from flowcentre.domain.triage import Pathway, TriageAnswers, load_rules
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 _ids = count(1)
@@ -206,3 +207,13 @@ WELL: dict[str, Any] = {
 
 def answers(**changes: Any) -> TriageAnswers:
     return TriageAnswers.model_validate({**WELL, **changes})
+
+
+def triaged_onto(spell: str, pathway: str, minute: float, referral_id: str = "R1") -> EventBase:
+    """A triage of the spell's referral onto ``pathway`` ("0" to "3"), overriding the
+    default rules' proposal where it differs."""
+    needs = answers(mobility="one_to_assist")
+    payload = triage(
+        load_rules(), spell, referral_id, needs, Pathway(pathway), "as the team agreed"
+    )
+    return triaged(spell, minute, payload)

@@ -2,6 +2,10 @@
 // deltas that follow it. Views are built from that one picture, so switching between the
 // system and a ward needs no request, and a reconnect resumes from the last cursor.
 
+import { byName, el } from "./dom.js";
+import { liveLink } from "./live.js";
+import { dayAndClock, duration } from "./time.js";
+
 const STATE_LABELS = {
   available: "Available",
   occupied: "Occupied",
@@ -14,78 +18,28 @@ const STATE_LABELS = {
   closed: "Closed",
 };
 
-// Heartbeats come every few seconds; a board that hears nothing for this long assumes a
-// half-open connection (common on wall screens left for days) and reconnects.
-const SILENCE_LIMIT_MS = 20_000;
-const STALE_AFTER_MS = 30_000;
-const RETRY_FIRST_MS = 1_000;
-const RETRY_MAX_MS = 30_000;
-
-// Close codes the server gives a board it will not serve (see docs/whiteboard.md).
-const SIGN_IN_AGAIN = 4401;
-const NOT_ALLOWED = 4403;
-const ACCESS_CHANGED = 4409;
-
 const picture = {
   sites: new Map(),
   wards: new Map(),
   beds: new Map(),
-  cursor: null,
-  // Local clock time at which the server last vouched that we had everything.
-  confirmedAt: null,
 };
 
-const link = {
-  socket: null,
-  retryMs: RETRY_FIRST_MS,
-  lastHeard: 0,
-  state: "connecting",
-};
-
-// --- DOM helpers: text only ever goes in through textContent -----------------------------
-
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") node.className = value;
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
-const byName = (a, b) => a.localeCompare(b, "en-GB", { numeric: true, sensitivity: "base" });
+const live = liveLink({ takeSnapshot, applyDeltas, scheduleRender, forget, signedOut });
 
 // --- The picture ---------------------------------------------------------------------------
 
-function takeSnapshot(message) {
-  picture.sites = new Map(message.data.sites.map((site) => [site.site_id, site]));
-  picture.wards = new Map(message.data.wards.map((ward) => [ward.ward_id, ward]));
-  picture.beds = new Map(message.data.beds.map((bed) => [bed.bed_id, bed]));
-  picture.cursor = message.cursor;
-  picture.confirmedAt = Date.now();
+function takeSnapshot(data) {
+  picture.sites = new Map(data.sites.map((site) => [site.site_id, site]));
+  picture.wards = new Map(data.wards.map((ward) => [ward.ward_id, ward]));
+  picture.beds = new Map(data.beds.map((bed) => [bed.bed_id, bed]));
 }
 
-function applyDeltas(message) {
-  for (const delta of message.deltas) {
+function applyDeltas(deltas) {
+  for (const delta of deltas) {
     if (delta.kind === "bed") picture.beds.set(delta.bed.bed_id, delta.bed);
     else if (delta.kind === "ward") picture.wards.set(delta.ward.ward_id, delta.ward);
     else if (delta.kind === "site") picture.sites.set(delta.site.site_id, delta.site);
   }
-  picture.cursor = message.cursor;
-  picture.confirmedAt = Date.now();
-}
-
-function heard(message) {
-  // Only a heartbeat naming our own cursor says we are up to date; otherwise deltas are
-  // still on their way to us.
-  if (message.cursor !== picture.cursor) return;
-  const serverLag = Date.parse(message.at) - Date.parse(message.checked_at);
-  picture.confirmedAt = Date.now() - Math.max(0, serverLag || 0);
 }
 
 // Same rules as the server's bed counts: registered beds only; closed includes blocked.
@@ -110,16 +64,6 @@ function bedsOfWard(wardId) {
 
 // --- Time ----------------------------------------------------------------------------------
 
-function clock(date) {
-  return date.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
-}
-
-function dayAndClock(date) {
-  const sameDay = date.toDateString() === new Date().toDateString();
-  if (sameDay) return clock(date);
-  return `${date.toLocaleDateString("en-GB", { day: "numeric", month: "short" })} ${clock(date)}`;
-}
-
 function calendarDay(isoDate) {
   // A date without a time is a calendar day where the ward is, not UTC midnight.
   const [year, month, day] = isoDate.split("-").map(Number);
@@ -127,21 +71,6 @@ function calendarDay(isoDate) {
     day: "numeric",
     month: "short",
   });
-}
-
-function duration(ms) {
-  const minutes = Math.max(0, Math.floor(ms / 60_000));
-  if (minutes < 1) return "under a minute";
-  if (minutes < 60) return `${minutes} min`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours} h ${minutes % 60} min`;
-  return `${Math.floor(hours / 24)} days`;
-}
-
-function shortAge(ms) {
-  const seconds = Math.max(0, Math.round(ms / 1000));
-  if (seconds < 90) return `${seconds} s`;
-  return duration(ms);
 }
 
 // --- Views ---------------------------------------------------------------------------------
@@ -379,7 +308,7 @@ let renderedRoute = null;
 
 function render() {
   renderQueued = false;
-  if (picture.cursor === null) return;
+  if (live.cursor === null) return;
   const current = route();
   const main = document.getElementById("main");
   const content = current.view === "ward" ? wardView(current.wardId) : systemView();
@@ -396,110 +325,6 @@ function scheduleRender() {
   if (renderQueued) return;
   renderQueued = true;
   requestAnimationFrame(render);
-}
-
-// --- Freshness -----------------------------------------------------------------------------
-
-function showFreshness() {
-  const now = Date.now();
-  const age = picture.confirmedAt === null ? null : now - picture.confirmedAt;
-  let level = link.state;
-  if (link.state === "live" && age !== null && age > STALE_AFTER_MS) level = "stale";
-  const box = document.querySelector(".freshness");
-  const status = document.getElementById("connection");
-  const words = {
-    connecting: "Connecting…",
-    live: "Live",
-    stale: "Live, but not confirmed recently",
-    offline: "Connection lost – reconnecting",
-    signed_out: "Signed out",
-    refused: "This account may not see any board",
-  }[level];
-  // The status region is announced, so it changes only when the state does.
-  if (box.dataset.level !== level) {
-    box.dataset.level = level;
-    status.textContent = words;
-  }
-  const parts = [];
-  if (age !== null) parts.push(`Data confirmed ${shortAge(age)} ago`);
-  const changed = picture.cursor ? Number(picture.cursor.split("-")[0]) : 0;
-  if (changed > 0) parts.push(`last change ${dayAndClock(new Date(changed))}`);
-  document.getElementById("age").textContent = parts.join(" · ");
-}
-
-// --- The socket ----------------------------------------------------------------------------
-
-function socketUrl() {
-  const url = new URL("ws/whiteboard", location.href);
-  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-  url.hash = "";
-  if (picture.cursor !== null) url.searchParams.set("cursor", picture.cursor);
-  return url;
-}
-
-function connect() {
-  const socket = new WebSocket(socketUrl());
-  link.socket = socket;
-  link.lastHeard = Date.now();
-  socket.addEventListener("open", () => {
-    link.state = "live";
-    showFreshness();
-  });
-  socket.addEventListener("message", (event) => {
-    link.lastHeard = Date.now();
-    // A frame holds one message, or an array of the several waiting for this board.
-    const frame = JSON.parse(event.data);
-    for (const message of Array.isArray(frame) ? frame : [frame]) take(message);
-    showFreshness();
-  });
-  socket.addEventListener("close", (event) => closed(socket, event.code));
-}
-
-function closed(socket, code) {
-  if (link.socket !== socket) return;
-  if (code === SIGN_IN_AGAIN) return signedOut();
-  if (code === NOT_ALLOWED) {
-    link.socket = null;
-    link.state = "refused";
-    forget();
-    showFreshness();
-    return;
-  }
-  // New roles or wards: what the board holds may no longer be its to show.
-  if (code === ACCESS_CHANGED) picture.cursor = null;
-  reconnect(socket);
-}
-
-function take(message) {
-  if (message.type === "snapshot") takeSnapshot(message);
-  else if (message.type === "delta") applyDeltas(message);
-  else if (message.type === "heartbeat") heard(message);
-  else if (message.type === "resnapshot") picture.cursor = null;
-  if (message.type === "snapshot" || message.type === "delta") {
-    link.retryMs = RETRY_FIRST_MS;
-    scheduleRender();
-  }
-}
-
-function reconnect(socket) {
-  if (link.socket !== socket) return;
-  link.socket = null;
-  link.state = "offline";
-  showFreshness();
-  // Jitter spreads out a hospital's boards reconnecting together after a restart.
-  const wait = link.retryMs * (0.5 + Math.random());
-  link.retryMs = Math.min(link.retryMs * 2, RETRY_MAX_MS);
-  setTimeout(connect, wait);
-}
-
-function watchdog() {
-  showFreshness();
-  const socket = link.socket;
-  if (socket && Date.now() - link.lastHeard > SILENCE_LIMIT_MS) {
-    // A half-open connection may take minutes to report its close: do not wait for it.
-    socket.close();
-    reconnect(socket);
-  }
 }
 
 // --- Signing in ----------------------------------------------------------------------------
@@ -519,17 +344,12 @@ function forget() {
   picture.sites.clear();
   picture.wards.clear();
   picture.beds.clear();
-  picture.cursor = null;
-  picture.confirmedAt = null;
   document.getElementById("main").replaceChildren(el("p", { class: "loading" }, "Loading the live picture…"));
 }
 
 function signedOut() {
-  link.socket = null;
-  link.state = "signed_out";
-  forget();
+  live.end("signed_out");
   showAccount(null);
-  showFreshness();
   document.getElementById("main").hidden = true;
   document.getElementById("sign-in").hidden = false;
   document.getElementById("username").focus();
@@ -552,15 +372,11 @@ async function startSession(url, body, form, problem) {
   document.getElementById("sign-in").hidden = true;
   document.getElementById("main").hidden = false;
   showAccount(answer);
-  link.state = "connecting";
-  link.retryMs = RETRY_FIRST_MS;
-  connect();
+  live.start();
 }
 
 async function signOut() {
-  const socket = link.socket;
-  link.socket = null;
-  socket?.close();
+  live.disconnect();
   await fetch(SESSION, { method: "DELETE" });
   signedOut();
 }
@@ -593,7 +409,7 @@ async function start() {
   const response = await fetch(SESSION);
   if (response.status === 401) return signedOut();
   showAccount(response.ok ? await response.json() : null);
-  connect();
+  live.start();
 }
 
 document.getElementById("sign-in-form").addEventListener("submit", (event) => {
@@ -612,5 +428,5 @@ document.getElementById("sign-out").addEventListener("click", signOut);
 window.addEventListener("hashchange", scheduleRender);
 // Keeps the "since" durations moving on a board with no changes.
 setInterval(scheduleRender, 30_000);
-setInterval(watchdog, 1_000);
+setInterval(live.watchdog, 1_000);
 start();

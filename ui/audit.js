@@ -1,16 +1,9 @@
 // The administrator's search of the audit trail: GET /api/v1/audit/reads, as a table, and
 // the same search as a CSV download.
 
-const READS = "api/v1/audit/reads";
+import { el } from "./dom.js";
 
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  for (const child of children.flat()) {
-    if (child !== null && child !== undefined) node.append(child);
-  }
-  return node;
-}
+const READS = "api/v1/audit/reads";
 
 // The inputs give local times without a zone; the API takes instants.
 function instant(value) {

@@ -4,16 +4,9 @@
 // since referral, time in the pathway's queue, length of stay) are worked out here from
 // the plans' timestamps, so the lists keep moving without a reload.
 
-// Heartbeats come every few seconds; silence this long means a half-open connection.
-const SILENCE_LIMIT_MS = 20_000;
-const STALE_AFTER_MS = 30_000;
-const RETRY_FIRST_MS = 1_000;
-const RETRY_MAX_MS = 30_000;
-
-// Close codes the server gives a board it will not serve (see docs/whiteboard.md).
-const SIGN_IN_AGAIN = 4401;
-const NOT_ALLOWED = 4403;
-const ACCESS_CHANGED = 4409;
+import { byName, el } from "./dom.js";
+import { liveLink } from "./live.js";
+import { dayAndClock, duration } from "./time.js";
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -134,35 +127,12 @@ const picture = {
   beds: new Map(),
   discharges: new Map(),
   pools: new Map(),
-  cursor: null,
-  confirmedAt: null,
 };
 
-const link = {
-  socket: null,
-  retryMs: RETRY_FIRST_MS,
-  lastHeard: 0,
-  state: "connecting",
-};
+const live = liveLink({ takeSnapshot, applyDeltas, scheduleRender, forget, signedOut });
 
 // The wards this account plans discharges for (null: every ward), from its session.
 const reference = { delayReasons: new Map(), planWards: null };
-
-// --- DOM helpers: text only ever goes in through textContent -----------------------------
-
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") node.className = value;
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
 
 function options(choices, selected, blank = null) {
   const list = blank === null ? [] : [el("option", { value: "" }, blank)];
@@ -172,19 +142,7 @@ function options(choices, selected, blank = null) {
   return list;
 }
 
-const byName = (a, b) => a.localeCompare(b, "en-GB", { numeric: true, sensitivity: "base" });
-
 // --- Time ----------------------------------------------------------------------------------
-
-function clock(date) {
-  return date.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
-}
-
-function dayAndClock(date) {
-  const sameDay = date.toDateString() === new Date().toDateString();
-  if (sameDay) return clock(date);
-  return `${date.toLocaleDateString("en-GB", { day: "numeric", month: "short" })} ${clock(date)}`;
-}
 
 function calendarDay(isoDate) {
   // A date without a time is a calendar day where the ward is, not UTC midnight.
@@ -200,21 +158,6 @@ function localDay(date = new Date()) {
   const month = String(date.getMonth() + 1).padStart(2, "0");
   const day = String(date.getDate()).padStart(2, "0");
   return `${date.getFullYear()}-${month}-${day}`;
-}
-
-function duration(ms) {
-  const minutes = Math.max(0, Math.floor(ms / 60_000));
-  if (minutes < 1) return "under a minute";
-  if (minutes < 60) return `${minutes} min`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours} h ${minutes % 60} min`;
-  return `${Math.floor(hours / 24)} days`;
-}
-
-function shortAge(ms) {
-  const seconds = Math.max(0, Math.round(ms / 1000));
-  if (seconds < 90) return `${seconds} s`;
-  return duration(ms);
 }
 
 function elapsed(iso, now) {
@@ -260,7 +203,8 @@ function blockers(item, now, today) {
   const referral = openReferral(item);
   if (referral && referral.pathway === null) found.push("not triaged");
   const pathway = item.referral?.pathway ?? null;
-  if (pathway !== null && pathway !== "0" && !item.reservations.some((held) => holds(held, now))) {
+  const reserved = (held) => held.pathway === pathway && holds(held, now);
+  if (pathway !== null && pathway !== "0" && !item.reservations.some(reserved)) {
     found.push("no capacity reserved");
   }
   const late = lateTasks(item, today);
@@ -297,8 +241,7 @@ function capacityLabel(capacity) {
 
 // --- The picture ---------------------------------------------------------------------------
 
-function takeSnapshot(message) {
-  const data = message.data;
+function takeSnapshot(data) {
   picture.sites = new Map(data.sites.map((site) => [site.site_id, site]));
   picture.wards = new Map(data.wards.map((ward) => [ward.ward_id, ward]));
   picture.beds = new Map(data.beds.map((bed) => [bed.bed_id, bed]));
@@ -306,12 +249,10 @@ function takeSnapshot(message) {
     (data.discharges ?? []).filter((item) => item.listed).map((item) => [item.spell_id, item]),
   );
   picture.pools = new Map((data.capacity ?? []).map((pool) => [pool.key, pool]));
-  picture.cursor = message.cursor;
-  picture.confirmedAt = Date.now();
 }
 
-function applyDeltas(message) {
-  for (const delta of message.deltas) {
+function applyDeltas(deltas) {
+  for (const delta of deltas) {
     if (delta.kind === "bed") picture.beds.set(delta.bed.bed_id, delta.bed);
     else if (delta.kind === "ward") picture.wards.set(delta.ward.ward_id, delta.ward);
     else if (delta.kind === "site") picture.sites.set(delta.site.site_id, delta.site);
@@ -323,24 +264,15 @@ function applyDeltas(message) {
       else picture.discharges.delete(item.spell_id);
     }
   }
-  picture.cursor = message.cursor;
-  picture.confirmedAt = Date.now();
 }
 
-function heard(message) {
-  if (message.cursor !== picture.cursor) return;
-  const serverLag = Date.parse(message.at) - Date.parse(message.checked_at);
-  picture.confirmedAt = Date.now() - Math.max(0, serverLag || 0);
-}
-
+// Nothing of a board stays on screen for whoever uses the browser next.
 function forget() {
   picture.sites.clear();
   picture.wards.clear();
   picture.beds.clear();
   picture.discharges.clear();
   picture.pools.clear();
-  picture.cursor = null;
-  picture.confirmedAt = null;
   for (const id of ["queue", "ward-list", "plan"]) document.getElementById(id).hidden = true;
   document.getElementById("queue-groups").replaceChildren();
   document.getElementById("ward-patients").replaceChildren();
@@ -1254,7 +1186,7 @@ let renderQueued = false;
 
 function render() {
   renderQueued = false;
-  if (picture.cursor === null) return;
+  if (live.cursor === null) return;
   const now = Date.now();
   const today = localDay();
   // A list drawn again keeps the keyboard where it was.
@@ -1286,107 +1218,6 @@ function scheduleRender() {
   requestAnimationFrame(render);
 }
 
-// --- Freshness -----------------------------------------------------------------------------
-
-function showFreshness() {
-  const now = Date.now();
-  const age = picture.confirmedAt === null ? null : now - picture.confirmedAt;
-  let level = link.state;
-  if (link.state === "live" && age !== null && age > STALE_AFTER_MS) level = "stale";
-  const box = document.querySelector(".freshness");
-  const words = {
-    connecting: "Connecting…",
-    live: "Live",
-    stale: "Live, but not confirmed recently",
-    offline: "Connection lost – reconnecting",
-    signed_out: "Signed out",
-    refused: "This account may not see any board",
-  }[level];
-  if (box.dataset.level !== level) {
-    box.dataset.level = level;
-    document.getElementById("connection").textContent = words;
-  }
-  const parts = [];
-  if (age !== null) parts.push(`Data confirmed ${shortAge(age)} ago`);
-  const changed = picture.cursor ? Number(picture.cursor.split("-")[0]) : 0;
-  if (changed > 0) parts.push(`last change ${dayAndClock(new Date(changed))}`);
-  document.getElementById("age").textContent = parts.join(" · ");
-}
-
-// --- The socket ----------------------------------------------------------------------------
-
-function socketUrl() {
-  const url = new URL("ws/whiteboard", location.href);
-  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-  url.hash = "";
-  if (picture.cursor !== null) url.searchParams.set("cursor", picture.cursor);
-  return url;
-}
-
-function connect() {
-  const socket = new WebSocket(socketUrl());
-  link.socket = socket;
-  link.lastHeard = Date.now();
-  socket.addEventListener("open", () => {
-    link.state = "live";
-    showFreshness();
-  });
-  socket.addEventListener("message", (event) => {
-    link.lastHeard = Date.now();
-    // A frame holds one message, or an array of the several waiting for this board.
-    const frame = JSON.parse(event.data);
-    for (const message of Array.isArray(frame) ? frame : [frame]) take(message);
-    showFreshness();
-  });
-  socket.addEventListener("close", (event) => closed(socket, event.code));
-}
-
-function closed(socket, code) {
-  if (link.socket !== socket) return;
-  if (code === SIGN_IN_AGAIN) return signedOut();
-  if (code === NOT_ALLOWED) {
-    link.socket = null;
-    link.state = "refused";
-    forget();
-    showFreshness();
-    return;
-  }
-  // New roles or wards: what the page holds may no longer be its to show.
-  if (code === ACCESS_CHANGED) picture.cursor = null;
-  reconnect(socket);
-}
-
-function take(message) {
-  if (message.type === "snapshot") takeSnapshot(message);
-  else if (message.type === "delta") applyDeltas(message);
-  else if (message.type === "heartbeat") heard(message);
-  else if (message.type === "resnapshot") picture.cursor = null;
-  if (message.type === "snapshot" || message.type === "delta") {
-    link.retryMs = RETRY_FIRST_MS;
-    scheduleRender();
-  }
-}
-
-function reconnect(socket) {
-  if (link.socket !== socket) return;
-  link.socket = null;
-  link.state = "offline";
-  showFreshness();
-  // Jitter spreads out boards reconnecting together after a restart.
-  const wait = link.retryMs * (0.5 + Math.random());
-  link.retryMs = Math.min(link.retryMs * 2, RETRY_MAX_MS);
-  setTimeout(connect, wait);
-}
-
-function watchdog() {
-  showFreshness();
-  const socket = link.socket;
-  if (socket && Date.now() - link.lastHeard > SILENCE_LIMIT_MS) {
-    socket.close();
-    reconnect(socket);
-  }
-}
-
 // --- Signing in: on the whiteboard page ----------------------------------------------------
 
 function pageProblem(...words) {
@@ -1394,11 +1225,8 @@ function pageProblem(...words) {
 }
 
 function signedOut() {
-  link.socket = null;
-  link.state = "signed_out";
-  forget();
+  live.end("signed_out");
   document.getElementById("account").hidden = true;
-  showFreshness();
   pageProblem(
     "You are not signed in. Sign in on the ",
     el("a", { href: "./" }, "whiteboard page"),
@@ -1428,14 +1256,13 @@ async function start() {
     ? null
     : new Set(plans.flatMap((held) => held.wards));
   if (!plans.length) {
-    link.state = "refused";
-    showFreshness();
+    live.show("refused");
     pageProblem("This account may not plan discharges.");
     return;
   }
   loadDelayReasons();
-  connect();
-  setInterval(watchdog, 1_000);
+  live.start();
+  setInterval(live.watchdog, 1_000);
 }
 
 document

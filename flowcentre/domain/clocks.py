@@ -1,6 +1,7 @@
 """The flow centre's clocks, defined once: referral to discharge, time in each pathway's
-queue, long stays, and discharges per day. Each is a pure function of spells and the
-moment asked about, so a board, the API and the tests read the same definition.
+queue, long stays, discharges per day, and where a local day begins and ends. Each is a
+pure function of spells and the moment asked about, so a board, the API and the tests read
+the same definition.
 """
 
 from __future__ import annotations
@@ -18,6 +19,17 @@ REFERRAL_TARGET = timedelta(hours=24)
 STRANDED = timedelta(days=7)
 SUPER_STRANDED = timedelta(days=21)
 MIDDAY = time(12)
+
+
+def day_start(day: date, zone: ZoneInfo) -> datetime:
+    """The instant the local day begins: its midnight in ``zone``."""
+    return datetime.combine(day, time(), zone)
+
+
+def day_end(day: date, zone: ZoneInfo) -> datetime:
+    """The instant the local day ends: the next day's midnight, so a day of a clock change
+    is 23 or 25 hours long."""
+    return day_start(day + timedelta(days=1), zone)
 
 
 @dataclass(frozen=True, slots=True)

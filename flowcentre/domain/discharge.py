@@ -1,16 +1,20 @@
-"""Discharge planning as staff do it: triage turned into the payload that records it, and
-the delay reasons a review may give."""
+"""Discharge planning as staff do it: triage turned into the payload that records it, the
+delay reasons a review may give, and what a reservation of community capacity must fit."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
+from flowcentre.domain import clocks
 from flowcentre.domain.configuration import load_toml
 from flowcentre.domain.contract import Contract, Identifier
-from flowcentre.domain.events import ProposedPathway, Triage
+from flowcentre.domain.events import CapacityRef, ProposedPathway, Triage
+from flowcentre.domain.model import CapacityPool, Spell
 from flowcentre.domain.triage import Pathway, RuleSet, TriageAnswers, allocate
 
 DEFAULT_DELAY_REASONS = Path(__file__).with_name("delay_reasons.toml")
@@ -56,3 +60,65 @@ def triage(
         override_reason=allocation.override_reason,
         tasks=rules.tasks[allocation.pathway],
     )
+
+
+class ReservationInvalid(ValueError):
+    """A reservation no plan could mean; the message starts with the field at fault."""
+
+
+class ReservationConflict(ValueError):
+    """A reservation the patient's plan or the pool, as they stand, does not allow."""
+
+
+def reservation_expiry(
+    spell: Spell,
+    pool: CapacityPool | None,
+    capacity: CapacityRef,
+    asked: datetime | None,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    hold: timedelta,
+) -> datetime:
+    """When a reservation of ``capacity`` made for the patient ``now`` lapses: at ``asked``,
+    or after ``hold``, and never after the end of the pool's local day, when its place is
+    gone whether used or not.
+
+    Raises ``ReservationInvalid`` for a pool day already past, an expiry not in the future
+    or after the pool's day, or a service of another pathway than the patient's; these
+    come first, so a request is corrected before it is tried against the plan. Then
+    ``ReservationConflict`` when the patient has no open referral triaged onto a pathway,
+    already holds a reservation of the same service, or the pool has no place left."""
+    today = now.astimezone(zone).date()
+    if capacity.day < today:
+        raise ReservationInvalid(
+            f"capacity.day: {capacity.day.isoformat()} is past (today is {today.isoformat()})"
+        )
+    day_ends = clocks.day_end(capacity.day, zone)
+    if asked is not None and asked <= now:
+        raise ReservationInvalid("expires_at: must be in the future")
+    if asked is not None and asked > day_ends:
+        raise ReservationInvalid(
+            f"expires_at: must not be after the pool's day ends ({day_ends.isoformat()})"
+        )
+    referral = spell.referral
+    pathway = referral.pathway if referral is not None and referral.open else None
+    service = capacity.service
+    if pathway is not None and service.pathway is not pathway:
+        raise ReservationInvalid(
+            f"capacity.service: {service.value} serves pathway {service.pathway.value},"
+            f" and the patient is triaged onto pathway {pathway.value}"
+        )
+    if pathway is None:
+        raise ReservationConflict("the patient has no open referral triaged onto a pathway")
+    for held in spell.reservations:
+        if held.holds_at(now) and held.capacity.service is service:
+            raise ReservationConflict(
+                f"the patient already holds {service.value} ({held.reservation_id}):"
+                " release it first"
+            )
+    if pool is None or pool.declared is None:
+        raise ReservationConflict(f"capacity {capacity.key}: its provider has declared none")
+    if pool.free_at(now) <= 0:
+        raise ReservationConflict(f"capacity {capacity.key}: nothing left to reserve")
+    return asked or min(now + hold, day_ends)

@@ -51,6 +51,7 @@ def _reservation(held: ReservationRecord) -> JSON:
     return {
         "reservation_id": held.reservation_id,
         **held.capacity.model_dump(mode="json"),
+        "pathway": held.capacity.service.pathway.value,
         "reserved_at": held.reserved.at.isoformat(),
         "expires_at": held.expires_at.isoformat(),
         "released_at": _at(held.released),
@@ -101,6 +102,29 @@ def discharge_item(spell: Spell) -> JSON:
     }
 
 
+def holds_capacity(spell: Spell, pathway: Pathway, now: datetime) -> bool:
+    """Whether a reservation of one of the pathway's services holds for the patient ``now``.
+
+    One of another pathway's, kept from before a triage changed the pathway, does not
+    count: the patient still needs a place of the new one."""
+    return any(
+        held.holds_at(now) and held.capacity.service.pathway is pathway
+        for held in spell.reservations
+    )
+
+
+def waiting_for_capacity(spell: Spell, now: datetime) -> Pathway | None:
+    """The pathway whose capacity the patient waits for ``now``: their open referral's, once
+    triaged, while they are in hospital and hold no reservation of its services."""
+    referral = spell.referral
+    if not spell.in_hospital or referral is None or not referral.open:
+        return None
+    pathway = referral.pathway
+    if pathway is None or holds_capacity(spell, pathway, now):
+        return None
+    return pathway
+
+
 def blockers(spell: Spell, now: datetime, today: date) -> list[str]:
     """What stands between the patient and leaving, in the words a list shows."""
     found: list[str] = []
@@ -108,8 +132,10 @@ def blockers(spell: Spell, now: datetime, today: date) -> list[str]:
     if referral is not None and referral.open and referral.pathway is None:
         found.append("not triaged")
     pathway = referral.pathway if referral else None
-    if pathway not in (None, Pathway.HOME) and not any(
-        held.holds_at(now) for held in spell.reservations
+    if (
+        pathway is not None
+        and pathway is not Pathway.HOME
+        and not holds_capacity(spell, pathway, now)
     ):
         found.append("no capacity reserved")
     late = {task.task for task in clocks.flagged_tasks(spell, today)}
@@ -174,11 +200,12 @@ def pool_view(pool: CapacityPool) -> JSON:
 def demand_and_capacity(
     referred: Iterable[Spell], pools: Iterable[CapacityPool], now: datetime, today: date
 ) -> JSON:
-    """Per pathway: patients waiting in its queue, against the capacity free from today."""
+    """Per pathway: the patients still waiting for its capacity (``waiting_for_capacity``),
+    against the capacity free from today."""
     waiting = Counter(
-        spell.referral.pathway.value
+        pathway.value
         for spell in referred
-        if spell.referral is not None and spell.referral.pathway is not None
+        if (pathway := waiting_for_capacity(spell, now)) is not None
     )
     free: Counter[str] = Counter()
     for pool in pools:

@@ -1,4 +1,5 @@
-"""Running the real parts as separate processes, as a deployment does."""
+"""Running the real parts as separate processes, as a deployment does, and watching them
+as their users do: through the REST API, the whiteboard socket, and a real browser."""
 
 from __future__ import annotations
 
@@ -8,15 +9,23 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright, expect
+from websockets.asyncio.client import ClientConnection
 
 from flowcentre.api.auth import SESSION_COOKIE
+from flowcentre.api.whiteboard import frame_messages
 from flowcentre.config import Settings
-from tests.accounts import sign_in
+from flowcentre.runtime import free_port
+from tests.accounts import PASSWORD, sign_in
+
+JSON = dict[str, Any]
 
 
 class Processes:
@@ -80,16 +89,149 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 60.0, what: str
         time.sleep(0.1)
 
 
-async def sign_in_when_up(api: httpx.AsyncClient, username: str) -> None:
-    """Wait for the API to answer, then sign in as ``username`` for every later request."""
+async def healthy(api: httpx.AsyncClient) -> bool:
+    """Whether the API reports itself healthy within a minute of asking."""
     for _ in range(300):
         try:
             if (await api.get("/healthz")).status_code == 200:
-                break
+                return True
         except httpx.TransportError:
             pass
         await asyncio.sleep(0.2)
+    return False
+
+
+async def start_whiteboard(processes: Processes, **settings: str) -> str:
+    """Starts a worker and the API and answers the API's address once it is healthy."""
+    port = free_port()
+    processes.start("worker")
+    api = processes.start("api", FLOWCENTRE_API_PORT=str(port), **settings)
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        if await healthy(client):
+            return base
+    raise AssertionError(f"the API never became healthy:\n{processes.log_of(api)}")
+
+
+async def sign_in_when_up(api: httpx.AsyncClient, username: str) -> None:
+    """Wait for the API to answer, then sign in as ``username`` for every later request."""
+    await healthy(api)
     signed_in = await sign_in(api, username)
     assert signed_in.status_code == 200, signed_in.text
     # Over plain http the client keeps no Secure cookie, so it is sent by hand here.
     api.headers["Cookie"] = f"{SESSION_COOKIE}={signed_in.cookies[SESSION_COOKIE]}"
+
+
+async def rest_until(api: httpx.AsyncClient, path: str, holds: Callable[[Any], bool]) -> Any:
+    """The first answer of ``path`` that ``holds``: the worker applies events a moment
+    after they are published."""
+    for _ in range(600):
+        response = await api.get(path)
+        if response.status_code == 200 and holds(response.json()):
+            return response.json()
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{path} never showed what was expected")
+
+
+async def next_delta(socket: ClientConnection, kind: str, holds: Callable[[JSON], bool]) -> JSON:
+    """The first record of ``kind`` (a bed, a discharge plan) the board is sent that ``holds``."""
+    while True:
+        frame = await asyncio.wait_for(socket.recv(), timeout=60)
+        for message in frame_messages(frame):
+            if message["type"] != "delta":
+                continue
+            for delta in message["deltas"]:
+                record = delta.get(kind)
+                if record is not None and holds(record):
+                    return dict(record)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Root may not use Chromium's sandbox; the rest keeps a headless run to this machine.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Long enough for a worker that has only just joined its group to apply its first events.
+WAIT_MS = 60_000
+
+# Chromium reports a blocked script, style or connection on the console, in words that
+# change between versions; the page's own violation event says it in any version.
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) =>
+  reportViolation(`${event.effectiveDirective} refused ${event.blockedURI}` +
+    ` at ${event.sourceFile}:${event.lineNumber}`));
+"""
+CONSOLE_SIGNS = ("content security policy", "content-security-policy", "refused to")
+
+
+class WatchedBrowser:
+    """Opens pages in fresh browser contexts and records what goes wrong in any of them."""
+
+    def __init__(self, browser: Browser) -> None:
+        self._browser = browser
+        self.problems: list[str] = []
+
+    async def new_page(self) -> Page:
+        context = await self._browser.new_context()
+        await context.expose_function("reportViolation", self._violation)
+        await context.add_init_script(REPORT_VIOLATIONS)
+        page = await context.new_page()
+        page.on("console", self._console)
+        page.on("pageerror", self._page_error)
+        return page
+
+    def _violation(self, description: str) -> None:
+        self.problems.append(f"content security policy violation: {description}")
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if any(sign in message.text.lower() for sign in CONSOLE_SIGNS):
+            self.problems.append(f"console {message.type}: {message.text} at {message.location}")
+
+    def _page_error(self, error: Error) -> None:
+        self.problems.append(f"uncaught page error: {error.message}\n{error.stack}")
+
+
+@pytest_asyncio.fixture
+async def chromium() -> AsyncIterator[WatchedBrowser]:
+    """Debian's Chromium; a test fails if any of its pages reported a problem."""
+    async with async_playwright() as playwright:
+        try:
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_FLAGS, timeout=WAIT_MS
+            )
+        except Error as error:
+            raise AssertionError(
+                f"{CHROMIUM} did not start (`make test` installs Debian's chromium package):"
+                f" {error.message}"
+            ) from error
+        watched = WatchedBrowser(browser)
+        try:
+            yield watched
+        finally:
+            await browser.close()
+    assert not watched.problems, "the pages reported problems:\n" + "\n".join(watched.problems)
+
+
+async def sign_in_through_the_form(page: Page, username: str) -> None:
+    form = page.locator("#sign-in-form")
+    await expect(
+        page.get_by_role("heading", name="Sign in to Flow Centre"), "no sign-in form"
+    ).to_be_visible(timeout=WAIT_MS)
+    await form.get_by_label("Username").fill(username, timeout=WAIT_MS)
+    await form.get_by_label("Password").fill(PASSWORD, timeout=WAIT_MS)
+    await form.get_by_role("button", name="Sign in").click(timeout=WAIT_MS)
+    await expect(form, f"{username}'s sign-in did not close the form").to_be_hidden(timeout=WAIT_MS)
+    await board_is_live(page)
+
+
+async def board_is_live(page: Page) -> None:
+    await expect(
+        page.get_by_role("status"), "the board's socket did not open after signing in"
+    ).to_have_text("Live", timeout=WAIT_MS)

@@ -9,45 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import httpx
 import pytest
-import pytest_asyncio
-from playwright.async_api import (
-    Browser,
-    ConsoleMessage,
-    Error,
-    Locator,
-    Page,
-    async_playwright,
-    expect,
-)
+from playwright.async_api import Locator, Page, expect
 
-from flowcentre.api.auth import SESSION_COOKIE
 from flowcentre.config import Settings
 from flowcentre.publisher import KafkaPublisher
-from flowcentre.runtime import ensure_topics, free_port
-from tests.accounts import PASSWORD, account, device, record, sign_in
+from flowcentre.runtime import ensure_topics
+from tests.accounts import PASSWORD, account, device, record
 from tests.builders import account_created, bed, event, organisation, role_granted, site, ward
-from tests.e2e.conftest import Processes
+from tests.e2e.conftest import (
+    WAIT_MS,
+    Processes,
+    WatchedBrowser,
+    board_is_live,
+    rest_until,
+    sign_in_through_the_form,
+    sign_in_when_up,
+    start_whiteboard,
+)
 from tests.oidc_provider import running_provider
-
-CHROMIUM = Path("/usr/bin/chromium")
-# Root may not use Chromium's sandbox; the rest keeps a headless run to this machine.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-# Long enough for a worker that has only just joined its group to apply its first events.
-WAIT_MS = 60_000
 
 WARD = "WRH-AVON4"
 OTHER_WARD = "WRH-AVON5"
@@ -62,63 +45,6 @@ NHS_NUMBER = "9434765919"
 
 # The system board's column headings, in the order the tests read each ward's counts.
 COLUMNS = ["Ward", "Occupied", "Available", "To clean", "Closed", "Beds", "Occupancy"]
-
-
-# Chromium reports a blocked script, style or connection on the console, in words that
-# change between versions; the page's own violation event says it in any version.
-REPORT_VIOLATIONS = """
-document.addEventListener("securitypolicyviolation", (event) =>
-  reportViolation(`${event.effectiveDirective} refused ${event.blockedURI}` +
-    ` at ${event.sourceFile}:${event.lineNumber}`));
-"""
-CONSOLE_SIGNS = ("content security policy", "content-security-policy", "refused to")
-
-
-class WatchedBrowser:
-    """Opens pages in fresh browser contexts and records what goes wrong in any of them."""
-
-    def __init__(self, browser: Browser) -> None:
-        self._browser = browser
-        self.problems: list[str] = []
-
-    async def new_page(self) -> Page:
-        context = await self._browser.new_context()
-        await context.expose_function("reportViolation", self._violation)
-        await context.add_init_script(REPORT_VIOLATIONS)
-        page = await context.new_page()
-        page.on("console", self._console)
-        page.on("pageerror", self._page_error)
-        return page
-
-    def _violation(self, description: str) -> None:
-        self.problems.append(f"content security policy violation: {description}")
-
-    def _console(self, message: ConsoleMessage) -> None:
-        if any(sign in message.text.lower() for sign in CONSOLE_SIGNS):
-            self.problems.append(f"console {message.type}: {message.text} at {message.location}")
-
-    def _page_error(self, error: Error) -> None:
-        self.problems.append(f"uncaught page error: {error.message}\n{error.stack}")
-
-
-@pytest_asyncio.fixture
-async def chromium() -> AsyncIterator[WatchedBrowser]:
-    async with async_playwright() as playwright:
-        try:
-            browser = await playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_FLAGS, timeout=WAIT_MS
-            )
-        except Error as error:
-            raise AssertionError(
-                f"{CHROMIUM} did not start (`make test` installs Debian's chromium package):"
-                f" {error.message}"
-            ) from error
-        watched = WatchedBrowser(browser)
-        try:
-            yield watched
-        finally:
-            await browser.close()
-    assert not watched.problems, "the pages reported problems:\n" + "\n".join(watched.problems)
 
 
 @pytest.fixture
@@ -162,23 +88,6 @@ def hospital(settings: Settings) -> Iterator[KafkaPublisher]:
         publisher.close()
 
 
-async def start_whiteboard(processes: Processes, **settings: str) -> str:
-    """Starts a worker and the API and answers the API's address once it is healthy."""
-    port = free_port()
-    processes.start("worker")
-    api = processes.start("api", FLOWCENTRE_API_PORT=str(port), **settings)
-    base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-        for _ in range(300):
-            try:
-                if (await client.get("/healthz")).status_code == 200:
-                    return base
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise AssertionError(f"the API never became healthy:\n{processes.log_of(api)}")
-
-
 def admit(publisher: KafkaPublisher) -> None:
     """Ada Lovelace, with her NHS number, into bed 1 of Avon 4."""
     patient = {
@@ -191,24 +100,6 @@ def admit(publisher: KafkaPublisher) -> None:
     location = {"ward_id": WARD, "bed_id": BED}
     payload = {"spell_id": "S-000123", "patient": patient, "location": location}
     publisher.publish([event("PatientAdmitted", payload, minute=74)])
-
-
-async def sign_in_through_the_form(page: Page, username: str) -> None:
-    form = page.locator("#sign-in-form")
-    await expect(
-        page.get_by_role("heading", name="Sign in to Flow Centre"), "no sign-in form"
-    ).to_be_visible(timeout=WAIT_MS)
-    await form.get_by_label("Username").fill(username, timeout=WAIT_MS)
-    await form.get_by_label("Password").fill(PASSWORD, timeout=WAIT_MS)
-    await form.get_by_role("button", name="Sign in").click(timeout=WAIT_MS)
-    await expect(form, f"{username}'s sign-in did not close the form").to_be_hidden(timeout=WAIT_MS)
-    await board_is_live(page)
-
-
-async def board_is_live(page: Page) -> None:
-    await expect(
-        page.get_by_role("status"), "the board's socket did not open after signing in"
-    ).to_have_text("Live", timeout=WAIT_MS)
 
 
 def bed_card(page: Page, label: str) -> Locator:
@@ -355,15 +246,9 @@ async def test_an_administrator_finds_who_read_a_patients_details(
     admit(hospital)
     base = await start_whiteboard(processes)
     async with httpx.AsyncClient(base_url=base, timeout=10) as nurse:
-        signed_in = await sign_in(nurse, NURSE)
-        # Over plain http the client keeps no Secure cookie, so it is sent by hand here.
-        nurse.headers["Cookie"] = f"{SESSION_COOKIE}={signed_in.cookies[SESSION_COOKIE]}"
-        for _ in range(300):
-            details = await nurse.get(f"/api/v1/beds/{BED}/patients")
-            if details.status_code == 200 and details.json():
-                break
-            await asyncio.sleep(0.2)
-        assert details.json()[0]["nhs_number"] == NHS_NUMBER, details.text
+        await sign_in_when_up(nurse, NURSE)
+        details = await rest_until(nurse, f"/api/v1/beds/{BED}/patients", bool)
+        assert details[0]["nhs_number"] == NHS_NUMBER, details
     page = await chromium.new_page()
 
     await page.goto(f"{base}/", timeout=WAIT_MS)

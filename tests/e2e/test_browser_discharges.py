@@ -10,24 +10,21 @@ page as the socket brings it, without a reload.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import Error, Locator, Page, async_playwright, expect
+from playwright.async_api import Locator, Page, expect
 
 from flowcentre.config import Settings
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.runtime import ensure_topics
 from tests.accounts import account, record
 from tests.builders import T0, admitted, bed, event, organisation, site, ward
-from tests.e2e.conftest import Processes
-from tests.e2e.test_browser import (
-    CHROMIUM,
-    CHROMIUM_FLAGS,
+from tests.e2e.conftest import (
     WAIT_MS,
+    Processes,
     WatchedBrowser,
     sign_in_through_the_form,
     start_whiteboard,
@@ -60,26 +57,6 @@ def minutes_from_t0(moment: datetime) -> float:
 def settings(settings: Settings) -> Settings:
     """The suite's settings with Redis keys of this test's own."""
     return settings.model_copy(update={"redis_prefix": f"discharges-{uuid.uuid4().hex[:12]}"})
-
-
-@pytest_asyncio.fixture
-async def chromium() -> AsyncIterator[WatchedBrowser]:
-    async with async_playwright() as playwright:
-        try:
-            browser = await playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_FLAGS, timeout=WAIT_MS
-            )
-        except Error as error:
-            raise AssertionError(
-                f"{CHROMIUM} did not start (`make test` installs Debian's chromium package):"
-                f" {error.message}"
-            ) from error
-        watched = WatchedBrowser(browser)
-        try:
-            yield watched
-        finally:
-            await browser.close()
-    assert not watched.problems, "the pages reported problems:\n" + "\n".join(watched.problems)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -21,7 +20,7 @@ from flowcentre.publisher import KafkaPublisher
 from flowcentre.runtime import ensure_topics, free_port
 from tests.accounts import account, record
 from tests.builders import T0, admitted, bed, event, organisation, site, ward
-from tests.e2e.conftest import Processes, sign_in_when_up
+from tests.e2e.conftest import JSON, Processes, next_delta, rest_until, sign_in_when_up
 
 WARD, BED, SPELL = "WRH-AVON4", "WRH-AVON4-B01-1", "RWP:V1001"
 COORDINATOR = "acc-flow-coordinator"
@@ -35,7 +34,6 @@ ANSWERS = {
     "cognition": "intact",
     "rehabilitation_potential": "good",
 }
-JSON = dict[str, Any]
 
 
 @pytest.fixture
@@ -51,24 +49,9 @@ def minutes_from_t0(moment: datetime) -> float:
 
 async def next_plan(socket: ClientConnection, holds: Callable[[JSON], bool]) -> JSON:
     """The first discharge plan the board is sent for the spell that ``holds``."""
-    while True:
-        frame = await asyncio.wait_for(socket.recv(), timeout=60)
-        for message in frame_messages(frame):
-            if message["type"] != "delta":
-                continue
-            for delta in message["deltas"]:
-                plan = delta.get("discharge")
-                if plan is not None and plan["spell_id"] == SPELL and holds(plan):
-                    return dict(plan)
-
-
-async def rest_until(api: httpx.AsyncClient, path: str, holds: Callable[[Any], bool]) -> Any:
-    for _ in range(600):
-        response = await api.get(path)
-        if response.status_code == 200 and holds(response.json()):
-            return response.json()
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{path} never showed what was expected")
+    return await next_delta(
+        socket, "discharge", lambda plan: plan["spell_id"] == SPELL and holds(plan)
+    )
 
 
 async def test_one_patient_from_admission_to_a_reablement_start(
@@ -148,7 +131,7 @@ async def test_one_patient_from_admission_to_a_reablement_start(
             community = await rest_until(
                 api, "/api/v1/capacity/community", lambda c: c["pools"][0]["free"] == 0
             )
-            assert community["pathways"]["1"]["waiting"] == 1
+            assert community["pathways"]["1"]["waiting"] == 0, "holding a start, no longer waiting"
             again = await api.post(f"{plans}/reservations", json={"capacity": reablement})
             assert again.status_code == 409, again.text
             plan = await rest_until(api, plans, lambda p: p["blockers"] == [])

@@ -4,20 +4,18 @@ and a nurse's 'bed cleaned' goes through the API, the log and the worker back to
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import httpx
 import orjson
 from kafka import KafkaProducer
 from websockets.asyncio.client import ClientConnection, connect
 
-from flowcentre.api.whiteboard import frame_messages
 from flowcentre.config import Settings
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.runtime import ensure_topics, free_port
 from tests.accounts import account, record
 from tests.builders import bed, discharged, ward
-from tests.e2e.conftest import Processes, sign_in_when_up
+from tests.e2e.conftest import JSON, Processes, next_delta, rest_until, sign_in_when_up
 
 # The admission docs/events.md shows, published as raw JSON (dated in the past, so the
 # nurse's action below, stamped now, comes after it).
@@ -34,26 +32,15 @@ BED = "WRH-AVON4-B01-1"
 NURSE = "acc-sister-jones"
 
 
-async def next_bed_delta(socket: ClientConnection, bed_id: str, state: str) -> dict[str, Any]:
+async def next_bed_delta(socket: ClientConnection, bed_id: str, state: str) -> JSON:
     """The first delta that shows the bed in the given state."""
-    while True:
-        frame = await asyncio.wait_for(socket.recv(), timeout=60)
-        for message in frame_messages(frame):
-            if message["type"] != "delta":
-                continue
-            for delta in message["deltas"]:
-                bed = delta.get("bed", {})
-                if bed.get("bed_id") == bed_id and bed.get("state") == state:
-                    return dict(bed)
+    return await next_delta(
+        socket, "bed", lambda bed: bed.get("bed_id") == bed_id and bed.get("state") == state
+    )
 
 
-async def wait_for_bed(api: httpx.AsyncClient, bed_id: str, state: str) -> dict[str, Any]:
-    for _ in range(600):
-        response = await api.get(f"/api/v1/beds/{bed_id}")
-        if response.status_code == 200 and response.json()["state"] == state:
-            return dict(response.json())
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{bed_id} never became {state} in the REST API")
+async def wait_for_bed(api: httpx.AsyncClient, bed_id: str, state: str) -> JSON:
+    return dict(await rest_until(api, f"/api/v1/beds/{bed_id}", lambda bed: bed["state"] == state))
 
 
 async def test_admission_and_bed_clean_flow_through_the_whole_loop(

@@ -4,24 +4,48 @@ and the refusals that name what is wrong."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 import pytest_asyncio
 
-from flowcentre.domain.access import Role
+from flowcentre.api.deps import get_reads
+from flowcentre.config import Settings
+from flowcentre.domain import clocks
+from flowcentre.domain.access import Principal, Role
+from flowcentre.domain.discharge import triage
 from flowcentre.domain.events import (
+    CapacityReserved,
     CriteriaToResideReviewed,
     DischargeTaskUpdated,
+    EventBase,
     PatientReferred,
     SpellUpdated,
 )
-from flowcentre.domain.triage import Pathway
-from tests.api_app import app_over, signed_in
-from tests.builders import WELL
+from flowcentre.domain.triage import Pathway, TriageAnswers, load_rules
+from tests.api_app import HISTORY, StateReads, app_over, signed_in
+from tests.builders import (
+    T0,
+    WELL,
+    admitted,
+    bed,
+    capacity_declared,
+    event,
+    fold,
+    pool,
+    referred,
+    triaged,
+    ward,
+)
 from tests.unit.conftest import RecordingPublisher
 
 PLAN = "/api/v1/discharges/S1"
+LONDON = ZoneInfo("Europe/London")
+NEEDS_HELP = TriageAnswers.model_validate({**WELL, "mobility": "one_to_assist"})
 
 
 @pytest_asyncio.fixture
@@ -107,20 +131,188 @@ async def test_a_task_update_is_published_and_an_unknown_task_refused(
     assert unknown.status_code == 422
 
 
-async def test_capacity_nobody_declared_cannot_be_reserved(client: httpx.AsyncClient) -> None:
-    capacity = {"service": "reablement", "area": "north", "day": "2026-11-03"}
-    answer = await client.post(f"{PLAN}/reservations", json={"capacity": capacity})
+@asynccontextmanager
+async def planning_as(
+    publisher: RecordingPublisher, principal: Principal, *events: EventBase
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client signed in as ``principal``, over HISTORY and then ``events``."""
+    app = app_over(publisher, principal)
+    state = fold([*HISTORY, *events])
+    app.dependency_overrides[get_reads] = lambda: StateReads(state)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+def minutes_from_t0(moment: datetime) -> float:
+    return (moment - T0).total_seconds() / 60
+
+
+def local_day(days_from_today: int = 0) -> date:
+    return datetime.now(UTC).astimezone(LONDON).date() + timedelta(days=days_from_today)
+
+
+def pool_on(day: date, service: str = "reablement") -> dict[str, str]:
+    """The pool of the service in the north on ``day``."""
+    capacity: dict[str, str] = pool(service=service, area="north", day=day.isoformat())
+    return capacity
+
+
+#: S1 referred and triaged onto pathway 1, with reablement starts declared for today and
+#: tomorrow, and a step-down bed (pathway 2) for tomorrow.
+ON_PATHWAY_1: tuple[EventBase, ...] = (
+    referred("S1", 10),
+    triaged("S1", 20, triage(load_rules(), "S1", "R1", NEEDS_HELP)),
+    capacity_declared(2, 30, **pool_on(local_day())),
+    capacity_declared(2, 30, **pool_on(local_day(1))),
+    capacity_declared(2, 30, **pool_on(local_day(1), "step_down_bed")),
+)
+
+
+async def test_capacity_nobody_declared_cannot_be_reserved(publisher: RecordingPublisher) -> None:
+    capacity = pool_on(local_day(1), "home_care")
+    async with planning_as(publisher, signed_in(Role.FLOW_CENTRE), *ON_PATHWAY_1) as client:
+        answer = await client.post(f"{PLAN}/reservations", json={"capacity": capacity})
     assert answer.status_code == 409
     assert "declared none" in answer.text
 
 
-@pytest.mark.parametrize(("role", "wards"), [(Role.WARD_STAFF, ("OTHER",)), (Role.MANAGER, ())])
-async def test_planning_needs_discharge_plan_over_the_ward(
-    role: Role, wards: tuple[str, ...], publisher: RecordingPublisher
+async def test_a_reservation_holds_at_most_until_the_pools_day_ends(
+    publisher: RecordingPublisher,
 ) -> None:
-    app = app_over(publisher, signed_in(role, *wards))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as other:
-        assert (await other.get(PLAN)).status_code == 403
-        assert (await other.post(f"{PLAN}/referrals", json={})).status_code == 403
+    hold = timedelta(hours=Settings().reservation_hold_h)
+    async with planning_as(publisher, signed_in(Role.FLOW_CENTRE), *ON_PATHWAY_1) as client:
+        before = datetime.now(UTC)
+        answer = await client.post(f"{PLAN}/reservations", json={"capacity": pool_on(local_day())})
+        after = datetime.now(UTC)
+    assert answer.status_code == 202, answer.text
+    [published] = publisher.published
+    assert isinstance(published, CapacityReserved)
+    assert published.payload.reservation_id == answer.json()["id"]
+    day_ends = clocks.day_end(local_day(), LONDON)
+    expires_at = published.payload.expires_at
+    assert min(before + hold, day_ends) <= expires_at <= min(after + hold, day_ends)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (
+            {"capacity": pool_on(local_day(1)), "expires_at": "2026-01-01T00:00:00Z"},
+            "expires_at",
+        ),
+        (
+            {
+                "capacity": pool_on(local_day(1)),
+                "expires_at": (
+                    clocks.day_end(local_day(1), LONDON) + timedelta(minutes=1)
+                ).isoformat(),
+            },
+            "expires_at",
+        ),
+        ({"capacity": pool_on(local_day(-1))}, "capacity.day"),
+        ({"capacity": pool_on(local_day(1), "step_down_bed")}, "capacity.service"),
+    ],
+)
+async def test_a_reservation_no_plan_could_mean_is_refused_naming_the_field(
+    body: dict[str, Any], field: str, publisher: RecordingPublisher
+) -> None:
+    async with planning_as(publisher, signed_in(Role.FLOW_CENTRE), *ON_PATHWAY_1) as client:
+        answer = await client.post(f"{PLAN}/reservations", json=body)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"].startswith(f"{field}: ")
+    assert publisher.published == []
+
+
+async def test_a_reservation_needs_a_triaged_referral_and_the_body_is_judged_first(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    capacity = pool_on(local_day(1))
+    answer = await client.post(f"{PLAN}/reservations", json={"capacity": capacity})
+    assert answer.status_code == 409
+    assert "no open referral triaged" in answer.text
+    past = await client.post(
+        f"{PLAN}/reservations",
+        json={"capacity": capacity, "expires_at": "2026-01-01T00:00:00Z"},
+    )
+    assert past.status_code == 422
+    assert past.json()["detail"].startswith("expires_at: ")
+    assert publisher.published == []
+
+
+async def test_a_patient_holds_one_reservation_of_a_service_at_a_time(
+    publisher: RecordingPublisher,
+) -> None:
+    now = datetime.now(UTC)
+    holding = event(
+        "CapacityReserved",
+        {
+            "spell_id": "S1",
+            "reservation_id": "H1",
+            "capacity": pool_on(local_day()),
+            "expires_at": (now + timedelta(hours=1)).isoformat(),
+        },
+        minutes_from_t0(now - timedelta(minutes=5)),
+    )
+    async with planning_as(
+        publisher, signed_in(Role.FLOW_CENTRE), *ON_PATHWAY_1, holding
+    ) as client:
+        again = await client.post(f"{PLAN}/reservations", json={"capacity": pool_on(local_day(1))})
+    assert again.status_code == 409
+    assert "already holds reablement (H1)" in again.text
+    assert publisher.published == []
+
+
+async def test_a_ward_list_of_a_ward_never_registered_is_not_found(
+    publisher: RecordingPublisher,
+) -> None:
+    async with planning_as(publisher, signed_in(Role.FLOW_CENTRE)) as client:
+        known = await client.get("/api/v1/discharges/wards/AVON4")
+        unknown = await client.get("/api/v1/discharges/wards/NOWHERE")
+    assert [plan["spell_id"] for plan in known.json()] == ["S1"]
+    assert unknown.status_code == 404
+    assert "NOWHERE" in unknown.json()["detail"]
+
+
+async def test_a_ward_out_of_reach_is_refused_alike_whether_it_exists_or_not(
+    publisher: RecordingPublisher,
+) -> None:
+    elsewhere = (ward("ELGAR", "WRH"), bed("E1", "ELGAR"), admitted("S2", "E1", 0, "ELGAR"))
+    async with planning_as(publisher, signed_in(Role.WARD_STAFF, "AVON4"), *elsewhere) as client:
+        registered = await client.get("/api/v1/discharges/wards/ELGAR")
+        unknown = await client.get("/api/v1/discharges/wards/NOWHERE")
+    assert (registered.status_code, unknown.status_code) == (403, 403)
+    assert registered.json()["detail"].replace("ELGAR", "NOWHERE") == unknown.json()["detail"]
+
+
+CHANGES = [
+    ("GET", "", None),
+    ("PATCH", "/readiness", {"expected_discharge_date": None}),
+    ("POST", "/referrals", {}),
+    ("PUT", "/tasks/transport", {"status": "started"}),
+    ("POST", "/reservations", {"capacity": pool()}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), CHANGES)
+async def test_a_patient_out_of_reach_is_answered_as_one_not_in_hospital(
+    method: str, path: str, body: dict[str, Any] | None, publisher: RecordingPublisher
+) -> None:
+    async with planning_as(publisher, signed_in(Role.WARD_STAFF, "OTHER")) as client:
+        on_another_ward = await client.request(method, f"{PLAN}{path}", json=body)
+        nobody = await client.request(method, f"/api/v1/discharges/NOBODY{path}", json=body)
+    assert (on_another_ward.status_code, nobody.status_code) == (404, 404)
+    assert on_another_ward.json()["detail"].replace("S1", "NOBODY") == nobody.json()["detail"]
+    assert publisher.published == []
+
+
+@pytest.mark.parametrize(("method", "path", "body"), CHANGES)
+async def test_planning_needs_discharge_plan(
+    method: str, path: str, body: dict[str, Any] | None, publisher: RecordingPublisher
+) -> None:
+    async with planning_as(publisher, signed_in(Role.MANAGER)) as client:
+        existing = await client.request(method, f"{PLAN}{path}", json=body)
+        nobody = await client.request(method, f"/api/v1/discharges/NOBODY{path}", json=body)
+    assert (existing.status_code, nobody.status_code) == (403, 403)
+    assert existing.json() == nobody.json()
     assert publisher.published == []

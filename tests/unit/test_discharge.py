@@ -3,15 +3,21 @@ pathway, reservations against community capacity, and each clock at its edges.""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from flowcentre.domain import clocks
-from flowcentre.domain.discharge import triage
-from flowcentre.domain.events import EventRejected, Triage
+from flowcentre.domain import clocks, discharge_lists
+from flowcentre.domain.discharge import (
+    ReservationConflict,
+    ReservationInvalid,
+    reservation_expiry,
+    triage,
+)
+from flowcentre.domain.events import CapacityRef, EventRejected, Triage
 from flowcentre.domain.model import Spell
 from flowcentre.domain.triage import (
     OverrideRefused,
@@ -29,6 +35,7 @@ from tests.builders import (
     discharged,
     event,
     fold,
+    pool,
     referral_cancelled,
     referred,
     released,
@@ -36,6 +43,7 @@ from tests.builders import (
     reside_reviewed,
     task_updated,
     triaged,
+    triaged_onto,
 )
 
 RULES = load_rules()
@@ -218,7 +226,152 @@ def test_capacity_declared_late_does_not_undo_a_newer_declaration() -> None:
     assert state.capacity["reablement:north:2026-11-03"].available == 5
 
 
+HOLD = timedelta(hours=12)
+RESERVED_AT = at(60)
+REABLEMENT_TODAY = CapacityRef.model_validate(pool(day="2026-11-02"))
+
+
+def expiry(
+    spell: Spell,
+    capacity: CapacityRef = REABLEMENT_TODAY,
+    asked: datetime | None = None,
+    now: datetime = RESERVED_AT,
+    free: int = 1,
+) -> datetime:
+    """When a reservation made ``now`` would lapse, against a pool with ``free`` places."""
+    declared = capacity_declared(free, 0, **capacity.model_dump(mode="json"))
+    pools = fold([declared]).capacity
+    return reservation_expiry(
+        spell, pools.get(capacity.key), capacity, asked, now=now, zone=LONDON, hold=HOLD
+    )
+
+
+ON_PATHWAY_1 = (referred("S1", 10), triaged_onto("S1", Pathway.HOME_WITH_SUPPORT, 20))
+
+
+def test_a_reservation_holds_for_the_configured_hours_but_not_past_the_pools_day() -> None:
+    spell = spell_after(*ON_PATHWAY_1)
+    assert expiry(spell, now=at(60)) == at(60) + HOLD
+    # Made at 14:00 on the pool's day, twelve hours would run into the next day.
+    assert expiry(spell, now=at(360)) == datetime(2026, 11, 3, tzinfo=UTC)
+    asked = datetime(2026, 11, 2, 23, 0, tzinfo=UTC)
+    assert expiry(spell, asked=asked) == asked
+
+
+@pytest.mark.parametrize(
+    ("capacity", "asked", "field"),
+    [
+        (REABLEMENT_TODAY, at(59), "expires_at"),
+        (REABLEMENT_TODAY, datetime(2026, 11, 3, 0, 1, tzinfo=UTC), "expires_at"),
+        (CapacityRef.model_validate(pool(day="2026-11-01")), None, "capacity.day"),
+        (
+            CapacityRef.model_validate(pool(service="step_down_bed", day="2026-11-02")),
+            None,
+            "capacity.service",
+        ),
+    ],
+)
+def test_a_reservation_no_plan_could_mean_is_refused_naming_the_field(
+    capacity: CapacityRef, asked: datetime | None, field: str
+) -> None:
+    with pytest.raises(ReservationInvalid, match=rf"^{re.escape(field)}: "):
+        expiry(spell_after(*ON_PATHWAY_1), capacity, asked)
+
+
+def test_a_reservation_needs_a_triaged_open_referral() -> None:
+    untriaged = spell_after(referred("S1", 10))
+    with pytest.raises(ReservationConflict, match="no open referral triaged"):
+        expiry(untriaged)
+    cancelled = spell_after(*ON_PATHWAY_1, referral_cancelled("S1", 30))
+    with pytest.raises(ReservationConflict, match="no open referral triaged"):
+        expiry(cancelled)
+    # What is wrong with the request is said first: it needs correcting whatever the plan.
+    with pytest.raises(ReservationInvalid, match=r"^expires_at: "):
+        expiry(untriaged, asked=at(30))
+
+
+def test_a_second_reservation_of_the_same_service_is_refused_while_the_first_holds() -> None:
+    holding = spell_after(*ON_PATHWAY_1, reserved("S1", 30, hours=4, day="2026-11-02"))
+    with pytest.raises(ReservationConflict, match="already holds reablement"):
+        expiry(holding, free=2)
+    home_care = CapacityRef.model_validate(pool(service="home_care", day="2026-11-02"))
+    assert expiry(holding, home_care) == at(60) + HOLD
+    lapsed = spell_after(*ON_PATHWAY_1, reserved("S1", 30, hours=0.25, day="2026-11-02"))
+    assert expiry(lapsed) == at(60) + HOLD
+    given_back = spell_after(
+        *ON_PATHWAY_1, reserved("S1", 30, hours=4, day="2026-11-02"), released("S1", 40)
+    )
+    assert expiry(given_back) == at(60) + HOLD
+
+
+def test_a_reservation_needs_a_declared_pool_with_a_place_left() -> None:
+    spell = spell_after(*ON_PATHWAY_1)
+    with pytest.raises(ReservationConflict, match="nothing left"):
+        expiry(spell, free=0)
+    with pytest.raises(ReservationConflict, match="declared none"):
+        reservation_expiry(spell, None, REABLEMENT_TODAY, None, now=at(60), zone=LONDON, hold=HOLD)
+
+
+def test_demand_counts_the_patients_still_waiting_for_their_pathways_capacity() -> None:
+    now = at(120)
+    state = fold(
+        [
+            capacity_declared(3, 0, day="2026-11-02"),
+            *[admitted(spell, f"B{spell}", 0) for spell in ("S1", "S2", "S3", "S4", "S5")],
+            *[referred(spell, 10) for spell in ("S1", "S2", "S3", "S4", "S5")],
+            *[
+                triaged_onto(spell, Pathway.HOME_WITH_SUPPORT, 20)
+                for spell in ("S1", "S2", "S3", "S5")
+            ],
+            reserved("S1", 30, hours=4, day="2026-11-02"),
+            reserved("S3", 30, hours=1, day="2026-11-02"),
+            reserved("S5", 30, hours=4, day="2026-11-02"),
+            triaged_onto("S5", Pathway.BED_BASED_RECOVERY, 40),
+        ]
+    )
+    spells = list(state.spells.values())
+    demand = discharge_lists.demand_and_capacity(
+        spells, state.capacity.values(), now, date(2026, 11, 2)
+    )
+    # S1 holds its start; S2 has none, S3's lapsed, S5 was moved to pathway 2 holding a
+    # start it no longer needs; S4 is not triaged yet.
+    assert {pathway: row["waiting"] for pathway, row in demand.items()} == {
+        "0": 0,
+        "1": 2,
+        "2": 1,
+        "3": 0,
+    }
+    assert demand["1"]["free"] == 1
+    waiting = {spell.spell_id: discharge_lists.waiting_for_capacity(spell, now) for spell in spells}
+    assert waiting == {
+        "S1": None,
+        "S2": Pathway.HOME_WITH_SUPPORT,
+        "S3": Pathway.HOME_WITH_SUPPORT,
+        "S4": None,
+        "S5": Pathway.BED_BASED_RECOVERY,
+    }
+    assert "no capacity reserved" in discharge_lists.blockers(state.spells["S5"], now, now.date())
+    assert "no capacity reserved" not in discharge_lists.blockers(
+        state.spells["S1"], now, now.date()
+    )
+
+
+def test_a_discharged_patient_no_longer_waits_for_capacity() -> None:
+    spell = spell_after(*ON_PATHWAY_1, discharged("S1", 60))
+    assert discharge_lists.waiting_for_capacity(spell, at(90)) is None
+
+
 # Clocks ------------------------------------------------------------------------------
+
+
+def test_a_local_day_ends_at_the_next_local_midnight() -> None:
+    assert clocks.day_end(date(2026, 11, 2), LONDON) == datetime(2026, 11, 3, tzinfo=UTC)
+    summer = clocks.day_end(date(2027, 7, 1), LONDON)
+    assert summer == datetime(2027, 7, 1, 23, 0, tzinfo=UTC)
+    # The day the clocks go back is 25 hours long.
+    autumn = date(2026, 10, 25)
+    start, end = clocks.day_start(autumn, LONDON), clocks.day_end(autumn, LONDON)
+    assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=25)
 
 
 def test_referral_to_discharge_runs_until_the_discharge() -> None:

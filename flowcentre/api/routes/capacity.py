@@ -1,6 +1,7 @@
 """Community and social care capacity, as the community trust and the council declare it,
-against the demand waiting in each pathway's queue. Providers declare capacity with
-``CapacityDeclared`` events (``POST /api/v1/events``); reservations are discharge plans'."""
+against the patients still waiting for each pathway's capacity. Providers declare capacity
+with ``CapacityDeclared`` events (``POST /api/v1/events``); reservations are discharge
+plans'."""
 
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
-"""Discharge planning: readiness, referral and triage, tasks and reservations of community
-capacity, for one patient's spell; the ward's discharge list and the flow centre's queue.
+"""Discharge planning, changed: readiness, criteria-to-reside reviews, referral and triage,
+tasks and reservations of community capacity, for one patient's spell.
 
 Every change publishes one event, attributed to the signed-in account, and nothing else:
-the worker folds it into the spell, and the lists and boards follow. Lists show a patient
-by initials, bed and spell id; each read of them is recorded on the audit trail.
+the worker folds it into the spell, and the lists and boards follow.
 """
 
 from __future__ import annotations
@@ -14,17 +13,22 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from flowcentre.api.audited import SOURCE_SYSTEM, Shown, record_read, shown_to
-from flowcentre.api.auth import ACCESS_RESPONSES, PrincipalDep, WriterDep, require
-from flowcentre.api.deps import AuditDep, Planning, PlanningDep, PolicyDep, PublisherDep, ReadsDep
+from flowcentre.api.audited import SOURCE_SYSTEM
+from flowcentre.api.auth import ACCESS_RESPONSES, WriterDep
+from flowcentre.api.deps import PlanningDep, PolicyDep, PublisherDep, ReadsDep
 from flowcentre.api.models import EventAccepted
-from flowcentre.domain import clocks, discharge_lists
-from flowcentre.domain.access import AccessPolicy, Permission, Principal
+from flowcentre.api.routes.discharge_reads import NOT_PLANNED, PREFIX, SpellId, planned_spell
+from flowcentre.domain.access import Principal
 from flowcentre.domain.contract import Identifier
-from flowcentre.domain.discharge import triage
+from flowcentre.domain.discharge import (
+    ReservationConflict,
+    ReservationInvalid,
+    reservation_expiry,
+    triage,
+)
 from flowcentre.domain.events import (
     CapacityRef,
     CapacityReserved,
@@ -48,18 +52,15 @@ from flowcentre.domain.events import (
 from flowcentre.domain.model import Spell
 from flowcentre.domain.triage import OverrideRefused, Pathway, TaskKind, TaskStatus, TriageAnswers
 from flowcentre.publisher import EventPublisher
-from flowcentre.store.reads import LiveReads
 
-router = APIRouter(prefix="/api/v1/discharges", tags=["discharges"], responses=ACCESS_RESPONSES)
-
-JSON = dict[str, Any]
-SpellId = Annotated[str, Path(examples=["RWP:V1001"])]
 CHANGE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No patient of that spell is in hospital."},
+    **ACCESS_RESPONSES,
+    **NOT_PLANNED,
     409: {"description": "The change does not fit the spell as it is now."},
     422: {"description": "The body is not valid; the message names the field."},
     503: {"description": "The event log did not take the event; nothing changed."},
 }
+router = APIRouter(prefix=PREFIX, tags=["discharges"], responses=CHANGE_RESPONSES)
 
 
 class Body(BaseModel):
@@ -102,9 +103,13 @@ class TaskRequest(Body):
 
 
 class ReservationRequest(Body):
-    capacity: CapacityRef
+    capacity: CapacityRef = Field(
+        description="A pool of today or later, of a service of the patient's pathway."
+    )
     expires_at: AwareDatetime | None = Field(
-        default=None, description="Unless sent, the reservation holds for the configured hours."
+        default=None,
+        description="In the future, and not after the pool's day ends. Unless sent, the"
+        " reservation holds for the configured hours, or until the pool's day ends if sooner.",
     )
 
 
@@ -112,26 +117,6 @@ class Accepted(EventAccepted):
     """Accepted, with the id of what it created, for the next step to name."""
 
     id: str
-
-
-async def _patient_in_hospital(
-    spell_id: str, reads: LiveReads, principal: Principal, policy: AccessPolicy
-) -> Spell:
-    spell = await reads.spell(spell_id)
-    location = spell.location if spell else None
-    if spell is None or location is None or not spell.in_hospital:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"spell {spell_id!r}: not in hospital")
-    require(principal, policy, Permission.PLAN_DISCHARGE, location.ward_id)
-    return spell
-
-
-async def _planned(
-    spell_id: SpellId, reads: ReadsDep, principal: PrincipalDep, policy: PolicyDep
-) -> Spell:
-    return await _patient_in_hospital(spell_id, reads, principal, policy)
-
-
-PlannedDep = Annotated[Spell, Depends(_planned)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +153,7 @@ async def _plan_change(
     principal: WriterDep,
     policy: PolicyDep,
 ) -> _PlanChange:
-    spell = await _patient_in_hospital(spell_id, reads, principal, policy)
+    spell = await planned_spell(spell_id, reads, principal, policy)
     ward_id = spell.location.ward_id if spell.location else ""
     organisation = await reads.ward_organisation(ward_id) or "unknown"
     return _PlanChange(spell, principal, publisher, organisation)
@@ -181,152 +166,31 @@ def _conflict(message: str) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, message)
 
 
+def _invalid(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, message)
+
+
 def _open_referral(spell: Spell, referral_id: str) -> None:
     referral = spell.referral
     if referral is None or referral.referral_id != referral_id or not referral.open:
         raise _conflict(f"referral {referral_id!r} is not the spell's open referral")
 
 
-def _shown_item(item: JSON, shown: Shown) -> JSON:
-    return {**item, "initials": None} if shown.withheld else item
-
-
-async def _listed(
-    spells: list[Spell], principal: Principal, reads: LiveReads, planning: Planning
-) -> tuple[list[JSON], list[Shown]]:
-    now = datetime.now(UTC)
-    today = now.astimezone(planning.zone).date()
-    items, shown = [], []
-    for spell in spells:
-        location = spell.location
-        held_by = await reads.ward_organisation(location.ward_id) if location else None
-        one = shown_to(principal, spell, held_by)
-        shown.append(one)
-        items.append(_shown_item(discharge_lists.discharge_summary(spell, now, today), one))
-    return items, shown
-
-
-@router.get("/delay-reasons", summary="The codes a criteria-to-reside review may give")
-async def delay_reasons(principal: PrincipalDep, planning: PlanningDep) -> dict[str, str]:
-    return dict(planning.delay_reasons.reasons)
-
-
-@router.post("/triage-proposal", summary="The pathway the rule set proposes for these answers")
-async def propose(answers: TriageAnswers, principal: PrincipalDep, planning: PlanningDep) -> JSON:
-    proposal = planning.rules.propose(answers)
-    return {
-        "pathway": proposal.pathway.value,
-        "rule": proposal.rule,
-        "reason": proposal.reason,
-        "version": proposal.version,
-        "tasks": [task.value for task in planning.rules.tasks[proposal.pathway]],
-    }
-
-
-@router.get("/queue", summary="The flow centre's queue: by pathway, oldest referral first")
-async def queue(
-    reads: ReadsDep,
-    audit: AuditDep,
-    principal: PrincipalDep,
-    policy: PolicyDep,
-    planning: PlanningDep,
-    pathway: Annotated[Pathway | None, Query(description="Only this pathway's queue.")] = None,
-) -> list[JSON]:
-    require(principal, policy, Permission.PLAN_DISCHARGE)
-    referred = [
-        spell
-        for spell in await reads.referred_spells()
-        if spell.location is not None
-        and principal.may(policy, Permission.PLAN_DISCHARGE, spell.location.ward_id)
-        and (pathway is None or (spell.referral and spell.referral.pathway is pathway))
-    ]
-    referred.sort(key=discharge_lists.queue_order)
-    items, shown = await _listed(referred, principal, reads, planning)
-    await record_read(audit, principal, "GET /api/v1/discharges/queue", "queue", shown)
-    return items
-
-
-@router.get(
-    "/wards/{ward_id}",
-    summary="A ward's discharge list: its patients, expected to leave soonest first",
-)
-async def ward_list(
-    ward_id: str,
-    reads: ReadsDep,
-    audit: AuditDep,
-    principal: PrincipalDep,
-    policy: PolicyDep,
-    planning: PlanningDep,
-) -> list[JSON]:
-    require(principal, policy, Permission.PLAN_DISCHARGE, ward_id)
-    spells = [spell for spell in await reads.ward_spells(ward_id) if spell.in_hospital]
-    spells.sort(key=lambda s: (s.expected_discharge_date or date.max, s.spell_id))
-    items, shown = await _listed(spells, principal, reads, planning)
-    view = "GET /api/v1/discharges/wards/{ward_id}"
-    await record_read(audit, principal, view, f"ward {ward_id}", shown)
-    return items
-
-
-@router.get("/daily", summary="Discharges per day by pathway and destination, and before midday")
-async def daily(
-    reads: ReadsDep,
-    principal: PrincipalDep,
-    policy: PolicyDep,
-    planning: PlanningDep,
-    days: Annotated[int, Query(ge=1, le=90)] = 7,
-) -> list[JSON]:
-    require(principal, policy, Permission.READ_CAPACITY)
-    now = datetime.now(UTC)
-    local_start = datetime.combine(
-        now.astimezone(planning.zone).date() - timedelta(days=days - 1),
-        datetime.min.time(),
-        planning.zone,
-    )
-    spells = await reads.discharged_between(local_start, now)
-    return [
-        {
-            "day": day.day.isoformat(),
-            "total": day.total,
-            "by_pathway": day.by_pathway,
-            "by_destination": day.by_destination,
-            "before_midday": day.before_midday,
-            "before_midday_share": day.before_midday_share,
-        }
-        for day in clocks.discharges_per_day(spells, planning.zone)
-    ]
-
-
-@router.get("/{spell_id}", summary="One patient's discharge plan, with its clocks")
-async def read_plan(
-    spell: PlannedDep,
-    reads: ReadsDep,
-    audit: AuditDep,
-    principal: PrincipalDep,
-    planning: PlanningDep,
-) -> JSON:
-    items, shown = await _listed([spell], principal, reads, planning)
-    view = "GET /api/v1/discharges/{spell_id}"
-    await record_read(audit, principal, view, spell.spell_id, shown)
-    return items[0]
-
-
 @router.patch(
     "/{spell_id}/readiness",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=CHANGE_RESPONSES,
     summary="Set the expected discharge date or the clinical criteria for discharge",
 )
 async def change_readiness(change: ReadinessChange, plan: ChangeDep) -> EventAccepted:
     sent = change.model_dump(exclude_unset=True)
     if not sent:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "send a field to change")
+        raise _invalid("send a field to change")
     return await plan.publish(SpellUpdated, SpellUpdate(spell_id=plan.spell.spell_id, **sent))
 
 
 @router.post(
     "/{spell_id}/reside-reviews",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=CHANGE_RESPONSES,
     summary="Record today's review of the criteria to reside",
 )
 async def review_criteria(
@@ -336,22 +200,20 @@ async def review_criteria(
         review.delay_reason is not None
         and review.delay_reason not in planning.delay_reasons.reasons
     ):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
+        raise _invalid(
             f"delay_reason: {review.delay_reason!r} is not a configured delay reason"
-            f" (GET /api/v1/discharges/delay-reasons lists them)",
+            f" (GET /api/v1/discharges/delay-reasons lists them)"
         )
     try:
         payload = ResideReview(spell_id=plan.spell.spell_id, **review.model_dump())
     except ValueError as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+        raise _invalid(str(error)) from None
     return await plan.publish(CriteriaToResideReviewed, payload)
 
 
 @router.post(
     "/{spell_id}/referrals",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=CHANGE_RESPONSES,
     summary="Refer the patient to the flow centre",
 )
 async def refer(referral: ReferralRequest, plan: ChangeDep) -> Accepted:
@@ -366,7 +228,6 @@ async def refer(referral: ReferralRequest, plan: ChangeDep) -> Accepted:
 @router.post(
     "/{spell_id}/referrals/{referral_id}/cancel",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=CHANGE_RESPONSES,
     summary="Cancel the referral, saying why",
 )
 async def cancel_referral(referral_id: str, body: Reason, plan: ChangeDep) -> EventAccepted:
@@ -380,7 +241,6 @@ async def cancel_referral(referral_id: str, body: Reason, plan: ChangeDep) -> Ev
 @router.post(
     "/{spell_id}/referrals/{referral_id}/triage",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=CHANGE_RESPONSES,
     summary="Record triage and allocate the pathway (the proposal's, or another with a reason)",
 )
 async def record_triage(
@@ -397,16 +257,13 @@ async def record_triage(
             body.override_reason,
         )
     except OverrideRefused as error:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, f"override_reason: {error}"
-        ) from None
+        raise _invalid(f"override_reason: {error}") from None
     return await plan.publish(PatientTriaged, payload)
 
 
 @router.put(
     "/{spell_id}/tasks/{task}",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=CHANGE_RESPONSES,
     summary="Update a discharge task: started, done, not needed, and when it is for",
 )
 async def update_task(task: TaskKind, body: TaskRequest, plan: ChangeDep) -> EventAccepted:
@@ -417,23 +274,25 @@ async def update_task(task: TaskKind, body: TaskRequest, plan: ChangeDep) -> Eve
 @router.post(
     "/{spell_id}/reservations",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=CHANGE_RESPONSES,
     summary="Reserve a slot or bed of community capacity for the patient",
 )
 async def reserve(
     body: ReservationRequest, plan: ChangeDep, reads: ReadsDep, planning: PlanningDep
 ) -> Accepted:
-    now = datetime.now(UTC)
-    pool = await reads.capacity_pool(body.capacity.key)
-    if pool is None or pool.declared is None:
-        raise _conflict(f"capacity {body.capacity.key}: its provider has declared none")
-    if pool.free_at(now) <= 0:
-        raise _conflict(f"capacity {body.capacity.key}: nothing left to reserve")
-    expires_at = body.expires_at or now + planning.hold
-    if expires_at <= now:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "expires_at: must be in the future"
+    try:
+        expires_at = reservation_expiry(
+            plan.spell,
+            await reads.capacity_pool(body.capacity.key),
+            body.capacity,
+            body.expires_at,
+            now=datetime.now(UTC),
+            zone=planning.zone,
+            hold=planning.hold,
         )
+    except ReservationInvalid as error:
+        raise _invalid(str(error)) from None
+    except ReservationConflict as error:
+        raise _conflict(str(error)) from None
     reservation_id = str(uuid.uuid4())
     payload = Reservation(
         spell_id=plan.spell.spell_id,
@@ -448,7 +307,6 @@ async def reserve(
 @router.post(
     "/{spell_id}/reservations/{reservation_id}/release",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=CHANGE_RESPONSES,
     summary="Release a reservation, saying why",
 )
 async def release(reservation_id: str, body: Reason, plan: ChangeDep) -> EventAccepted:

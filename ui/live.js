@@ -1,0 +1,176 @@
+// The whiteboard socket, as every live page keeps it: a snapshot and a cursor, then the
+// deltas after it; a reconnect resumes from the cursor, and the header says how fresh the
+// page's data is. What the page does with the data is its own, given to liveLink.
+
+import { dayAndClock, shortAge } from "./time.js";
+
+// Heartbeats come every few seconds; a board that hears nothing for this long assumes a
+// half-open connection (common on wall screens left for days) and reconnects.
+const SILENCE_LIMIT_MS = 20_000;
+const STALE_AFTER_MS = 30_000;
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+
+// Close codes the server gives a board it will not serve (see docs/whiteboard.md).
+const SIGN_IN_AGAIN = 4401;
+const NOT_ALLOWED = 4403;
+const ACCESS_CHANGED = 4409;
+
+const WORDS = {
+  connecting: "Connecting…",
+  live: "Live",
+  stale: "Live, but not confirmed recently",
+  offline: "Connection lost – reconnecting",
+  signed_out: "Signed out",
+  refused: "This account may not see any board",
+};
+
+// page.takeSnapshot(data) and page.applyDeltas(deltas) take in what the server sends, and
+// page.scheduleRender() follows either; page.forget() drops everything shown;
+// page.signedOut() runs when the session has ended.
+export function liveLink(page) {
+  const link = {
+    socket: null,
+    retryMs: RETRY_FIRST_MS,
+    lastHeard: 0,
+    state: "connecting",
+    cursor: null,
+    // Local clock time at which the server last vouched that we had everything.
+    confirmedAt: null,
+  };
+
+  function showFreshness() {
+    const now = Date.now();
+    const age = link.confirmedAt === null ? null : now - link.confirmedAt;
+    let level = link.state;
+    if (link.state === "live" && age !== null && age > STALE_AFTER_MS) level = "stale";
+    const box = document.querySelector(".freshness");
+    // The status region is announced, so it changes only when the state does.
+    if (box.dataset.level !== level) {
+      box.dataset.level = level;
+      document.getElementById("connection").textContent = WORDS[level];
+    }
+    const parts = [];
+    if (age !== null) parts.push(`Data confirmed ${shortAge(age)} ago`);
+    const changed = link.cursor ? Number(link.cursor.split("-")[0]) : 0;
+    if (changed > 0) parts.push(`last change ${dayAndClock(new Date(changed))}`);
+    document.getElementById("age").textContent = parts.join(" · ");
+  }
+
+  function heard(message) {
+    // Only a heartbeat naming our own cursor says we are up to date; otherwise deltas are
+    // still on their way to us.
+    if (message.cursor !== link.cursor) return;
+    const serverLag = Date.parse(message.at) - Date.parse(message.checked_at);
+    link.confirmedAt = Date.now() - Math.max(0, serverLag || 0);
+  }
+
+  function take(message) {
+    if (message.type === "snapshot") page.takeSnapshot(message.data);
+    else if (message.type === "delta") page.applyDeltas(message.deltas);
+    else if (message.type === "heartbeat") heard(message);
+    else if (message.type === "resnapshot") link.cursor = null;
+    if (message.type === "snapshot" || message.type === "delta") {
+      link.cursor = message.cursor;
+      link.confirmedAt = Date.now();
+      link.retryMs = RETRY_FIRST_MS;
+      page.scheduleRender();
+    }
+  }
+
+  function socketUrl() {
+    const url = new URL("ws/whiteboard", location.href);
+    url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+    url.hash = "";
+    if (link.cursor !== null) url.searchParams.set("cursor", link.cursor);
+    return url;
+  }
+
+  function connect() {
+    const socket = new WebSocket(socketUrl());
+    link.socket = socket;
+    link.lastHeard = Date.now();
+    socket.addEventListener("open", () => {
+      link.state = "live";
+      showFreshness();
+    });
+    socket.addEventListener("message", (event) => {
+      link.lastHeard = Date.now();
+      // A frame holds one message, or an array of the several waiting for this board.
+      const frame = JSON.parse(event.data);
+      for (const message of Array.isArray(frame) ? frame : [frame]) take(message);
+      showFreshness();
+    });
+    socket.addEventListener("close", (event) => closed(socket, event.code));
+  }
+
+  function closed(socket, code) {
+    if (link.socket !== socket) return;
+    if (code === SIGN_IN_AGAIN) return page.signedOut();
+    if (code === NOT_ALLOWED) return end("refused");
+    // New roles or wards: what the page holds may no longer be its to show.
+    if (code === ACCESS_CHANGED) link.cursor = null;
+    reconnect(socket);
+  }
+
+  function reconnect(socket) {
+    if (link.socket !== socket) return;
+    link.socket = null;
+    link.state = "offline";
+    showFreshness();
+    // Jitter spreads out a hospital's boards reconnecting together after a restart.
+    const wait = link.retryMs * (0.5 + Math.random());
+    link.retryMs = Math.min(link.retryMs * 2, RETRY_MAX_MS);
+    setTimeout(connect, wait);
+  }
+
+  function watchdog() {
+    showFreshness();
+    const socket = link.socket;
+    if (socket && Date.now() - link.lastHeard > SILENCE_LIMIT_MS) {
+      // A half-open connection may take minutes to report its close: do not wait for it.
+      socket.close();
+      reconnect(socket);
+    }
+  }
+
+  function start() {
+    link.state = "connecting";
+    link.retryMs = RETRY_FIRST_MS;
+    connect();
+  }
+
+  // Its close is not a drop to reconnect after.
+  function disconnect() {
+    const socket = link.socket;
+    link.socket = null;
+    socket?.close();
+  }
+
+  function show(state) {
+    link.state = state;
+    showFreshness();
+  }
+
+  // Signed out or refused: whoever signs in next starts from a snapshot of their own, not
+  // from this account's cursor.
+  function end(state) {
+    disconnect();
+    link.state = state;
+    link.cursor = null;
+    link.confirmedAt = null;
+    page.forget();
+    showFreshness();
+  }
+
+  return {
+    get cursor() {
+      return link.cursor;
+    },
+    start,
+    disconnect,
+    show,
+    end,
+    watchdog,
+  };
+}

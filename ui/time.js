@@ -1,0 +1,27 @@
+// Times and ages as the pages show them: local clock time, with the day only when it is
+// not today.
+
+function clock(date) {
+  return date.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
+}
+
+export function dayAndClock(date) {
+  const sameDay = date.toDateString() === new Date().toDateString();
+  if (sameDay) return clock(date);
+  return `${date.toLocaleDateString("en-GB", { day: "numeric", month: "short" })} ${clock(date)}`;
+}
+
+export function duration(ms) {
+  const minutes = Math.max(0, Math.floor(ms / 60_000));
+  if (minutes < 1) return "under a minute";
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ${minutes % 60} min`;
+  return `${Math.floor(hours / 24)} days`;
+}
+
+export function shortAge(ms) {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 90) return `${seconds} s`;
+  return duration(ms);
+}
