@@ -17,12 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from flowcentre.domain.contract import Identifier
 from flowcentre.domain.events import (
     DischargeDestination,
-    OrganisationKind,
     Service,
     Sex,
-    SiteKind,
-    WardSex,
 )
+from flowcentre.domain.places import OrganisationKind, SiteKind, WardSex
 
 COUNTY_FILE = Path(__file__).with_name("county.json")
 

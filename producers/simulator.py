@@ -44,7 +44,6 @@ from flowcentre.domain.events import (
     LeaveStart,
     Location,
     OrganisationDetails,
-    OrganisationKind,
     OrganisationRegistered,
     Patient,
     PatientAdmitted,
@@ -65,8 +64,8 @@ from flowcentre.domain.events import (
     TransferCancelled,
     WardDetails,
     WardRegistered,
-    WardSex,
 )
+from flowcentre.domain.places import OrganisationKind, WardSex
 from producers.county import (
     County,
     ElectiveCase,

@@ -17,14 +17,9 @@ from flowcentre.domain.access import AccessPolicy, Permission, Principal, Role
 from flowcentre.domain.audit import PatientDetailsRead
 from flowcentre.domain.beds import BedState, BedStatus
 from flowcentre.domain.board import BoardScope
-from flowcentre.domain.events import (
-    ActorKind,
-    SiteKind,
-    SiteRegistered,
-    WardRegistered,
-    WardSex,
-)
+from flowcentre.domain.events import ActorKind, SiteRegistered, WardRegistered
 from flowcentre.domain.model import Bed
+from flowcentre.domain.places import SiteKind, WardSex
 
 
 class View(BaseModel):

@@ -12,19 +12,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import singledispatch
-from typing import TypeVar, get_args
+from typing import Any, TypeVar, get_args
 
-from flowcentre.domain import spells
+from flowcentre.domain import alert_history, spells
+from flowcentre.domain.alert_history import AlertRecord, ClockRecord, RuleRecord
 from flowcentre.domain.beds import BedState, state_of_status
 from flowcentre.domain.events import (
+    AlertAcknowledged,
+    AlertEscalated,
+    AlertEvent,
+    AlertRaised,
+    AlertResolved,
+    AlertRuleDeleted,
+    AlertRuleSaved,
     BedDecommissioned,
     BedRegistered,
     BedsSwapped,
     BedStatusChanged,
     CapacityDeclared,
     CapacityReserved,
+    ClockTicked,
     EventBase,
     OrganisationRegistered,
+    RuleEvent,
     Sex,
     SiteRegistered,
     SpellEvent,
@@ -54,6 +64,9 @@ class State:
     beds: dict[str, Bed] = field(default_factory=dict)
     spells: dict[str, Spell] = field(default_factory=dict)
     capacity: dict[str, CapacityPool] = field(default_factory=dict)
+    rules: dict[str, RuleRecord] = field(default_factory=dict)
+    alerts: dict[str, AlertRecord] = field(default_factory=dict)
+    clocks: dict[str, ClockRecord] = field(default_factory=dict)
 
     def absorb(self, change: Change) -> None:
         self.organisations.update(change.organisations)
@@ -62,6 +75,9 @@ class State:
         self.beds.update(change.beds)
         self.spells.update(change.spells)
         self.capacity.update(change.capacity)
+        self.rules.update(change.rules)
+        self.alerts.update(change.alerts)
+        self.clocks.update(change.clocks)
 
 
 @dataclass(slots=True)
@@ -70,7 +86,17 @@ class Change(State):
 
     def __bool__(self) -> bool:
         return any(
-            (self.organisations, self.sites, self.wards, self.beds, self.spells, self.capacity)
+            (
+                self.organisations,
+                self.sites,
+                self.wards,
+                self.beds,
+                self.spells,
+                self.capacity,
+                self.rules,
+                self.alerts,
+                self.clocks,
+            )
         )
 
 
@@ -81,6 +107,9 @@ class Needs:
     spell_ids: frozenset[str]
     bed_ids: frozenset[str]
     capacity_keys: frozenset[str] = frozenset()
+    rule_ids: frozenset[str] = frozenset()
+    alert_ids: frozenset[str] = frozenset()
+    clocks: frozenset[str] = frozenset()
 
 
 def needs(event: EventBase, state: State) -> Needs:
@@ -101,7 +130,23 @@ def needs(event: EventBase, state: State) -> Needs:
             for earlier in known.events:
                 bed_ids |= _beds_named(earlier)
                 capacity_keys |= _pools_named(earlier)
-    return Needs(frozenset(spell_ids), frozenset(bed_ids), frozenset(capacity_keys))
+    return Needs(
+        frozenset(spell_ids),
+        frozenset(bed_ids),
+        frozenset(capacity_keys),
+        rule_ids=_named(event, AlertRuleSaved | AlertRuleDeleted, "rule_id"),
+        alert_ids=_named(event, AlertEvent, "alert_id"),
+        clocks=_named(event, ClockTicked, "clock"),
+    )
+
+
+def _named(event: EventBase, kinds: Any, field_name: str) -> frozenset[str]:
+    """The one record of its own an event of ``kinds`` names by ``field_name``."""
+    if not isinstance(event, kinds):
+        return frozenset()
+    if isinstance(event, AlertRuleSaved):
+        return frozenset({event.payload.id})
+    return frozenset({getattr(event.payload, field_name)})
 
 
 def _pools_named(event: EventBase) -> set[str]:
@@ -369,3 +414,31 @@ def settle(bed: Bed) -> Bed:
     else:
         state, since = BedState.AVAILABLE, bed.registration
     return bed.model_copy(update={"departures": departures, "state": state, "since": since})
+
+
+@_apply.register(AlertRuleSaved)
+@_apply.register(AlertRuleDeleted)
+def _(event: RuleEvent, state: State) -> Change:
+    key = event.payload.id if isinstance(event, AlertRuleSaved) else event.payload.rule_id
+    before = state.rules.get(key)
+    after = alert_history.fold_rule(before, event)
+    return Change() if after == before else Change(rules={key: after})
+
+
+@_apply.register(AlertRaised)
+@_apply.register(AlertEscalated)
+@_apply.register(AlertAcknowledged)
+@_apply.register(AlertResolved)
+def _(event: AlertEvent, state: State) -> Change:
+    key = event.payload.alert_id
+    before = state.alerts.get(key)
+    after = alert_history.fold_alert(before, event)
+    return Change() if after == before else Change(alerts={key: after})
+
+
+@_apply.register
+def _(event: ClockTicked, state: State) -> Change:
+    key = event.payload.clock
+    before = state.clocks.get(key)
+    after = alert_history.clock_ticked(before, event)
+    return Change() if after == before else Change(clocks={key: after})

@@ -22,9 +22,11 @@ from pydantic import (
     model_validator,
 )
 
+from flowcentre.domain.alert_rules import AlertRule, Scope
 from flowcentre.domain.beds import BedStatus
 from flowcentre.domain.configuration import describe
 from flowcentre.domain.contract import Contract, Identifier
+from flowcentre.domain.places import OrganisationKind, SiteKind, WardSex
 from flowcentre.domain.triage import Pathway, TaskKind, TaskStatus, TriageAnswers
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -96,27 +98,6 @@ class Patient(Contract):
         """This patient with the fields ``update`` sends."""
         sent = {name: getattr(update, name) for name in update.model_fields_set}
         return self.model_copy(update=sent)
-
-
-class OrganisationKind(StrEnum):
-    ACUTE_TRUST = "acute_trust"
-    COMMUNITY_TRUST = "community_trust"
-    LOCAL_AUTHORITY = "local_authority"
-    OTHER = "other"
-
-
-class SiteKind(StrEnum):
-    ACUTE_HOSPITAL = "acute_hospital"
-    COMMUNITY_HOSPITAL = "community_hospital"
-    OTHER = "other"
-
-
-class WardSex(StrEnum):
-    """The ward's single-sex accommodation designation."""
-
-    FEMALE = "female"
-    MALE = "male"
-    MIXED = "mixed"
 
 
 class DischargeDestination(StrEnum):
@@ -384,6 +365,60 @@ class ReservationRelease(Contract):
 # Events -------------------------------------------------------------------------------
 
 
+class Tick(Contract):
+    """The time on the log: alerts' hold times and times of day are judged by it."""
+
+    clock: Identifier = Field(description="The clock that ticked: one a deployment.")
+
+
+class RuleRef(Contract):
+    rule_id: Identifier
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class RaisedAlert(Contract):
+    """An alert, with why it fired: the rule as it was, its scope, and the reading."""
+
+    alert_id: Identifier
+    rule: AlertRule
+    rule_version: Annotated[int, Field(ge=1)]
+    scope: Scope = Field(description="The one organisation, site, ward or pathway in trouble.")
+    value: float
+    wards: Annotated[int, Field(ge=0)] = Field(description="Wards that contributed.")
+    patients: Annotated[int, Field(ge=0)] = Field(description="Patients counted.")
+
+
+class AlertRef(Contract):
+    alert_id: Identifier
+
+
+class Escalation(Contract):
+    alert_id: Identifier
+    step: Annotated[int, Field(ge=0)] = Field(description="The ladder's step, from 0.")
+    notify: tuple[Annotated[str, Field(min_length=1, max_length=100)], ...] = Field(min_length=1)
+
+
+class Acknowledgement(Contract):
+    alert_id: Identifier
+    note: str | None = Field(default=None, max_length=500)
+
+
+class Resolution(Contract):
+    alert_id: Identifier
+    reason: str | None = Field(
+        default=None, max_length=500, description="Why a manager resolved it; required then."
+    )
+    value: float | None = Field(
+        default=None, description="The reading that cleared it, when the watch resolved it."
+    )
+
+    @model_validator(mode="after")
+    def _a_reason_or_a_reading(self) -> Resolution:
+        if (self.reason is None) == (self.value is None):
+            raise ValueError("a resolution gives either the clearing reading or a reason")
+        return self
+
+
 class EventBase(Contract):
     """The envelope every event carries."""
 
@@ -519,6 +554,43 @@ class CapacityDeclared(EventBase):
     payload: CapacityDeclaration
 
 
+class ClockTicked(EventBase):
+    type: Literal["ClockTicked"] = "ClockTicked"
+    payload: Tick
+
+
+class AlertRuleSaved(EventBase):
+    """A rule created or changed (disabling is a change): each save a new version."""
+
+    type: Literal["AlertRuleSaved"] = "AlertRuleSaved"
+    payload: AlertRule
+
+
+class AlertRuleDeleted(EventBase):
+    type: Literal["AlertRuleDeleted"] = "AlertRuleDeleted"
+    payload: RuleRef
+
+
+class AlertRaised(EventBase):
+    type: Literal["AlertRaised"] = "AlertRaised"
+    payload: RaisedAlert
+
+
+class AlertEscalated(EventBase):
+    type: Literal["AlertEscalated"] = "AlertEscalated"
+    payload: Escalation
+
+
+class AlertAcknowledged(EventBase):
+    type: Literal["AlertAcknowledged"] = "AlertAcknowledged"
+    payload: Acknowledgement
+
+
+class AlertResolved(EventBase):
+    type: Literal["AlertResolved"] = "AlertResolved"
+    payload: Resolution
+
+
 RegistryEvent = (
     OrganisationRegistered | SiteRegistered | WardRegistered | BedRegistered | BedDecommissioned
 )
@@ -541,8 +613,17 @@ SpellEvent = (
     | CapacityReserved
     | ReservationReleased
 )
+RuleEvent = AlertRuleSaved | AlertRuleDeleted
+AlertEvent = AlertRaised | AlertEscalated | AlertAcknowledged | AlertResolved
 Event = Annotated[
-    RegistryEvent | SpellEvent | BedStatusChanged | CapacityDeclared, Field(discriminator="type")
+    RegistryEvent
+    | SpellEvent
+    | BedStatusChanged
+    | CapacityDeclared
+    | ClockTicked
+    | RuleEvent
+    | AlertEvent,
+    Field(discriminator="type"),
 ]
 EVENT_TYPES: tuple[type[EventBase], ...] = (
     OrganisationRegistered,
@@ -569,6 +650,13 @@ EVENT_TYPES: tuple[type[EventBase], ...] = (
     CapacityReserved,
     ReservationReleased,
     CapacityDeclared,
+    ClockTicked,
+    AlertRuleSaved,
+    AlertRuleDeleted,
+    AlertRaised,
+    AlertEscalated,
+    AlertAcknowledged,
+    AlertResolved,
 )
 
 _EVENT: TypeAdapter[Event] = TypeAdapter(Event)
@@ -625,12 +713,24 @@ def message_key(event: EventBase) -> bytes:
     """The Kafka key: events that must stay in order share it, and so a partition.
 
     A spell's events share the spell id; a bed's status and registry share the bed id;
-    other registry entries use their own id; a pool of capacity its pool's key.
+    other registry entries use their own id; a pool of capacity its pool's key; an
+    alert's its id, a rule's its id, a clock's ticks the clock's name.
     """
     if isinstance(event, CapacityDeclared):
         return event.payload.capacity.key.encode()
+    if isinstance(event, AlertRuleSaved):
+        return event.payload.id.encode()
     payload = getattr(event, "payload", None)
-    for field in ("spell_id", "bed_id", "ward_id", "site_id", "organisation_id"):
+    for field in (
+        "spell_id",
+        "bed_id",
+        "ward_id",
+        "site_id",
+        "organisation_id",
+        "alert_id",
+        "rule_id",
+        "clock",
+    ):
         value = getattr(payload, field, None)
         if isinstance(value, str):
             return value.encode()

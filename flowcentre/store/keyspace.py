@@ -75,6 +75,29 @@ class Keyspace:
     def ward_spells(self, ward_id: str) -> str:
         return f"{self.prefix}:ward-spells:{ward_id}"
 
+    def rule(self, rule_id: str) -> str:
+        return f"{self.prefix}:rule:{rule_id}"
+
+    @property
+    def rules(self) -> str:
+        return f"{self.prefix}:rules"
+
+    def alert(self, alert_id: str) -> str:
+        return f"{self.prefix}:alert:{alert_id}"
+
+    @property
+    def alerts(self) -> str:
+        """Every alert, scored by when it was raised: the history."""
+        return f"{self.prefix}:alerts"
+
+    @property
+    def open_alerts(self) -> str:
+        """Alerts not yet resolved."""
+        return f"{self.prefix}:alerts-open"
+
+    def clock(self, name: str) -> str:
+        return f"{self.prefix}:clock:{name}"
+
     def tracking(self, topic: str) -> str:
         return f"{self.prefix}:tracking:{topic}"
 

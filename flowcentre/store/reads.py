@@ -10,6 +10,7 @@ import orjson
 from redis.asyncio import Redis
 
 from flowcentre.domain import board, discharge_lists
+from flowcentre.domain.alert_history import AlertRecord, ClockRecord, RuleRecord
 from flowcentre.domain.events import OrganisationRegistered, SiteRegistered, WardRegistered
 from flowcentre.domain.model import Bed, CapacityPool, Spell
 from flowcentre.store.keyspace import Keyspace, Record, load, text
@@ -120,6 +121,35 @@ class LiveReads:
         return await self._records(
             CapacityPool, (self._keys.capacity_pool(text(key)) for key in keys)
         )
+
+    async def rules(self) -> list[RuleRecord]:
+        return await self._records(
+            RuleRecord, map(self._keys.rule, await self._members(self._keys.rules))
+        )
+
+    async def rule(self, rule_id: str) -> RuleRecord | None:
+        raw = await self._redis.get(self._keys.rule(rule_id))
+        return load(RuleRecord, raw) if raw else None
+
+    async def alert(self, alert_id: str) -> AlertRecord | None:
+        raw = await self._redis.get(self._keys.alert(alert_id))
+        return load(AlertRecord, raw) if raw else None
+
+    async def open_alerts(self) -> list[AlertRecord]:
+        ids = await self._members(self._keys.open_alerts)
+        return await self._records(AlertRecord, map(self._keys.alert, ids))
+
+    async def alerts_between(self, start: datetime, end: datetime) -> list[AlertRecord]:
+        """Alerts raised from ``start`` to ``end``, oldest first."""
+        ids = cast(
+            list[bytes],
+            await self._redis.zrangebyscore(self._keys.alerts, start.timestamp(), end.timestamp()),
+        )
+        return await self._records(AlertRecord, (self._keys.alert(text(one)) for one in ids))
+
+    async def clock(self, name: str) -> ClockRecord | None:
+        raw = await self._redis.get(self._keys.clock(name))
+        return load(ClockRecord, raw) if raw else None
 
     async def snapshot(self) -> tuple[str, JSON]:
         """Everything a board starts from, and the cursor to take deltas after.

@@ -20,6 +20,8 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from flowcentre.domain import board, discharge_lists
+from flowcentre.domain.alert_history import AlertRecord, AlertStatus, ClockRecord, RuleRecord
+from flowcentre.domain.alert_views import alert_view, clock_view, rule_view
 from flowcentre.domain.apply import Change, State, apply, needs
 from flowcentre.domain.events import (
     EventBase,
@@ -66,6 +68,9 @@ def deltas_of(change: Change, before: State) -> list[dict[str, Any]]:
         {"kind": "capacity", "capacity": discharge_lists.pool_view(pool)}
         for pool in change.capacity.values()
     )
+    deltas.extend({"kind": "rule", "rule": rule_view(rule)} for rule in change.rules.values())
+    deltas.extend({"kind": "alert", "alert": alert_view(one)} for one in change.alerts.values())
+    deltas.extend({"kind": "clock", "clock": clock_view(one)} for one in change.clocks.values())
     return deltas
 
 
@@ -144,6 +149,16 @@ class RedisView(LiveView):
             pool_keys |= needs(event, state).capacity_keys
         for key, raw in await self._read(pipe, pool_keys, self._keys.capacity_pool):
             state.capacity[key] = load(CapacityPool, raw)
+        wanted = [needs(event, state) for event in events]
+        rule_ids = set().union(*(one.rule_ids for one in wanted))
+        for rule_id, raw in await self._read(pipe, rule_ids, self._keys.rule):
+            state.rules[rule_id] = load(RuleRecord, raw)
+        alert_ids = set().union(*(one.alert_ids for one in wanted))
+        for alert_id, raw in await self._read(pipe, alert_ids, self._keys.alert):
+            state.alerts[alert_id] = load(AlertRecord, raw)
+        clocks = set().union(*(one.clocks for one in wanted))
+        for name, raw in await self._read(pipe, clocks, self._keys.clock):
+            state.clocks[name] = load(ClockRecord, raw)
         state.organisations.update(
             await self._registry(pipe, events, OrganisationRegistered, self._keys.organisation)
         )
@@ -248,6 +263,19 @@ def write_records(
     for key, pool in change.capacity.items():
         pipe.set(keys.capacity_pool(key), dump(pool))
         pipe.zadd(keys.capacity_pools, {key: pool.capacity.day.toordinal()})
+    for rule_id, rule in change.rules.items():
+        pipe.set(keys.rule(rule_id), dump(rule))
+        pipe.sadd(keys.rules, rule_id)
+    for alert_id, alert in change.alerts.items():
+        pipe.set(keys.alert(alert_id), dump(alert))
+        if (first := alert.raised or alert.acknowledged or alert.resolved) is not None:
+            pipe.zadd(keys.alerts, {alert_id: first.at.timestamp()})
+        if alert.status is AlertStatus.RESOLVED:
+            pipe.srem(keys.open_alerts, alert_id)
+        else:
+            pipe.sadd(keys.open_alerts, alert_id)
+    for name, clock in change.clocks.items():
+        pipe.set(keys.clock(name), dump(clock))
     for spell_id, spell in change.spells.items():
         pipe.set(keys.spell(spell_id), dump(spell))
         _index_discharge_work(pipe, keys, spells_before.get(spell_id), spell)

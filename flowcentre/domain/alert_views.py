@@ -1,0 +1,69 @@
+"""Alerts, rules and the clock as the API and the managers' boards show them.
+
+Who did something is shown by kind and id, as on the bed boards; the record keeps the
+name for the audit of it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowcentre.domain.alert_history import AlertRecord, ClockRecord, RuleRecord
+from flowcentre.domain.model import Stamp
+
+JSON = dict[str, Any]
+
+
+def _stamp(stamp: Stamp | None) -> JSON | None:
+    if stamp is None:
+        return None
+    return {"at": stamp.at.isoformat(), "by": {"kind": stamp.by.kind.value, "id": stamp.by.id}}
+
+
+def alert_view(record: AlertRecord) -> JSON:
+    details = record.details
+    return {
+        "alert_id": record.alert_id,
+        "status": record.status.value,
+        "rule": details.rule.model_dump(mode="json") if details else None,
+        "rule_version": details.rule_version if details else None,
+        "scope": details.scope.model_dump(mode="json") if details else None,
+        "severity": details.rule.severity.value if details else None,
+        "value": details.value if details else None,
+        "wards": details.wards if details else None,
+        "patients": details.patients if details else None,
+        "raised": _stamp(record.raised),
+        "escalations": [
+            {"step": one.step, "notify": list(one.notify), **(_stamp(one.stamp) or {})}
+            for one in record.escalations
+        ],
+        "acknowledged": _stamp(record.acknowledged),
+        "note": record.note,
+        "resolved": _stamp(record.resolved),
+        "reason": record.reason,
+        "cleared_at_value": record.cleared_at_value,
+    }
+
+
+def rule_view(record: RuleRecord) -> JSON:
+    current = record.current
+    return {
+        "rule_id": record.rule_id,
+        "version": record.version,
+        "active": current is not None and current.rule.enabled,
+        "rule": current.rule.model_dump(mode="json") if current else None,
+        "saved": _stamp(current.saved) if current else None,
+        "deleted": _stamp(record.deleted) if current is None else None,
+    }
+
+
+def rule_history(record: RuleRecord) -> list[JSON]:
+    """Every version of the rule, oldest first."""
+    return [
+        {"version": number, "rule": one.rule.model_dump(mode="json"), "saved": _stamp(one.saved)}
+        for number, one in enumerate(record.versions, start=1)
+    ]
+
+
+def clock_view(record: ClockRecord) -> JSON:
+    return {"clock": record.clock, "at": record.at.isoformat()}

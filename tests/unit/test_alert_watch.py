@@ -1,0 +1,141 @@
+"""The alert watch over a story of events, as the worker runs it: each change the view
+applies is taken, and what the watch publishes is applied in turn."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flowcentre.domain.alert_rules import load_alerts
+from flowcentre.domain.alert_watch import AlertWatch
+from flowcentre.domain.apply import State, apply
+from flowcentre.domain.events import (
+    AlertEscalated,
+    AlertRaised,
+    AlertResolved,
+    EventBase,
+)
+from flowcentre.domain.measures import Picture
+from tests.builders import admitted, bed, discharged, event, organisation, site, ward
+
+LONDON = ZoneInfo("Europe/London")
+CLOCK = "county"
+RULE: dict[str, Any] = {
+    "id": "occupancy-high",
+    "name": "Occupancy above 92%",
+    "measure": "occupancy_pct",
+    "scope": {"level": "site"},
+    "comparison": ">",
+    "threshold": 92,
+    "clear": 90,
+    "hold_minutes": 15,
+    "ladder": "site",
+}
+MANAGER = {"caused_by": {"kind": "user", "id": "mgr-1"}}
+
+
+def tick(minute: float) -> EventBase:
+    return event("ClockTicked", {"clock": CLOCK}, minute)
+
+
+def ward_of_ten() -> list[EventBase]:
+    return [organisation(), site(), ward(), *(bed(f"B{n}") for n in range(10))]
+
+
+def run(story: list[EventBase]) -> tuple[State, list[EventBase]]:
+    """Applies the story as the view would, feeding the watch each change and applying
+    what it publishes; returns the state and everything the watch published."""
+    state = State()
+    watch = AlertWatch(load_alerts(), Picture(LONDON), CLOCK, "FLOWCENTRE")
+    published: list[EventBase] = []
+    queue = list(story)
+    while queue:
+        change = apply(state, queue.pop(0))
+        state.absorb(change)
+        out = watch.take(change)
+        published += out
+        queue[:0] = out
+    return state, published
+
+
+def kinds(published: list[EventBase]) -> list[tuple[str, float]]:
+    start = published[0].occurred_at if published else None
+    return [
+        (one.type, (one.occurred_at - start).total_seconds() / 60)  # type: ignore[attr-defined, operator]
+        for one in published
+    ]
+
+
+def occupancy_story() -> list[EventBase]:
+    return [
+        *ward_of_ten(),
+        event("AlertRuleSaved", RULE, -1),
+        tick(0),
+        *(admitted(f"S{n}", f"B{n}", 1) for n in range(10)),
+        tick(5),
+        tick(16),
+        tick(31),
+    ]
+
+
+def test_an_alert_is_raised_once_its_condition_has_held_and_climbs_its_ladder() -> None:
+    state, published = run(occupancy_story())
+
+    assert [type(one) for one in published] == [AlertRaised, AlertEscalated, AlertEscalated]
+    raised = published[0]
+    assert isinstance(raised, AlertRaised)
+    assert raised.occurred_at == tick(16).occurred_at, "held 15 minutes from the first tick"
+    assert raised.payload.value == 100.0
+    assert (raised.payload.wards, raised.payload.patients) == (1, 10)
+    assert raised.payload.scope.id == "WRH"
+    assert raised.payload.rule_version == 1
+    record = state.alerts[raised.payload.alert_id]
+    assert record.climbed == 2, "nurse in charge at once, site manager 15 minutes on"
+
+
+def test_an_acknowledged_alert_climbs_no_further_and_clears_when_the_measure_does() -> None:
+    story = occupancy_story()
+    _, first = run(story)
+    alert_id = first[0].payload.alert_id  # type: ignore[attr-defined]
+    acknowledged = event("AlertAcknowledged", {"alert_id": alert_id}, 32, **MANAGER)
+    state, published = run([*story, acknowledged, tick(61), discharged("S0", 62)])
+
+    assert [type(one) for one in published] == [
+        AlertRaised,
+        AlertEscalated,
+        AlertEscalated,
+        AlertResolved,
+    ]
+    resolved = published[-1]
+    assert isinstance(resolved, AlertResolved)
+    assert resolved.payload.value == 90.0, "back at the clear threshold"
+    assert state.alerts[alert_id].status == "resolved"
+
+
+def test_a_manager_resolving_an_alert_keeps_it_down_until_the_measure_clears() -> None:
+    story = occupancy_story()
+    alert_id = run(story)[1][0].payload.alert_id  # type: ignore[attr-defined]
+    by_hand = event(
+        "AlertResolved", {"alert_id": alert_id, "reason": "escalation ward opened"}, 32, **MANAGER
+    )
+
+    _, published = run([*story, by_hand, tick(60), tick(120)])
+
+    assert [type(one) for one in published] == [AlertRaised, AlertEscalated, AlertEscalated]
+
+
+def test_deleting_a_rule_resolves_its_open_alerts() -> None:
+    deleted = event("AlertRuleDeleted", {"rule_id": "occupancy-high"}, 32, **MANAGER)
+
+    _, published = run([*occupancy_story(), deleted])
+
+    last = published[-1]
+    assert isinstance(last, AlertResolved)
+    assert last.payload.reason == "its rule was deleted"
+
+
+def test_nothing_is_judged_before_the_first_tick_and_a_replay_publishes_the_same() -> None:
+    story = occupancy_story()
+
+    assert run([e for e in story if e.type != "ClockTicked"])[1] == []  # type: ignore[attr-defined]
+    assert run(story)[1] == run(story)[1]
