@@ -34,6 +34,13 @@ def _worker(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _alert_watch(settings: Settings, _: argparse.Namespace) -> int:
+    from streams.alert_watch import run_alert_watch
+
+    run_alert_watch(settings)
+    return 0
+
+
 def _hl7_listen(settings: Settings, _: argparse.Namespace) -> int:
     from flowcentre.hl7.listener import run_hl7_listener
 
@@ -125,7 +132,7 @@ def _schemas(_: Settings, __: argparse.Namespace) -> int:
 
 def _up(settings: Settings, args: argparse.Namespace) -> int:
     """Everything in one go: embedded servers where none are configured, then the worker,
-    the API and the simulator as separate processes, until Ctrl-C."""
+    the API, the alert watch and the simulator as separate processes, until Ctrl-C."""
     with ExitStack() as stack:
         env = dict(os.environ)
         if not settings.kafka_bootstrap:
@@ -144,13 +151,16 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
         )
         ensure_topics(bootstrap.kafka_bootstrap(settings), settings)
         demo = _demo_accounts(settings)
-        parts = [["worker"], ["api"]]
+        parts = [["worker"], ["api"], ["alert-watch"]]
         if args.hl7:
             # The county's traffic as HL7 over MLLP, through the listener, end to end.
             hl7_at = f"{settings.hl7_host}:{settings.hl7_port}"
             parts += [["hl7-listen"], ["simulate", "--hl7", hl7_at]]
         elif not args.no_simulator:
             parts.append(["simulate"])
+        if args.hl7 or not args.no_simulator:
+            # The simulator ticks the clock in simulated time; the watch must not as well.
+            env["FLOWCENTRE_CLOCK_TICK_S"] = "0"
         children = [
             subprocess.Popen([sys.executable, "-m", "flowcentre", *part], env=env) for part in parts
         ]
@@ -214,6 +224,9 @@ def parser() -> argparse.ArgumentParser:
     )
     up.set_defaults(run=_up)
     commands.add_parser("worker", help="run a stream worker").set_defaults(run=_worker)
+    commands.add_parser(
+        "alert-watch", help="read the alert rules against the live picture and tick the clock"
+    ).set_defaults(run=_alert_watch)
     commands.add_parser("api", help="run the API and whiteboards").set_defaults(run=_api)
     commands.add_parser(
         "hl7-listen", help="take HL7 v2 ADT over MLLP from hospital feeds (docs/hl7.md)"

@@ -11,6 +11,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flowcentre.domain.access import DEFAULT_POLICY
+from flowcentre.domain.alert_rules import DEFAULT_ALERTS
+from flowcentre.domain.contract import Identifier
 from flowcentre.domain.discharge import DEFAULT_DELAY_REASONS
 from flowcentre.domain.triage import DEFAULT_RULES
 from flowcentre.hl7.sources import DEFAULT_SOURCES
@@ -127,6 +129,21 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    alerts: Path = DEFAULT_ALERTS
+    """Escalation ladders, webhook endpoints and the default alert rules: a TOML file like
+    ``flowcentre/domain/alerts.toml``."""
+
+    organisation_id: Identifier = "FLOWCENTRE"
+    """The organisation that runs the flow centre: the source of the events it derives
+    itself (alerts, the clock's ticks)."""
+
+    clock: Identifier = "flowcentre"
+    """The clock on the log that alerts keep time by."""
+
+    clock_tick_s: float = Field(default=30.0, ge=0, le=3600)
+    """How often the alert watch ticks the clock; 0 when another publisher ticks it (the
+    simulator ticks in simulated time)."""
 
     session_idle_s: int = Field(default=12 * 3600, ge=60)
     """A signed-in session ends after this long without use (a shift, by default)."""

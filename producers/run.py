@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from flowcentre import bootstrap
 from flowcentre.config import Settings
-from flowcentre.domain.events import EventBase
+from flowcentre.domain.events import Actor, ActorKind, ClockTicked, EventBase, Source, Tick
 from flowcentre.publisher import EventPublisher
 from producers.county import County
 from producers.simulator import simulate
@@ -30,6 +30,8 @@ DEFAULT_WARM_UP = timedelta(days=28)
 """Long enough for occupancy to settle and for super-stranded (21+ day) stays to exist."""
 
 _PUBLISH_BATCH = 1000
+_TICK = timedelta(minutes=1)
+_SIMULATED_CLOCK = Actor(kind=ActorKind.SYSTEM, id="simulator-clock", name="Simulated clock")
 
 
 class SimulatedClock:
@@ -82,11 +84,38 @@ def run_simulator(
         began.isoformat(),
         start.isoformat(),
     )
+    ticks = _Ticks(settings.clock, settings.organisation_id, start)
     try:
-        _publish_paced(simulate(county, began, seed), clock, stop, sink)
+        _publish_paced(simulate(county, began, seed), clock, stop, sink, ticks)
     finally:
         if owned:
             sink.close()
+
+
+class _Ticks:
+    """The clock on the log, ticked each simulated minute from ``start``, so alerts keep
+    simulated time."""
+
+    def __init__(self, clock: str, organisation: str, start: datetime) -> None:
+        self._clock = clock
+        self._source = Source(system="simulator", organisation=organisation)
+        self.next = start
+
+    def due(self, now: datetime) -> list[EventBase]:
+        due: list[EventBase] = []
+        while self.next <= now:
+            due.append(
+                ClockTicked(
+                    event_id=f"tick/{self._clock}/{self.next:%Y%m%dT%H%M%SZ}",
+                    occurred_at=self.next,
+                    recorded_at=self.next,
+                    source=self._source,
+                    caused_by=_SIMULATED_CLOCK,
+                    payload=Tick(clock=self._clock),
+                )
+            )
+            self.next += _TICK
+        return due
 
 
 def _publish_paced(
@@ -94,6 +123,7 @@ def _publish_paced(
     clock: SimulatedClock,
     stop: threading.Event,
     publisher: EventPublisher,
+    ticks: _Ticks,
 ) -> None:
     # Events are taken from the generator by event time and released by recorded time;
     # recorded_at is never before occurred_at, so nothing taken later can be due sooner.
@@ -109,11 +139,12 @@ def _publish_paced(
         due = []
         while pending and pending[0][0] <= now:
             due.append(heapq.heappop(pending)[2])
+        due = list(heapq.merge(due, ticks.due(now), key=lambda event: event.recorded_at))
         published += _publish(due, publisher, stop)
         if now.date() != day:
             day = now.date()
             log.info("Simulated time %s: %d events published", now.isoformat(), published)
-        following = min(pending[0][0], upcoming.occurred_at) if pending else upcoming.occurred_at
+        following = min(upcoming.occurred_at, ticks.next, *(pending[0][:1]))
         stop.wait(clock.seconds_until(following))
 
 

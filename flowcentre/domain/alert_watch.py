@@ -77,8 +77,20 @@ class AlertWatch:
         return self.picture.zone
 
     def take(self, change: State) -> list[EventBase]:
-        """Absorbs the records a change replaced; returns the events they lead to."""
-        touched = self._absorb(change)
+        """Absorbs the records a change replaced; returns the events they lead to.
+
+        The records are judged at the clock's time before the change, and a tick in the
+        change comes after them: a condition that began before a tick has held since the
+        tick before it, however the changes were batched."""
+        published = self._judge(self._absorb(change))
+        ticked = change.clocks.get(self.clock)
+        if ticked is not None and (self.now is None or ticked.at > self.now):
+            self.now = ticked.at
+            self.picture.forget_discharged_before(self.now - KEPT_DISCHARGED)
+            published += self._judge(Touched(everything=True))
+        return published
+
+    def _judge(self, touched: Touched) -> list[EventBase]:
         if self.now is None:
             return []  # nothing is judged before the clock's first tick
         published = [*self._retired(), *self._read(touched)]
@@ -103,11 +115,6 @@ class AlertWatch:
             touched.rules.add(rule.rule_id)
         for alert in change.alerts.values():
             self._alert_changed(alert)
-        ticked = change.clocks.get(self.clock)
-        if ticked is not None and (self.now is None or ticked.at > self.now):
-            self.now = ticked.at
-            self.picture.forget_discharged_before(self.now - KEPT_DISCHARGED)
-            touched.everything = True
         return touched
 
     def _alert_changed(self, record: AlertRecord) -> None:

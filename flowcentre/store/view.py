@@ -361,6 +361,9 @@ async def replace_view(
                     beds=state.beds,
                     spells=state.spells,
                     capacity=state.capacity,
+                    rules=state.rules,
+                    alerts=state.alerts,
+                    clocks=state.clocks,
                 )
                 write_records(pipe, keys, everything, {}, {})
                 if positions:

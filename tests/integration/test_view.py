@@ -46,13 +46,26 @@ STORY = [
     admitted("S2", "B1", 70),
     discharged("S1", 90),
 ]
-#: Work on the discharge lists, which the view indexes: the queue, discharges by time,
-#: pools by day.
+#: Work on the discharge lists, which the view indexes (the queue, discharges by time,
+#: pools by day), and the records of alert rules and the clock.
 PLANS = [
     referred("S2", 75),
     capacity_declared(2, 76, day="2026-11-02"),
     reserved("S2", 77, day="2026-11-02"),
     capacity_declared(3, 78, day="2026-11-01"),
+    event("ClockTicked", {"clock": "county"}, 79),
+    event(
+        "AlertRuleSaved",
+        {
+            "id": "stranded",
+            "name": "Stranded patients",
+            "measure": "stranded",
+            "scope": {"level": "system"},
+            "comparison": ">",
+            "threshold": 10,
+        },
+        79,
+    ),
 ]
 
 
@@ -133,7 +146,13 @@ async def test_rebuild_from_the_log_equals_the_live_view(
     live_keys = {
         k.removeprefix("live:"): v for k, v in (await dump_view(redis_client, "live")).items()
     }
-    assert {"referred", "discharged", "capacity-by-day"} <= live_keys.keys()
+    assert {
+        "referred",
+        "discharged",
+        "capacity-by-day",
+        "rules",
+        "clock:county",
+    } <= live_keys.keys()
     rebuilt = {
         k.removeprefix("rebuilt:"): v for k, v in (await dump_view(redis_client, "rebuilt")).items()
     }

@@ -30,6 +30,7 @@ from flowcentre.domain.events import (
     BedRegistered,
     BedsSwapped,
     BedStatusChanged,
+    ClockTicked,
     DischargeCancelled,
     DischargeDestination,
     EventBase,
@@ -561,6 +562,13 @@ def test_run_publishes_the_registry_then_the_warm_up_then_paced_traffic(
     assert all(event.occurred_at >= START - timedelta(days=2) for event in traffic)
     assert max(event.recorded_at for event in traffic) > START
     assert all(a.recorded_at <= b.recorded_at for a, b in pairwise(traffic))
+    # The clock on the log ticks each simulated minute from the start, not during the
+    # warm-up, so alerts keep simulated time.
+    ticks = [event for event in traffic if isinstance(event, ClockTicked)]
+    assert [tick.occurred_at for tick in ticks[:3]] == [
+        START + timedelta(minutes=n) for n in range(3)
+    ]
+    assert {tick.payload.clock for tick in ticks} == {Settings().clock}
 
 
 def test_run_refuses_a_speed_that_is_not_positive(county: County) -> None:

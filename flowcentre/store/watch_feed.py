@@ -1,0 +1,161 @@
+"""The view as the alert watch reads it: the picture to start from, the records each
+board delta names, and where the watch has got to.
+
+The watch's place (the delta it has taken, and how long each rule's condition has held)
+lives beside the view, not under its prefix, so a rebuild leaves it alone; the rebuild's
+``resnapshot`` delta tells the watch to start again from the view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from pydantic import TypeAdapter
+from redis.asyncio import Redis
+
+from flowcentre.domain.alert_history import AlertRecord, ClockRecord, RuleRecord
+from flowcentre.domain.alerts import Watch
+from flowcentre.domain.apply import State
+from flowcentre.domain.model import Bed, CapacityPool, Spell
+from flowcentre.store.keyspace import Keyspace, Record, load
+from flowcentre.store.reads import LiveReads
+
+JSON = dict[str, Any]
+WatchKey = tuple[str, str]
+_END_OF_TIME = datetime.max.replace(tzinfo=UTC)
+_WATCHES: TypeAdapter[list[tuple[str, str, Watch]]] = TypeAdapter(list[tuple[str, str, Watch]])
+
+
+@dataclass
+class Named:
+    """The records a run of deltas names, by kind."""
+
+    beds: set[str] = field(default_factory=set)
+    spells: set[str] = field(default_factory=set)
+    pools: set[str] = field(default_factory=set)
+    wards: set[str] = field(default_factory=set)
+    sites: set[str] = field(default_factory=set)
+    rules: set[str] = field(default_factory=set)
+    alerts: set[str] = field(default_factory=set)
+    clocks: set[str] = field(default_factory=set)
+    resnapshot: bool = False
+
+    def add(self, delta: JSON) -> None:
+        kind = delta.get("kind")
+        if kind == "resnapshot":
+            self.resnapshot = True
+            return
+        key = _NAMED_BY.get(str(kind))
+        if key is not None:
+            getattr(self, key[0]).add(delta[str(kind)][key[1]])
+
+
+_NAMED_BY = {
+    "bed": ("beds", "bed_id"),
+    "discharge": ("spells", "spell_id"),
+    "capacity": ("pools", "key"),
+    "ward": ("wards", "ward_id"),
+    "site": ("sites", "site_id"),
+    "rule": ("rules", "rule_id"),
+    "alert": ("alerts", "alert_id"),
+    "clock": ("clocks", "clock"),
+}
+
+
+class WatchFeed:
+    def __init__(self, redis: Redis, *, prefix: str = "fc") -> None:
+        self._redis = redis
+        self._keys = Keyspace(prefix)
+        self._reads = LiveReads(redis, prefix=prefix)
+        self._place = f"{prefix}-alert-watch:place"
+
+    async def start(self, clock: str, discharged_since: datetime) -> tuple[str, State]:
+        """The cursor, and what the watch starts from: the registry, every bed, the spells
+        in hospital and those discharged since ``discharged_since``, capacity, rules, the
+        alerts not yet resolved, and the clock."""
+        reads = self._reads
+        cursor = await reads.cursor()
+        state = State()
+        state.sites = {site.payload.site_id: site for site in await reads.sites()}
+        wards = await reads.wards()
+        state.wards = {ward.payload.ward_id: ward for ward in wards}
+        state.beds = {bed.bed_id: bed for bed in await reads.all_beds()}
+        for ward in wards:
+            for spell in await reads.ward_spells(ward.payload.ward_id):
+                state.spells[spell.spell_id] = spell
+        for spell in await reads.discharged_between(discharged_since, _END_OF_TIME):
+            state.spells[spell.spell_id] = spell
+        state.capacity = {pool.key: pool for pool in await reads.capacity_pools()}
+        state.rules = {rule.rule_id: rule for rule in await reads.rules()}
+        state.alerts = {alert.alert_id: alert for alert in await reads.open_alerts()}
+        if (ticked := await reads.clock(clock)) is not None:
+            state.clocks[clock] = ticked
+        return cursor, state
+
+    async def changes_after(
+        self, cursor: str, clock: str, *, block_ms: int, count: int = 1000
+    ) -> tuple[str, list[State] | None]:
+        """The records the deltas after ``cursor`` name, as they are now, and the cursor
+        past them; None instead of records when the view was rebuilt meanwhile.
+
+        The records come in runs, each ending at a tick of ``clock``, so the watch judges
+        what changed before a tick at the time before it."""
+        entries = await self._reads.deltas_after(cursor, count=count, block_ms=block_ms)
+        if not entries:
+            return cursor, []
+        runs = [Named()]
+        for _, entry in entries:
+            for delta in entry["deltas"]:
+                runs[-1].add(delta)
+                if delta.get("kind") == "clock" and delta["clock"]["clock"] == clock:
+                    runs.append(Named())
+        cursor = entries[-1][0]
+        if any(run.resnapshot for run in runs):
+            return cursor, None
+        return cursor, [await self._records(run) for run in runs if run != Named()]
+
+    async def _records(self, named: Named) -> State:
+        keys = self._keys
+        state = State()
+        state.beds = await self._load(Bed, named.beds, keys.bed)
+        state.spells = await self._load(Spell, named.spells, keys.spell)
+        state.capacity = await self._load(CapacityPool, named.pools, keys.capacity_pool)
+        state.rules = await self._load(RuleRecord, named.rules, keys.rule)
+        state.alerts = await self._load(AlertRecord, named.alerts, keys.alert)
+        state.clocks = await self._load(ClockRecord, named.clocks, keys.clock)
+        for site_id in named.sites:
+            if (site := await self._reads.site(site_id)) is not None:
+                state.sites[site_id] = site
+        for ward_id in named.wards:
+            if (ward := await self._reads.ward(ward_id)) is not None:
+                state.wards[ward_id] = ward
+        return state
+
+    async def _load(
+        self, kind: type[Record], ids: Iterable[str], key: Callable[[str], str]
+    ) -> dict[str, Record]:
+        ordered = sorted(ids)
+        if not ordered:
+            return {}
+        values = await self._redis.mget([key(one) for one in ordered])
+        return {one: load(kind, raw) for one, raw in zip(ordered, values, strict=True) if raw}
+
+    async def place(self) -> tuple[str, dict[WatchKey, Watch]] | None:
+        """Where the watch got to, and its watches then; None before it ever ran."""
+        raw = await self._redis.get(self._place)
+        if raw is None:
+            return None
+        document = orjson.loads(raw)
+        watches = _WATCHES.validate_python(document["watches"])
+        return document["cursor"], {(rule, scope): watch for rule, scope, watch in watches}
+
+    async def keep_place(self, cursor: str, watches: dict[WatchKey, Watch]) -> None:
+        held = [
+            (rule, scope, watch) for (rule, scope), watch in watches.items() if watch != Watch()
+        ]
+        document = {"cursor": cursor, "watches": _WATCHES.dump_python(held, mode="json")}
+        await self._redis.set(self._place, orjson.dumps(document))

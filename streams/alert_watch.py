@@ -1,0 +1,146 @@
+"""The alert watch process: the view's board deltas fed to the alert watch, the clock
+ticked on the log, and what the watch decides published as events.
+
+It starts from the view, so a restart or a rebuild of the view costs nothing but a
+reload; what it publishes is named by its cause, so publishing again after a crash
+changes nothing. Run one per deployment: a second would only publish the same events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import signal
+from datetime import UTC, datetime
+from typing import Any
+
+from flowcentre import bootstrap
+from flowcentre.config import Settings
+from flowcentre.domain.alert_rules import AlertConfiguration, AlertRule, load_alerts
+from flowcentre.domain.alert_watch import KEPT_DISCHARGED, WATCH, AlertWatch, open_watches
+from flowcentre.domain.apply import State
+from flowcentre.domain.events import AlertRuleSaved, ClockTicked, EventBase, Source
+from flowcentre.domain.measures import Picture
+from flowcentre.publisher import EventPublisher, PublishFailed
+from flowcentre.store.watch_feed import WatchFeed
+
+log = logging.getLogger(__name__)
+
+#: How long a read of the deltas waits for one before the loop looks at its stop.
+WAIT_MS = 1000
+
+
+def run_alert_watch(settings: Settings) -> None:
+    """Watch until SIGINT or SIGTERM."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await watch_alerts(settings, stop)
+
+    asyncio.run(main())
+
+
+async def watch_alerts(settings: Settings, stop: asyncio.Event) -> None:
+    configuration = load_alerts(settings.alerts)
+    publisher = bootstrap.publisher(settings)
+    redis = bootstrap.redis_client(settings)
+    feed = WatchFeed(redis, prefix=settings.redis_prefix)
+    ticking = None
+    if settings.clock_tick_s:
+        ticking = asyncio.create_task(_tick(settings, publisher, stop))
+    try:
+        while not stop.is_set():
+            await _watch_until_rebuilt(settings, configuration, feed, publisher, stop)
+    finally:
+        if ticking is not None:
+            await ticking
+        await redis.aclose()
+        publisher.close()
+
+
+async def _watch_until_rebuilt(
+    settings: Settings,
+    configuration: AlertConfiguration,
+    feed: WatchFeed,
+    publisher: EventPublisher,
+    stop: asyncio.Event,
+) -> None:
+    cursor, state = await feed.start(settings.clock, datetime.now(UTC) - KEPT_DISCHARGED)
+    watch = AlertWatch(
+        configuration, Picture(settings.zone), settings.clock, settings.organisation_id
+    )
+    place = await feed.place()
+    watch.watches = place[1] if place is not None else open_watches(state.alerts.values())
+    await _publish(publisher, _defaults(settings, configuration, state))
+    await _publish(publisher, watch.take(state))
+    log.info("Watching %d alert rules from delta %s", len(watch.rules), cursor)
+    while not stop.is_set():
+        cursor, changes = await feed.changes_after(cursor, settings.clock, block_ms=WAIT_MS)
+        if changes is None:
+            log.info("The view was rebuilt: starting again from it")
+            return
+        for change in changes:
+            await _publish(publisher, watch.take(change))
+        await feed.keep_place(cursor, watch.watches)
+
+
+async def _publish(publisher: EventPublisher, events: list[EventBase]) -> None:
+    if events:
+        await publisher.publish_async(events)
+
+
+def _defaults(
+    settings: Settings, configuration: AlertConfiguration, state: State
+) -> list[EventBase]:
+    """The configuration's rules that the log has never had, as their first versions.
+
+    Each is named by its content, so two watches starting at once save it once; a rule a
+    manager deleted stays deleted."""
+    now = datetime.now(UTC)
+    return [
+        AlertRuleSaved(
+            event_id=f"default-rule/{rule.id}/{_digest(rule)}",
+            occurred_at=now,
+            recorded_at=now,
+            source=_source(settings),
+            caused_by=WATCH,
+            payload=rule,
+        )
+        for rule in configuration.rules
+        if rule.id not in state.rules
+    ]
+
+
+def _digest(rule: AlertRule) -> str:
+    return hashlib.sha256(rule.model_dump_json().encode()).hexdigest()[:12]
+
+
+def _source(settings: Settings) -> Source:
+    return Source(system=WATCH.id, organisation=settings.organisation_id)
+
+
+async def _tick(settings: Settings, publisher: EventPublisher, stop: asyncio.Event) -> None:
+    """Ticks the clock on the log until stopped. A tick that cannot be published is
+    logged and the next one tried: the watch keeps the time it has."""
+    while not stop.is_set():
+        now = datetime.now(UTC)
+        tick: dict[str, Any] = {
+            "event_id": f"tick/{settings.clock}/{now:%Y%m%dT%H%M%S.%fZ}",
+            "occurred_at": now,
+            "recorded_at": now,
+            "source": _source(settings),
+            "caused_by": WATCH,
+            "payload": {"clock": settings.clock},
+        }
+        try:
+            await _publish(publisher, [ClockTicked.model_validate(tick)])
+        except PublishFailed:
+            log.warning("could not tick the clock", exc_info=True)
+        try:
+            await asyncio.wait_for(stop.wait(), settings.clock_tick_s)
+        except TimeoutError:
+            continue
