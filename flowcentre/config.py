@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     """How often the alert watch ticks the clock; 0 when another publisher ticks it (the
     simulator ticks in simulated time)."""
 
+    webhook_secret: SecretStr | None = None
+    """The shared secret webhook requests are signed with; required once the alerts file
+    names a webhook endpoint (no default)."""
+
     session_idle_s: int = Field(default=12 * 3600, ge=60)
     """A signed-in session ends after this long without use (a shift, by default)."""
 

@@ -144,7 +144,9 @@ def _publish_paced(
         if now.date() != day:
             day = now.date()
             log.info("Simulated time %s: %d events published", now.isoformat(), published)
-        following = min(upcoming.occurred_at, ticks.next, *(pending[0][:1]))
+        following = min(upcoming.occurred_at, ticks.next)
+        if pending:
+            following = min(following, pending[0][0])
         stop.wait(clock.seconds_until(following))
 
 

@@ -12,18 +12,23 @@ import asyncio
 import hashlib
 import logging
 import signal
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from flowcentre import bootstrap
 from flowcentre.config import Settings
+from flowcentre.domain.alert_history import AlertRecord, AlertStatus
 from flowcentre.domain.alert_rules import AlertConfiguration, AlertRule, load_alerts
+from flowcentre.domain.alert_views import Told, notices
+from flowcentre.domain.alert_views import told as told_of
 from flowcentre.domain.alert_watch import KEPT_DISCHARGED, WATCH, AlertWatch, open_watches
 from flowcentre.domain.apply import State
 from flowcentre.domain.events import AlertRuleSaved, ClockTicked, EventBase, Source
 from flowcentre.domain.measures import Picture
 from flowcentre.publisher import EventPublisher, PublishFailed
-from flowcentre.store.watch_feed import WatchFeed
+from flowcentre.store.watch_feed import Place, WatchFeed
+from flowcentre.webhooks import WebhookOutbox, WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +51,27 @@ def run_alert_watch(settings: Settings) -> None:
 
 async def watch_alerts(settings: Settings, stop: asyncio.Event) -> None:
     configuration = load_alerts(settings.alerts)
+    secret = settings.webhook_secret
+    if configuration.webhooks and secret is None:
+        raise bootstrap.NotConfigured(
+            f"{settings.alerts} names webhooks: set FLOWCENTRE_WEBHOOK_SECRET to sign them"
+        )
     publisher = bootstrap.publisher(settings)
     redis = bootstrap.redis_client(settings)
     feed = WatchFeed(redis, prefix=settings.redis_prefix)
-    ticking = None
+    outbox = WebhookOutbox(redis, prefix=settings.redis_prefix)
+    running = []
     if settings.clock_tick_s:
-        ticking = asyncio.create_task(_tick(settings, publisher, stop))
+        running.append(asyncio.create_task(_tick(settings, publisher, stop)))
+    if configuration.webhooks and secret is not None:
+        sender = WebhookSender(outbox, configuration.webhooks, secret.get_secret_value().encode())
+        running.append(asyncio.create_task(sender.run(stop)))
     try:
         while not stop.is_set():
-            await _watch_until_rebuilt(settings, configuration, feed, publisher, stop)
+            await _watch_until_rebuilt(settings, configuration, feed, outbox, publisher, stop)
     finally:
-        if ticking is not None:
-            await ticking
+        stop.set()
+        await asyncio.gather(*running)
         await redis.aclose()
         publisher.close()
 
@@ -66,6 +80,7 @@ async def _watch_until_rebuilt(
     settings: Settings,
     configuration: AlertConfiguration,
     feed: WatchFeed,
+    outbox: WebhookOutbox,
     publisher: EventPublisher,
     stop: asyncio.Event,
 ) -> None:
@@ -74,9 +89,16 @@ async def _watch_until_rebuilt(
         configuration, Picture(settings.zone), settings.clock, settings.organisation_id
     )
     place = await feed.place()
-    watch.watches = place[1] if place is not None else open_watches(state.alerts.values())
+    if place is None:
+        # The first run tells outside systems nothing of alerts from before it.
+        told = {alert_id: told_of(alert) for alert_id, alert in state.alerts.items()}
+        place = Place(cursor, open_watches(state.alerts.values()), told)
+    watch.watches = place.watches
     await _publish(publisher, _defaults(settings, configuration, state))
     await _publish(publisher, watch.take(state))
+    # Alerts told of before and resolved since are not among the open ones.
+    resolved = await feed.alerts(set(place.told) - set(state.alerts))
+    await _tell(outbox, place.told, [*state.alerts.values(), *resolved.values()])
     log.info("Watching %d alert rules from delta %s", len(watch.rules), cursor)
     while not stop.is_set():
         cursor, changes = await feed.changes_after(cursor, settings.clock, block_ms=WAIT_MS)
@@ -85,7 +107,25 @@ async def _watch_until_rebuilt(
             return
         for change in changes:
             await _publish(publisher, watch.take(change))
-        await feed.keep_place(cursor, watch.watches)
+            await _tell(outbox, place.told, change.alerts.values())
+        place.cursor, place.watches = cursor, watch.watches
+        await feed.keep_place(place)
+
+
+async def _tell(
+    outbox: WebhookOutbox, told: dict[str, Told], alerts: Iterable[AlertRecord]
+) -> None:
+    """Queues a notice of each change of an alert for the webhooks of its rule."""
+    for alert in alerts:
+        if alert.details is None:
+            continue
+        for notice in notices(told.get(alert.alert_id), alert):
+            for endpoint in alert.details.rule.webhooks:
+                await outbox.add(endpoint, notice)
+        if alert.status is AlertStatus.RESOLVED:
+            told.pop(alert.alert_id, None)
+        else:
+            told[alert.alert_id] = told_of(alert)
 
 
 async def _publish(publisher: EventPublisher, events: list[EventBase]) -> None:

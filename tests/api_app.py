@@ -11,16 +11,20 @@ from flowcentre.api.app import create_app
 from flowcentre.api.auth import current_principal
 from flowcentre.api.deps import (
     Planning,
+    get_alert_configuration,
     get_audit,
     get_audit_index,
     get_planning,
     get_policy,
     get_publisher,
     get_reads,
+    get_webhook_outbox,
     get_write_limit,
 )
 from flowcentre.config import Settings
 from flowcentre.domain.access import Principal, Role, grant, load_policy
+from flowcentre.domain.alert_history import AlertRecord, RuleRecord
+from flowcentre.domain.alert_rules import load_alerts
 from flowcentre.domain.apply import State
 from flowcentre.domain.events import (
     Actor,
@@ -34,7 +38,7 @@ from flowcentre.domain.model import Bed, CapacityPool, Spell
 from flowcentre.publisher import EventPublisher
 from flowcentre.store.reads import LiveReads
 from tests.builders import admitted, bed, fold, organisation, site, ward
-from tests.fakes import InMemoryAuditIndex, Unlimited
+from tests.fakes import InMemoryAuditIndex, NoWebhookFailures, Unlimited
 from tests.unit.conftest import RecordingPublisher
 
 HISTORY: list[EventBase] = [
@@ -112,6 +116,28 @@ class StateReads(LiveReads):
         pools = sorted(self._state.capacity.values(), key=lambda pool: pool.capacity.day)
         return [pool for pool in pools if from_day is None or pool.capacity.day >= from_day]
 
+    async def rules(self) -> list[RuleRecord]:
+        return list(self._state.rules.values())
+
+    async def rule(self, rule_id: str) -> RuleRecord | None:
+        return self._state.rules.get(rule_id)
+
+    async def alert(self, alert_id: str) -> AlertRecord | None:
+        return self._state.alerts.get(alert_id)
+
+    async def open_alerts(self) -> list[AlertRecord]:
+        return [one for one in self._state.alerts.values() if one.status != "resolved"]
+
+    async def alerts_between(self, start: datetime, end: datetime) -> list[AlertRecord]:
+        return sorted(
+            (
+                one
+                for one in self._state.alerts.values()
+                if one.raised and start <= one.raised.at <= end
+            ),
+            key=lambda one: one.raised.at if one.raised else start,
+        )
+
 
 POLICY = load_policy()
 
@@ -155,6 +181,9 @@ def app_over(
     app.dependency_overrides[get_policy] = lambda: POLICY
     planning = Planning.from_settings(settings or Settings())
     app.dependency_overrides[get_planning] = lambda: planning
+    alerts = load_alerts()
+    app.dependency_overrides[get_alert_configuration] = lambda: alerts
+    app.dependency_overrides[get_webhook_outbox] = NoWebhookFailures
     if principal is not None:
         app.dependency_overrides[current_principal] = lambda: principal
     return app

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from flowcentre.domain.audit import PatientDetailsRead
 from flowcentre.store.audit_index import AuditIndex, AuditQuery
 from flowcentre.store.rate_limits import WriteLimit
 from flowcentre.store.view import LiveView, PositionedEvent
+from flowcentre.webhooks import WebhookOutbox
 
 
 class InMemoryView(LiveView):
@@ -82,3 +84,13 @@ class Unlimited(WriteLimit):
 
     async def allow(self, account_id: str) -> bool:
         return True
+
+
+class NoWebhookFailures(WebhookOutbox):
+    """An outbox with no failures to list: for tests that are not about webhooks."""
+
+    def __init__(self) -> None:
+        """No Redis to keep notices in."""
+
+    async def failures(self, count: int = 100) -> list[dict[str, Any]]:
+        return []

@@ -18,6 +18,8 @@ from flowcentre.api import whiteboard
 from flowcentre.api.audited import BoardAudit
 from flowcentre.api.deps import Access, Planning, Services
 from flowcentre.api.routes import (
+    alert_rules,
+    alerts,
     audit,
     beds,
     capacity,
@@ -37,10 +39,12 @@ from flowcentre.api.security import CrossSiteRefusal, SecurityHeaders
 from flowcentre.api.whiteboard import HubOptions, WhiteboardHub
 from flowcentre.config import Settings
 from flowcentre.domain.access import load_policy
+from flowcentre.domain.alert_rules import load_alerts
 from flowcentre.passwords import Passwords
 from flowcentre.publisher import EventPublisher, PublishFailed
 from flowcentre.sso import SingleSignOn
 from flowcentre.store.pending_sign_ins import PendingSignIns
+from flowcentre.webhooks import WebhookOutbox
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,8 @@ ROUTERS = tuple(
         beds,
         patients,
         events,
+        alerts,
+        alert_rules,
         audit,
         discharge_reads,
         discharge_changes,
@@ -149,6 +155,8 @@ def create_app(
                 audit_index=bootstrap.audit_index(settings, client),
                 board_audit=board_audit,
                 planning=Planning.from_settings(settings),
+                alerts=load_alerts(settings.alerts),
+                webhooks=WebhookOutbox(client, prefix=settings.redis_prefix),
             )
             app.state.whiteboard = hub
             yield

@@ -21,6 +21,7 @@ from flowcentre.access_log import AccessLog
 from flowcentre.api.audited import BoardAudit
 from flowcentre.config import Settings
 from flowcentre.domain.access import AccessPolicy
+from flowcentre.domain.alert_rules import AlertConfiguration
 from flowcentre.domain.discharge import DelayReasons, load_delay_reasons
 from flowcentre.domain.triage import RuleSet, load_rules
 from flowcentre.passwords import Passwords
@@ -31,6 +32,7 @@ from flowcentre.store.pending_sign_ins import PendingSignIns
 from flowcentre.store.rate_limits import SignInAttempts, WriteLimit
 from flowcentre.store.reads import LiveReads
 from flowcentre.store.sessions import Sessions
+from flowcentre.webhooks import WebhookOutbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,9 @@ class Services:
     audit_index: AuditIndex
     board_audit: BoardAudit
     planning: Planning
+    alerts: AlertConfiguration
+    """The escalation ladders and webhook endpoints rules may name."""
+    webhooks: WebhookOutbox
 
 
 def get_services(connection: HTTPConnection) -> Services:
@@ -128,6 +133,14 @@ def get_planning(services: ServicesDep) -> Planning:
     return services.planning
 
 
+def get_alert_configuration(services: ServicesDep) -> AlertConfiguration:
+    return services.alerts
+
+
+def get_webhook_outbox(services: ServicesDep) -> WebhookOutbox:
+    return services.webhooks
+
+
 def get_access(services: ServicesDep) -> Access:
     return services.access
 
@@ -151,3 +164,5 @@ BoardAuditDep = Annotated[BoardAudit, Depends(get_board_audit)]
 PolicyDep = Annotated[AccessPolicy, Depends(get_policy)]
 WriteLimitDep = Annotated[WriteLimit, Depends(get_write_limit)]
 PlanningDep = Annotated[Planning, Depends(get_planning)]
+AlertConfigurationDep = Annotated[AlertConfiguration, Depends(get_alert_configuration)]
+WebhookOutboxDep = Annotated[WebhookOutbox, Depends(get_webhook_outbox)]

@@ -187,6 +187,7 @@ class BoardMirror:
             item["spell_id"]: item for item in data.get("discharges", [])
         }
         self._capacity: dict[str, JSON] = {pool["key"]: pool for pool in data.get("capacity", [])}
+        self._alerts: dict[str, JSON] = {one["alert_id"]: one for one in data.get("alerts", [])}
         self._messages: dict[BoardScope, str] = {}
         self._spells: dict[BoardScope, frozenset[str]] = {}
 
@@ -209,6 +210,12 @@ class BoardMirror:
                     self._discharges.pop(item["spell_id"], None)
             elif kind == "capacity":
                 self._capacity[delta["capacity"]["key"]] = delta["capacity"]
+            elif kind == "alert":
+                alert = delta["alert"]
+                if alert["status"] == "resolved":
+                    self._alerts.pop(alert["alert_id"], None)
+                else:
+                    self._alerts[alert["alert_id"]] = alert
         self.cursor = entry
         self._messages.clear()
         self._spells.clear()
@@ -231,6 +238,7 @@ class BoardMirror:
                 list(self._beds.values()),
                 list(self._discharges.values()),
                 list(self._capacity.values()),
+                list(self._alerts.values()),
             )
             message = self._messages[scope] = _encode(
                 {"type": "snapshot", "cursor": format_cursor(self.cursor), "data": data}

@@ -44,6 +44,10 @@ class Permission(StrEnum):
     PLAN_DISCHARGE = "discharge.plan"
     """Discharge readiness, referrals, triage, tasks and reservations of community
     capacity for the patients on a ward; the discharge lists that show them."""
+    READ_ALERTS = "alerts.read"
+    """Capacity alerts, their history and the rules that raise them."""
+    MANAGE_ALERTS = "alerts.manage"
+    """Alert rules changed, and alerts acknowledged or resolved."""
     PUBLISH_EVENTS = "events.publish"
     MANAGE_ACCOUNTS = "accounts.manage"
     READ_AUDIT = "audit.read"

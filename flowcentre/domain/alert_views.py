@@ -67,3 +67,40 @@ def rule_history(record: RuleRecord) -> list[JSON]:
 
 def clock_view(record: ClockRecord) -> JSON:
     return {"clock": record.clock, "at": record.at.isoformat()}
+
+
+Told = tuple[str, int]
+"""What outside systems were last told of an alert: its status and the steps climbed."""
+
+
+def told(record: AlertRecord) -> Told:
+    return record.status.value, record.climbed
+
+
+def notices(before: Told | None, after: AlertRecord) -> list[JSON]:
+    """What to tell outside systems of an alert last told as ``before`` (None: never) and
+    now ``after``: a notice a change, each named by the alert and the change, so that a
+    receiver can drop a repeat."""
+    status, climbed = before or ("", 0)
+    changes: list[tuple[str, JSON]] = []
+    if before is None and after.details is not None:
+        changes.append(("raised", {}))
+    changes += [
+        (f"escalated-{one.step}", {"step": one.step, "notify": list(one.notify)})
+        for one in after.escalations
+        if one.step >= climbed
+    ]
+    if after.acknowledged is not None and status in ("", "open"):
+        changes.append(("acknowledged", {}))
+    if after.resolved is not None and status != "resolved":
+        changes.append(("resolved", {}))
+    view = alert_view(after)
+    return [
+        {
+            "delivery_id": f"{after.alert_id}/{change}",
+            "type": f"alert.{change.split('-')[0]}",
+            **extra,
+            "alert": view,
+        }
+        for change, extra in changes
+    ]

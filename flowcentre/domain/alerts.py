@@ -49,7 +49,7 @@ def judged(rule: AlertRule, now: datetime, zone: ZoneInfo) -> bool:
 
 def alert_id(rule: AlertRule, scope_key: str, now: datetime) -> str:
     """Named by what raised it and when, so a replay of the same log names it alike."""
-    return f"{rule.id}/{scope_key}/{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    return f"{rule.id}@{scope_key}@{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
 
 
 def observe(

@@ -113,8 +113,14 @@ def _shared(occupant: JSON) -> JSON:
     return {**occupant, "initials": None}
 
 
-#: Deltas every board is sent: the registry above wards, and the rebuild's instruction.
-EVERY_BOARD = frozenset({"organisation", "site", "resnapshot"})
+#: Deltas every board is sent: the registry above wards, the clock on the log, and the
+#: rebuild's instruction.
+EVERY_BOARD = frozenset({"organisation", "site", "clock", "resnapshot"})
+
+
+def _alert_counted(alert: JSON) -> JSON:
+    """An alert as a board that only counts open alerts needs it."""
+    return {key: alert[key] for key in ("alert_id", "status", "severity")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +138,9 @@ class BoardScope:
 
     Discharge plans of ``plan_wards`` come too: the wards whose plans the principal may
     work on, and so see on the discharge lists.
+
+    With ``alerts``, alerts come whole, and the rules that raise them; every other board
+    is sent an alert's id, status and severity, enough to count those open.
     """
 
     full_wards: frozenset[str] | None
@@ -139,6 +148,7 @@ class BoardScope:
     wall_wards: frozenset[str] | None = frozenset()
     home_wards: frozenset[str] | None = frozenset()
     plan_wards: frozenset[str] | None = frozenset()
+    alerts: bool = False
 
     @classmethod
     def of(
@@ -158,7 +168,9 @@ class BoardScope:
         plans = principal.wards(policy, Permission.PLAN_DISCHARGE)
         if not capacity and full == frozenset() and wall == frozenset() and plans == frozenset():
             return None
-        return cls(full, capacity, wall, home_wards, plans)
+        return cls(
+            full, capacity, wall, home_wards, plans, principal.may(policy, Permission.READ_ALERTS)
+        )
 
     @staticmethod
     def _covers(wards: frozenset[str] | None, ward_id: str) -> bool:
@@ -236,6 +248,12 @@ class BoardScope:
             elif kind == "capacity":
                 if self.capacity:
                     shown.append(delta)
+            elif kind == "alert":
+                alert = delta["alert"] if self.alerts else _alert_counted(delta["alert"])
+                shown.append({"kind": "alert", "alert": alert})
+            elif kind == "rule":
+                if self.alerts:
+                    shown.append(delta)
             elif kind in EVERY_BOARD:
                 shown.append(delta)
         # Any other kind reaches no board until a rule here says whose it is.
@@ -248,6 +266,7 @@ class BoardScope:
         beds: list[JSON],
         discharges: list[JSON],
         capacity: list[JSON],
+        alerts: list[JSON],
     ) -> JSON:
         return {
             "sites": sites,
@@ -257,4 +276,5 @@ class BoardScope:
                 shown for item in discharges if (shown := self.discharge(item)) is not None
             ],
             "capacity": capacity if self.capacity else [],
+            "alerts": alerts if self.alerts else [_alert_counted(one) for one in alerts],
         }

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from flowcentre.domain import board, discharge_lists
 from flowcentre.domain.alert_history import AlertRecord, ClockRecord, RuleRecord
+from flowcentre.domain.alert_views import alert_view
 from flowcentre.domain.events import OrganisationRegistered, SiteRegistered, WardRegistered
 from flowcentre.domain.model import Bed, CapacityPool, Spell
 from flowcentre.store.keyspace import Keyspace, Record, load, text
@@ -175,6 +176,7 @@ class LiveReads:
             "beds": [board.bed_view(bed) for bed in beds],
             "discharges": [discharge_lists.discharge_item(spell) for spell in in_hospital],
             "capacity": [discharge_lists.pool_view(pool) for pool in pools],
+            "alerts": [alert_view(one) for one in await self.open_alerts()],
         }
 
     async def deltas_after(

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-from pydantic import TypeAdapter
+from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from flowcentre.domain.alert_history import AlertRecord, ClockRecord, RuleRecord
+from flowcentre.domain.alert_views import Told
 from flowcentre.domain.alerts import Watch
 from flowcentre.domain.apply import State
 from flowcentre.domain.model import Bed, CapacityPool, Spell
@@ -27,7 +27,6 @@ from flowcentre.store.reads import LiveReads
 JSON = dict[str, Any]
 WatchKey = tuple[str, str]
 _END_OF_TIME = datetime.max.replace(tzinfo=UTC)
-_WATCHES: TypeAdapter[list[tuple[str, str, Watch]]] = TypeAdapter(list[tuple[str, str, Watch]])
 
 
 @dataclass
@@ -144,18 +143,35 @@ class WatchFeed:
         values = await self._redis.mget([key(one) for one in ordered])
         return {one: load(kind, raw) for one, raw in zip(ordered, values, strict=True) if raw}
 
-    async def place(self) -> tuple[str, dict[WatchKey, Watch]] | None:
-        """Where the watch got to, and its watches then; None before it ever ran."""
+    async def alerts(self, alert_ids: Iterable[str]) -> dict[str, AlertRecord]:
+        return await self._load(AlertRecord, alert_ids, self._keys.alert)
+
+    async def place(self) -> Place | None:
+        """Where the watch got to; None before it ever ran."""
         raw = await self._redis.get(self._place)
         if raw is None:
             return None
-        document = orjson.loads(raw)
-        watches = _WATCHES.validate_python(document["watches"])
-        return document["cursor"], {(rule, scope): watch for rule, scope, watch in watches}
+        stored = _StoredPlace.model_validate_json(raw)
+        watches = {(rule, scope): watch for rule, scope, watch in stored.watches}
+        return Place(stored.cursor, watches, stored.told)
 
-    async def keep_place(self, cursor: str, watches: dict[WatchKey, Watch]) -> None:
-        held = [
-            (rule, scope, watch) for (rule, scope), watch in watches.items() if watch != Watch()
-        ]
-        document = {"cursor": cursor, "watches": _WATCHES.dump_python(held, mode="json")}
-        await self._redis.set(self._place, orjson.dumps(document))
+    async def keep_place(self, place: Place) -> None:
+        held = [(rule, scope, w) for (rule, scope), w in place.watches.items() if w != Watch()]
+        stored = _StoredPlace(cursor=place.cursor, watches=held, told=place.told)
+        await self._redis.set(self._place, stored.model_dump_json())
+
+
+@dataclass
+class Place:
+    """Where the watch got to: the last delta it took, how long each rule's condition has
+    held, and what outside systems were last told of each alert not yet resolved."""
+
+    cursor: str
+    watches: dict[WatchKey, Watch] = field(default_factory=dict)
+    told: dict[str, Told] = field(default_factory=dict)
+
+
+class _StoredPlace(BaseModel):
+    cursor: str
+    watches: list[tuple[str, str, Watch]]
+    told: dict[str, Told]

@@ -1,38 +1,57 @@
-"""Capacity alerts end to end over the broker: a ward fills past a rule's threshold, the
-alert watch raises the alert once the condition has held on the log's clock and climbs
-its ladder; the ward empties and the alert resolves; a rebuild of the view from the log
-gives the same alert history."""
+"""Capacity alerts end to end over the broker: a ward fills past a rule's threshold; the
+alert watch raises the alert once the condition has held on the log's clock, and it is
+seen on the REST API, on the whiteboard socket and at a real webhook receiver, signed;
+it climbs its ladder until a manager acknowledges it through the API; the ward empties
+and it resolves itself; a rebuild of the view from the log gives the same history. A
+webhook endpoint that is down meanwhile delays none of it."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
+import orjson
 import pytest
+from pydantic import SecretStr
 from redis.asyncio import Redis
+from websockets.asyncio.client import connect
 
+from flowcentre.api.whiteboard import frame_messages
 from flowcentre.config import Settings
 from flowcentre.domain.events import EventBase
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.rebuild import rebuild
-from flowcentre.runtime import ensure_topics
+from flowcentre.runtime import ensure_topics, free_port
 from flowcentre.store.reads import LiveReads
+from flowcentre.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+from tests.accounts import account, record
 from tests.builders import admitted, bed, discharged, event, organisation, site, ward
-from tests.e2e.conftest import Processes
+from tests.e2e.conftest import JSON, Processes, next_delta, rest_until, sign_in_when_up
 from tests.view_dump import dump_view
+from tests.webhook_receiver import Receiver, receiving
 
 Found = TypeVar("Found")
 
 CLOCK = "e2e"
-ALERTS = """
+MANAGER = "acc-site-manager"
+SECRET = "the-webhook-secret"
+RULES = """
 [ladders.site]
 steps = [
   { after_minutes = 0, notify = ["nurse in charge"] },
   { after_minutes = 15, notify = ["site manager"] },
+  { after_minutes = 45, notify = ["on-call director"] },
 ]
+
+[webhooks.pager]
+url = "PAGER"
+
+[webhooks.down]
+url = "NOBODY"
 
 [[rules]]
 id = "occupancy-high"
@@ -45,21 +64,30 @@ clear = 90
 hold_minutes = 15
 severity = "warning"
 ladder = "site"
+webhooks = ["pager", "down"]
 """
 
 
 @pytest.fixture
-def settings(settings: Settings, tmp_path: Path) -> Settings:
-    """The suite's settings with Redis keys of this test's own, a rules file of its own,
-    and a clock this test ticks itself."""
+def receiver() -> Iterator[Receiver]:
+    with receiving() as server:
+        yield server
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path, receiver: Receiver) -> Settings:
+    """The suite's settings with Redis keys of this test's own, a rules file of its own
+    whose rule tells a live receiver and one that is down, and a clock this test ticks."""
     alerts = tmp_path / "alerts.toml"
-    alerts.write_text(ALERTS)
+    nobody = f"http://127.0.0.1:{free_port()}/nobody-listens"
+    alerts.write_text(RULES.replace("PAGER", receiver.url).replace("NOBODY", nobody))
     return settings.model_copy(
         update={
             "redis_prefix": f"alerts-{uuid.uuid4().hex[:12]}",
             "alerts": alerts,
             "clock": CLOCK,
             "clock_tick_s": 0,
+            "webhook_secret": SecretStr(SECRET),
         }
     )
 
@@ -76,60 +104,91 @@ async def until(read: Callable[[], Awaitable[Found | None]], what: str) -> Found
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def test_an_alert_is_raised_escalated_resolved_and_rebuilt_the_same(
-    settings: Settings, processes: Processes
+async def test_an_alert_is_raised_told_acknowledged_resolved_and_rebuilt_the_same(
+    settings: Settings, processes: Processes, receiver: Receiver
 ) -> None:
     assert settings.kafka_bootstrap
     assert settings.redis_url
     ensure_topics(settings.kafka_bootstrap, settings)
     log = KafkaPublisher(settings.kafka_bootstrap, settings.events_topic)
-    beds = [bed(f"B{n}") for n in range(10)]
-    log.publish([organisation(), site(), ward(), *beds, tick(0)])
+    log.publish([organisation(), site(), ward(), *(bed(f"B{n}") for n in range(10)), tick(0)])
+    record(settings, account(MANAGER, "site.manager", "manager"))
+    port = free_port()
     processes.start("worker")
-    watch = processes.start("alert-watch")
+    processes.start("api", FLOWCENTRE_API_PORT=str(port))
+    watch = processes.start("alert-watch", FLOWCENTRE_WEBHOOK_SECRET=SECRET)
     redis = Redis.from_url(settings.redis_url)
     reads = LiveReads(redis, prefix=settings.redis_prefix)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as api:
+        await sign_in_when_up(api, "site.manager")
+        rules = await rest_until(api, "/api/v1/alert-rules", lambda found: len(found) == 1)
+        assert rules[0]["version"] == 1, "the file's rule, saved as its first version"
+        board = f"ws://127.0.0.1:{port}/ws/whiteboard"
+        async with connect(board, additional_headers={"Cookie": api.headers["Cookie"]}) as socket:
+            snapshot = frame_messages(await asyncio.wait_for(socket.recv(), timeout=30))[0]
+            assert snapshot["data"]["alerts"] == []
+
+            # The ward fills. Ticks go to a partition of their own: each waits for what
+            # comes before it, as a clock a minute apart does.
+            log.publish([admitted(f"S{n}", f"B{n}", 1) for n in range(10)])
+            await until(lambda: _where(reads.bed("B9"), lambda b: b.state == "occupied"), "B9")
+            log.publish([tick(5)])
+            await until(
+                lambda: _where(reads.clock(CLOCK), lambda c: c.at == tick(5).occurred_at), "5"
+            )
+            await asyncio.sleep(1)
+            assert (await api.get("/api/v1/alerts")).json() == [], "not held 15 minutes yet"
+
+            # Held 15 minutes on the log's clock: raised, on REST, the socket and the pager.
+            log.publish([tick(16)])
+            [raised] = await rest_until(api, "/api/v1/alerts", lambda found: len(found) == 1)
+            assert (raised["value"], raised["scope"]["id"], raised["wards"]) == (100.0, "WRH", 1)
+            assert raised["raised"]["at"] == tick(16).occurred_at.isoformat()
+            pushed = await next_delta(
+                socket, "alert", lambda a: a["alert_id"] == raised["alert_id"]
+            )
+            assert pushed["rule"]["id"] == "occupancy-high"
+            await until(lambda: _told(receiver, 2), "the pager to hear of it")
+
+            # The watch restarts and the ladder goes on; an acknowledgement stops it.
+            watch.terminate()
+            watch.wait(timeout=20)
+            processes.start("alert-watch", FLOWCENTRE_WEBHOOK_SECRET=SECRET)
+            log.publish([tick(31)])
+            alert = f"/api/v1/alerts/{raised['alert_id']}"
+            await rest_until(api, alert, lambda a: len(a["escalations"]) == 2)
+            acknowledged = await api.post(f"{alert}/acknowledge", json={"note": "opening beds"})
+            assert acknowledged.status_code == 202, acknowledged.text
+            await next_delta(socket, "alert", lambda a: a["status"] == "acknowledged")
+            log.publish([tick(61)])
+            await until(
+                lambda: _where(reads.clock(CLOCK), lambda c: c.at == tick(61).occurred_at), "61"
+            )
+            await asyncio.sleep(1)
+            seen = (await api.get(alert)).json()
+            assert len(seen["escalations"]) == 2, "no third step once acknowledged"
+            assert seen["acknowledged"]["by"] == {"kind": "user", "id": MANAGER}
+
+            # A patient leaves: back at the clear threshold, the alert resolves itself.
+            log.publish([discharged("S0", 62)])
+            await until(lambda: _where(reads.bed("B0"), lambda b: b.state != "occupied"), "B0")
+            log.publish([tick(63)])
+            gone = await next_delta(socket, "alert", lambda a: a["status"] == "resolved")
+            assert gone["cleared_at_value"] == 90.0
+            assert (await api.get("/api/v1/alerts")).json() == []
+
     try:
-        rule = await until(lambda: reads.rule("occupancy-high"), "the default rule to be saved")
-        assert rule.version == 1
-
-        # The ticks go to a partition of their own: each waits for what comes before it.
-        log.publish([admitted(f"S{n}", f"B{n}", 1) for n in range(10)])
-        await until(lambda: _where(reads.bed("B9"), lambda b: b.state == "occupied"), "B9 full")
-        log.publish([tick(5)])
-        await until(lambda: _where(reads.clock(CLOCK), lambda c: c.at == tick(5).occurred_at), "5")
-        await asyncio.sleep(1)
-        assert await reads.open_alerts() == [], "the condition has not held 15 minutes yet"
-
-        log.publish([tick(16)])
-        [raised] = await until(lambda: _nonempty(reads.open_alerts()), "the alert")
-        assert raised.details is not None
-        assert (raised.details.value, raised.details.scope.id) == (100.0, "WRH")
-        assert raised.raised is not None
-        assert raised.raised.at == tick(16).occurred_at, "raised on the log's clock"
-
-        # The watch restarts: it takes up its place, and the ladder goes on from the log.
-        watch.terminate()
-        watch.wait(timeout=20)
-        processes.start("alert-watch")
-        log.publish([tick(31)])
-        climbed = await until(
-            lambda: _where(reads.alert(raised.alert_id), lambda a: a.climbed == 2), "step two"
-        )
-        assert [one.notify for one in climbed.escalations] == [
-            ("nurse in charge",),
-            ("site manager",),
+        told = await until(lambda: _told(receiver, 5), "every notice")
+        assert [body["type"] for body in told] == [
+            "alert.raised",
+            "alert.escalated",
+            "alert.escalated",
+            "alert.acknowledged",
+            "alert.resolved",
         ]
-
-        log.publish([discharged("S0", 40)])
-        await until(lambda: _where(reads.bed("B0"), lambda b: b.state != "occupied"), "B0 free")
-        log.publish([tick(41)])
-        resolved = await until(
-            lambda: _where(reads.alert(raised.alert_id), lambda a: a.resolved is not None),
-            "the alert to resolve",
-        )
-        assert resolved.cleared_at_value == 90.0
-        assert await reads.open_alerts() == []
+        for headers, body in receiver.received:
+            timestamp = headers[TIMESTAMP_HEADER]
+            assert headers[SIGNATURE_HEADER] == signature(SECRET.encode(), timestamp, body)
 
         report = await rebuild(
             settings.kafka_bootstrap,
@@ -145,6 +204,11 @@ async def test_an_alert_is_raised_escalated_resolved_and_rebuilt_the_same(
     finally:
         log.close()
         await redis.aclose()
+
+
+async def _told(receiver: Receiver, count: int) -> list[JSON] | None:
+    bodies = [orjson.loads(body) for _, body in receiver.received]
+    return bodies if len(bodies) >= count else None
 
 
 async def _nonempty(found: Awaitable[list[Found]]) -> list[Found] | None:

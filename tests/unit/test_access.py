@@ -194,7 +194,10 @@ def test_any_order_and_any_repeat_give_the_same_directory(
 @pytest.mark.parametrize(
     ("grants", "scope"),
     [
-        ([(Role.FLOW_CENTRE, frozenset())], BoardScope(None, capacity=True, plan_wards=None)),
+        (
+            [(Role.FLOW_CENTRE, frozenset())],
+            BoardScope(None, capacity=True, plan_wards=None, alerts=True),
+        ),
         (
             [(Role.WARD_STAFF, frozenset({"W1"}))],
             BoardScope(frozenset({"W1"}), capacity=True, plan_wards=frozenset({"W1"})),
@@ -203,7 +206,7 @@ def test_any_order_and_any_repeat_give_the_same_directory(
             [(Role.DISPLAY, frozenset({"W1"}))],
             BoardScope(frozenset(), capacity=False, wall_wards=frozenset({"W1"})),
         ),
-        ([(Role.MANAGER, frozenset())], BoardScope(frozenset(), capacity=True)),
+        ([(Role.MANAGER, frozenset())], BoardScope(frozenset(), capacity=True, alerts=True)),
         (
             [(Role.DISPLAY, frozenset({"W1"})), (Role.WARD_STAFF, frozenset({"W2"}))],
             BoardScope(
@@ -292,12 +295,13 @@ def test_a_plan_goes_only_to_boards_of_those_who_may_plan_its_ward() -> None:
     assert wall.discharge(a_plan("W1")) is None
     assert beds_but_no_plans.discharge(a_plan("W1")) is None
     assert ward.deltas([{"kind": "discharge", "discharge": a_plan("W2")}]) == []
-    assert wall.snapshot([], [], [], [a_plan("W1")], [{"key": "pool"}]) == {
+    assert wall.snapshot([], [], [], [a_plan("W1")], [{"key": "pool"}], []) == {
         "sites": [],
         "wards": [],
         "beds": [],
         "discharges": [],
         "capacity": [],
+        "alerts": [],
     }
     assert ward.spells([], [a_plan("W1"), {**a_plan("W2"), "spell_id": "S2"}]) == {"S1"}
 
@@ -361,3 +365,28 @@ def test_an_account_is_held_to_the_first_identity_linked_since_it_was_last_unlin
     account = directory.account("a1")
     assert account is not None
     assert account.sign_on == ("idp", "later"), "the racer linked after it"
+
+
+AN_ALERT = {
+    "alert_id": "occupancy-high@site:WRH@20261102T081600Z",
+    "status": "open",
+    "severity": "warning",
+    "value": 95.0,
+    "rule": {"id": "occupancy-high"},
+    "scope": {"level": "site", "id": "WRH"},
+}
+
+
+def test_alerts_come_whole_to_those_who_read_them_and_as_a_count_to_other_boards() -> None:
+    manager = BoardScope.of(person((Role.MANAGER, frozenset())), POLICY, frozenset())
+    wall = BoardScope.of(person((Role.DISPLAY, frozenset({"W1"}))), POLICY, frozenset())
+    assert manager is not None
+    assert wall is not None
+    alert = {"kind": "alert", "alert": AN_ALERT}
+    rule = {"kind": "rule", "rule": {"rule_id": "occupancy-high"}}
+    tick = {"kind": "clock", "clock": {"clock": "county", "at": "2026-11-02T08:16:00+00:00"}}
+
+    assert manager.deltas([alert, rule, tick]) == [alert, rule, tick]
+    counted = {"alert_id": AN_ALERT["alert_id"], "status": "open", "severity": "warning"}
+    assert wall.deltas([alert, rule, tick]) == [{"kind": "alert", "alert": counted}, tick]
+    assert wall.snapshot([], [], [], [], [], [AN_ALERT])["alerts"] == [counted]

@@ -13,6 +13,7 @@ from flowcentre.domain.alert_history import (
     fold_alert,
     fold_rule,
 )
+from flowcentre.domain.alert_views import notices, told
 from flowcentre.domain.events import (
     AlertAcknowledged,
     AlertEscalated,
@@ -33,7 +34,7 @@ RULE: dict[str, Any] = {
     "comparison": ">",
     "threshold": 92,
 }
-ALERT = "occupancy-high/site:WRH/20261102T080000Z"
+ALERT = "occupancy-high@site:WRH@20261102T080000Z"
 
 
 def saved(minute: float, **changes: Any) -> AlertRuleSaved:
@@ -146,3 +147,39 @@ def test_a_clock_never_runs_back() -> None:
 
     assert record is not None
     assert record.at == ticks[1].occurred_at
+
+
+def test_outside_systems_are_told_each_change_of_an_alert_once() -> None:
+    story = alert_story()
+    raised = alert_after(story[:1])
+    climbed = alert_after(story[:3])
+    acknowledged = alert_after(story[:4])
+    resolved = alert_after(story)
+    assert raised
+    assert climbed
+    assert acknowledged
+    assert resolved
+
+    def kinds(before: tuple[str, int] | None, after: AlertRecord) -> list[str]:
+        return [notice["delivery_id"].rsplit("/", 1)[1] for notice in notices(before, after)]
+
+    assert kinds(None, raised) == ["raised"]
+    assert kinds(told(raised), climbed) == ["escalated-0", "escalated-1"]
+    assert kinds(told(climbed), acknowledged) == ["acknowledged"]
+    assert kinds(told(acknowledged), resolved) == ["resolved"]
+    assert kinds(None, resolved) == [
+        "raised",
+        "escalated-0",
+        "escalated-1",
+        "acknowledged",
+        "resolved",
+    ], "all at once after a restart"
+    assert kinds(told(resolved), resolved) == []
+    second = notices(told(raised), climbed)[1]
+    assert (second["type"], second["step"], second["notify"]) == (
+        "alert.escalated",
+        1,
+        ["site manager"],
+    )
+    first = notices(None, raised)[0]
+    assert (first["type"], first["alert"]["alert_id"]) == ("alert.raised", ALERT)

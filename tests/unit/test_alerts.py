@@ -110,7 +110,7 @@ def test_a_replay_names_the_alert_alike() -> None:
     readings: list[tuple[float, float | None]] = [(0, 95)]
     first = run(rule(), readings)[0].alert_id
 
-    assert first == run(rule(), readings)[0].alert_id == "occupancy-high/site:WRH/20261102T080000Z"
+    assert first == run(rule(), readings)[0].alert_id == "occupancy-high@site:WRH@20261102T080000Z"
 
 
 def test_an_alert_resolved_by_hand_is_not_raised_again_until_the_condition_clears() -> None:

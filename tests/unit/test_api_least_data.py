@@ -20,6 +20,8 @@ PATH_VALUES = {
     "location_id": "bd.B1",
     "encounter_id": "S1",
     "spell_id": "S1",
+    "alert_id": "occupancy-high@site:WRH@20261102T081600Z",
+    "rule_id": "occupancy-high",
 }
 #: Routes that answer anyone, or only navigate (single sign-on), are not reads of data.
 OPEN = re.compile(r"^/healthz$|^/api/v1/session")
