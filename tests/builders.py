@@ -217,3 +217,14 @@ def triaged_onto(spell: str, pathway: str, minute: float, referral_id: str = "R1
         load_rules(), spell, referral_id, needs, Pathway(pathway), "as the team agreed"
     )
     return triaged(spell, minute, payload)
+
+
+#: An alert rule tests start from: occupancy above 92% at each site, no hysteresis.
+OCCUPANCY_RULE: dict[str, Any] = {
+    "id": "occupancy-high",
+    "name": "Occupancy above 92%",
+    "measure": "occupancy_pct",
+    "scope": {"level": "site"},
+    "comparison": ">",
+    "threshold": 92,
+}

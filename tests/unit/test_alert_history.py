@@ -24,16 +24,9 @@ from flowcentre.domain.events import (
     ClockTicked,
     EventBase,
 )
+from tests.builders import OCCUPANCY_RULE as RULE
 from tests.builders import event
 
-RULE: dict[str, Any] = {
-    "id": "occupancy-high",
-    "name": "Occupancy above 92%",
-    "measure": "occupancy_pct",
-    "scope": {"level": "site"},
-    "comparison": ">",
-    "threshold": 92,
-}
 ALERT = "occupancy-high@site:WRH@20261102T080000Z"
 
 

@@ -19,15 +19,7 @@ from flowcentre.domain.alert_rules import (
     load_alerts,
 )
 from flowcentre.domain.configuration import describe
-
-OCCUPANCY: dict[str, Any] = {
-    "id": "occupancy-high",
-    "name": "Occupancy above 92%",
-    "measure": "occupancy_pct",
-    "scope": {"level": "site"},
-    "comparison": ">",
-    "threshold": 92,
-}
+from tests.builders import OCCUPANCY_RULE as OCCUPANCY
 
 
 def refusal(**changes: Any) -> str:

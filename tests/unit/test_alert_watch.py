@@ -16,21 +16,20 @@ from flowcentre.domain.events import (
     EventBase,
 )
 from flowcentre.domain.measures import Picture
-from tests.builders import admitted, bed, discharged, event, organisation, site, ward
+from tests.builders import (
+    OCCUPANCY_RULE,
+    admitted,
+    bed,
+    discharged,
+    event,
+    organisation,
+    site,
+    ward,
+)
 
 LONDON = ZoneInfo("Europe/London")
 CLOCK = "county"
-RULE: dict[str, Any] = {
-    "id": "occupancy-high",
-    "name": "Occupancy above 92%",
-    "measure": "occupancy_pct",
-    "scope": {"level": "site"},
-    "comparison": ">",
-    "threshold": 92,
-    "clear": 90,
-    "hold_minutes": 15,
-    "ladder": "site",
-}
+RULE: dict[str, Any] = {**OCCUPANCY_RULE, "clear": 90, "hold_minutes": 15, "ladder": "site"}
 MANAGER = {"caused_by": {"kind": "user", "id": "mgr-1"}}
 
 

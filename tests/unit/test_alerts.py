@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from flowcentre.domain.alert_rules import AlertRule, Ladder
 from flowcentre.domain.alerts import Clear, Raise, Watch, due_steps, observe, resolved_by_hand
 from flowcentre.domain.measures import Reading
+from tests.builders import OCCUPANCY_RULE
 
 LONDON = ZoneInfo("Europe/London")
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -18,17 +19,7 @@ SITE = "site:WRH"
 
 
 def rule(**changes: Any) -> AlertRule:
-    return AlertRule.model_validate(
-        {
-            "id": "occupancy-high",
-            "name": "Occupancy above 92%",
-            "measure": "occupancy_pct",
-            "scope": {"level": "site"},
-            "comparison": ">",
-            "threshold": 92,
-            **changes,
-        }
-    )
+    return AlertRule.model_validate({**OCCUPANCY_RULE, **changes})
 
 
 def run(

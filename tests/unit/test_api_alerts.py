@@ -19,19 +19,10 @@ from flowcentre.domain.events import (
     EventBase,
 )
 from tests.api_app import HISTORY, StateReads, app_over, signed_in
-from tests.builders import event, fold
+from tests.builders import OCCUPANCY_RULE, event, fold
 from tests.unit.conftest import RecordingPublisher
 
-RULE: dict[str, Any] = {
-    "id": "occupancy-high",
-    "name": "Occupancy above 92%",
-    "measure": "occupancy_pct",
-    "scope": {"level": "site"},
-    "comparison": ">",
-    "threshold": 92,
-    "clear": 90,
-    "ladder": "site",
-}
+RULE: dict[str, Any] = {**OCCUPANCY_RULE, "clear": 90, "ladder": "site"}
 WARNING = "occupancy-high@site:WRH@20261102T081600Z"
 CRITICAL = "occupancy-critical@site:WRH@20261102T090000Z"
 
