@@ -1,9 +1,9 @@
 """Telling outside systems of alerts: webhook requests signed with a shared secret,
 retried with back-off, and kept with the reason when they fail for good.
 
-Notices wait in a Redis stream until each endpoint has taken them, so the alert watch
-only queues them and an endpoint that is down delays nothing but its own notices. Each
-endpoint takes its notices in order, one at a time.
+Notices wait in a Redis stream of their endpoint's own until it has taken them, so the
+alert watch only queues them and an endpoint that is down delays nothing but its own
+notices. Each endpoint takes its notices in order, one at a time.
 
 A request is a JSON ``POST`` with ``X-Flowcentre-Delivery`` (the notice's id: a repeat
 has the same), ``X-Flowcentre-Timestamp`` (seconds since the epoch) and
@@ -52,28 +52,28 @@ class WebhookOutbox:
 
     def __init__(self, redis: Redis, *, prefix: str = "fc") -> None:
         self._redis = redis
-        self._pending = f"{prefix}-webhooks:pending"
+        self._pending = f"{prefix}-webhooks:pending:"
         self._taken = f"{prefix}-webhooks:taken"
         self._failed = f"{prefix}-webhooks:failed"
 
     async def add(self, endpoint: str, notice: JSON) -> None:
-        fields = {"endpoint": endpoint, "notice": orjson.dumps(notice)}
-        await self._redis.xadd(self._pending, fields, maxlen=PENDING_KEPT, approximate=True)  # type: ignore[arg-type]
+        await self._redis.xadd(
+            self._pending + endpoint,
+            {"notice": orjson.dumps(notice)},
+            maxlen=PENDING_KEPT,
+            approximate=True,
+        )
 
-    async def waiting(self, endpoint: str, *, block_ms: int) -> list[tuple[str, JSON | None]]:
-        """The notices after the last the endpoint took, oldest first: the endpoint's own,
-        and None for those of other endpoints, which it passes over in turn."""
+    async def waiting(self, endpoint: str, *, block_ms: int) -> list[tuple[str, JSON]]:
+        """The endpoint's notices after the last it took, oldest first."""
         taken = await self._redis.hget(self._taken, endpoint)
         cursor = taken.decode() if isinstance(taken, bytes) else "0-0"
-        found = await self._redis.xread({self._pending: cursor}, count=100, block=block_ms)
+        found = await self._redis.xread(
+            {self._pending + endpoint: cursor}, count=100, block=block_ms
+        )
         entries = cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]], found)
         return [
-            (
-                entry_id.decode(),
-                orjson.loads(fields[b"notice"])
-                if fields[b"endpoint"].decode() == endpoint
-                else None,
-            )
+            (entry_id.decode(), orjson.loads(fields[b"notice"]))
             for entry_id, fields in (entries[0][1] if entries else [])
         ]
 
@@ -127,16 +127,13 @@ class WebhookSender:
     ) -> None:
         while not stop.is_set():
             for entry_id, notice in await self._outbox.waiting(name, block_ms=1000):
-                if notice is not None:
-                    try:
-                        failure = await self._deliver(hook, notice, client, stop)
-                    except _Stopped:
-                        return  # not taken: the next start tries it again
-                    if failure is not None:
-                        log.warning(
-                            "webhook %s: %s failed: %s", name, notice["delivery_id"], failure
-                        )
-                        await self._outbox.failed(name, notice, failure)
+                try:
+                    failure = await self._deliver(hook, notice, client, stop)
+                except _Stopped:
+                    return  # not taken: the next start tries it again
+                if failure is not None:
+                    log.warning("webhook %s: %s failed: %s", name, notice["delivery_id"], failure)
+                    await self._outbox.failed(name, notice, failure)
                 await self._outbox.took(name, entry_id)
                 if stop.is_set():
                     return

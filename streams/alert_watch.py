@@ -3,7 +3,8 @@ ticked on the log, and what the watch decides published as events.
 
 It starts from the view, so a restart or a rebuild of the view costs nothing but a
 reload; what it publishes is named by its cause, so publishing again after a crash
-changes nothing. Run one per deployment: a second would only publish the same events.
+changes nothing. Run exactly one per deployment: two would judge at different moments
+and raise alerts of their own names.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from typing import Any
 
 from flowcentre import bootstrap
 from flowcentre.config import Settings
-from flowcentre.domain.alert_history import AlertRecord, AlertStatus
+from flowcentre.domain.alert_history import AlertRecord
 from flowcentre.domain.alert_rules import AlertConfiguration, AlertRule, load_alerts
 from flowcentre.domain.alert_views import Told, notices
 from flowcentre.domain.alert_views import told as told_of
-from flowcentre.domain.alert_watch import KEPT_DISCHARGED, WATCH, AlertWatch, open_watches
+from flowcentre.domain.alert_watch import KEPT_DISCHARGED, WATCH, AlertWatch, resumed
 from flowcentre.domain.apply import State
 from flowcentre.domain.events import AlertRuleSaved, ClockTicked, EventBase, Source
 from flowcentre.domain.measures import Picture
@@ -66,6 +67,10 @@ async def watch_alerts(settings: Settings, stop: asyncio.Event) -> None:
     if configuration.webhooks and secret is not None:
         sender = WebhookSender(outbox, configuration.webhooks, secret.get_secret_value().encode())
         running.append(asyncio.create_task(sender.run(stop)))
+    for task in running:
+        # A ticker or sender that dies stops the process, for its supervisor to restart,
+        # rather than leaving alerts without a clock or webhooks without deliveries.
+        task.add_done_callback(lambda _: stop.set())
     try:
         while not stop.is_set():
             await _watch_until_rebuilt(settings, configuration, feed, outbox, publisher, stop)
@@ -84,21 +89,23 @@ async def _watch_until_rebuilt(
     publisher: EventPublisher,
     stop: asyncio.Event,
 ) -> None:
-    cursor, state = await feed.start(settings.clock, datetime.now(UTC) - KEPT_DISCHARGED)
+    cursor, state = await feed.start(settings.clock, KEPT_DISCHARGED)
     watch = AlertWatch(
         configuration, Picture(settings.zone), settings.clock, settings.organisation_id
     )
     place = await feed.place()
     if place is None:
         # The first run tells outside systems nothing of alerts from before it.
-        told = {alert_id: told_of(alert) for alert_id, alert in state.alerts.items()}
-        place = Place(cursor, open_watches(state.alerts.values()), told)
-    watch.watches = place.watches
-    await _publish(publisher, _defaults(settings, configuration, state))
+        place = Place(told={alert_id: told_of(alert) for alert_id, alert in state.alerts.items()})
+    watch.watches = resumed(place.watches, state.alerts.values())
+    await _publish(publisher, default_rules(settings, configuration, state))
     await _publish(publisher, watch.take(state))
-    # Alerts told of before and resolved since are not among the open ones.
+    # Alerts told of before and resolved since are not among the open ones; once told,
+    # they are forgotten.
     resolved = await feed.alerts(set(place.told) - set(state.alerts))
     await _tell(outbox, place.told, [*state.alerts.values(), *resolved.values()])
+    for alert_id in resolved:
+        place.told.pop(alert_id, None)
     log.info("Watching %d alert rules from delta %s", len(watch.rules), cursor)
     while not stop.is_set():
         cursor, changes = await feed.changes_after(cursor, settings.clock, block_ms=WAIT_MS)
@@ -108,7 +115,7 @@ async def _watch_until_rebuilt(
         for change in changes:
             await _publish(publisher, watch.take(change))
             await _tell(outbox, place.told, change.alerts.values())
-        place.cursor, place.watches = cursor, watch.watches
+        place.watches = watch.watches
         await feed.keep_place(place)
 
 
@@ -117,15 +124,14 @@ async def _tell(
 ) -> None:
     """Queues a notice of each change of an alert for the webhooks of its rule."""
     for alert in alerts:
-        if alert.details is None:
+        before = told.get(alert.alert_id)
+        # What comes after a resolution (a later copy of it) tells nothing new.
+        if alert.details is None or (before is not None and before[0] == "resolved"):
             continue
-        for notice in notices(told.get(alert.alert_id), alert):
+        for notice in notices(before, alert):
             for endpoint in alert.details.rule.webhooks:
                 await outbox.add(endpoint, notice)
-        if alert.status is AlertStatus.RESOLVED:
-            told.pop(alert.alert_id, None)
-        else:
-            told[alert.alert_id] = told_of(alert)
+        told[alert.alert_id] = told_of(alert)
 
 
 async def _publish(publisher: EventPublisher, events: list[EventBase]) -> None:
@@ -133,7 +139,7 @@ async def _publish(publisher: EventPublisher, events: list[EventBase]) -> None:
         await publisher.publish_async(events)
 
 
-def _defaults(
+def default_rules(
     settings: Settings, configuration: AlertConfiguration, state: State
 ) -> list[EventBase]:
     """The configuration's rules that the log has never had, as their first versions.

@@ -18,12 +18,13 @@ from flowcentre.api.deps import (
     get_policy,
     get_publisher,
     get_reads,
+    get_settings,
     get_webhook_outbox,
     get_write_limit,
 )
 from flowcentre.config import Settings
 from flowcentre.domain.access import Principal, Role, grant, load_policy
-from flowcentre.domain.alert_history import AlertRecord, RuleRecord
+from flowcentre.domain.alert_history import AlertRecord, ClockRecord, RuleRecord
 from flowcentre.domain.alert_rules import load_alerts
 from flowcentre.domain.apply import State
 from flowcentre.domain.events import (
@@ -128,6 +129,9 @@ class StateReads(LiveReads):
     async def open_alerts(self) -> list[AlertRecord]:
         return [one for one in self._state.alerts.values() if one.status != "resolved"]
 
+    async def clock(self, name: str) -> ClockRecord | None:
+        return self._state.clocks.get(name)
+
     async def alerts_between(self, start: datetime, end: datetime) -> list[AlertRecord]:
         return sorted(
             (
@@ -183,6 +187,7 @@ def app_over(
     app.dependency_overrides[get_planning] = lambda: planning
     alerts = load_alerts()
     app.dependency_overrides[get_alert_configuration] = lambda: alerts
+    app.dependency_overrides[get_settings] = lambda: settings or Settings()
     app.dependency_overrides[get_webhook_outbox] = NoWebhookFailures
     if principal is not None:
         app.dependency_overrides[current_principal] = lambda: principal

@@ -123,8 +123,14 @@ class BedFilter(Contract):
 Minutes = Annotated[int, Field(ge=0, le=7 * 24 * 60)]
 
 
+RuleId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+"""Short enough for the ids of its alerts (rule, scope and time) to fit an identifier,
+and without ``/`` or ``@``, which those ids use."""
+Number = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class AlertRule(Contract):
-    id: Identifier
+    id: RuleId
     name: Annotated[str, Field(min_length=1, max_length=200)]
     measure: Measure
     scope: Scope
@@ -132,8 +138,8 @@ class AlertRule(Contract):
     """Only sites of this kind (general and acute occupancy: acute hospitals)."""
     beds: BedFilter = BedFilter()
     comparison: Comparison
-    threshold: float
-    clear: float | None = None
+    threshold: Number
+    clear: Number | None = None
     """Where an open alert clears, on the safe side of the threshold; the threshold
     itself when not given. The gap keeps a measure hovering at the threshold from
     raising and clearing an alert over and over."""
@@ -175,6 +181,13 @@ class AlertRule(Contract):
         if beds != BedFilter() and measure is not None and measure not in BED_MEASURES:
             raise ValueError(f"{measure} counts no beds: a bed filter does not apply")
         return beds
+
+    @field_validator("by")
+    @classmethod
+    def _a_local_time(cls, by: time | None) -> time | None:
+        if by is not None and by.tzinfo is not None:
+            raise ValueError("a local time of day, without a zone (FLOWCENTRE_TIMEZONE is used)")
+        return by
 
     @field_validator("clear")
     @classmethod

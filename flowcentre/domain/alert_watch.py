@@ -12,7 +12,7 @@ changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -174,15 +174,22 @@ class AlertWatch:
         return published
 
     def _retired(self) -> list[EventBase]:
-        """Resolutions of the open alerts of rules deleted since they were raised."""
+        """Resolutions of the open alerts of rules deleted since they were raised, and of
+        scopes a rule no longer watches (a ward closed, the rule's scope changed)."""
+        watched = {
+            (rule.id, scope_key(instance))
+            for rule, _ in self._current()
+            for instance in self.picture.instances(rule.scope, rule.site_kind)
+        }
         live = {rule.id for rule, _ in self._current()}
         published: list[EventBase] = []
         for key, watch in list(self.watches.items()):
-            if key[0] in live:
+            if key in watched:
                 continue
             del self.watches[key]
             if watch.alert_id is not None:
-                resolution = Resolution(alert_id=watch.alert_id, reason="its rule was deleted")
+                why = "its scope no longer applies" if key[0] in live else "its rule was deleted"
+                resolution = Resolution(alert_id=watch.alert_id, reason=why)
                 published.append(self._publish(AlertResolved, "retired", resolution))
         return published
 
@@ -223,13 +230,21 @@ class AlertWatch:
         return event
 
 
-def open_watches(alerts: Iterable[AlertRecord]) -> dict[tuple[str, str], Watch]:
-    """The watches of alerts still open, for a watch that starts from the view."""
-    watches = {}
+def resumed(
+    kept: Mapping[tuple[str, str], Watch], alerts: Iterable[AlertRecord]
+) -> dict[tuple[str, str], Watch]:
+    """The watches to start from: those kept when the watch last ran, with each scope's
+    open alert as the view has it now. An alert the view resolved meanwhile is no longer
+    the watch's, and one it has that the kept watches lack (raised just before a stop)
+    is taken up, so no scope is raised twice."""
+    watches = {key: watch.model_copy(update={"alert_id": None}) for key, watch in kept.items()}
     for record in alerts:
-        if record.status is not AlertStatus.RESOLVED and record.details is not None:
-            key = (record.details.rule.id, scope_key(record.details.scope))
-            watches[key] = Watch(
-                breached_since=record.raised.at if record.raised else None, alert_id=record.alert_id
-            )
+        if record.status is AlertStatus.RESOLVED or record.details is None:
+            continue
+        key = (record.details.rule.id, scope_key(record.details.scope))
+        held = watches.get(key, Watch())
+        since = held.breached_since or (record.raised.at if record.raised else None)
+        watches[key] = held.model_copy(
+            update={"alert_id": record.alert_id, "breached_since": since}
+        )
     return watches

@@ -25,6 +25,9 @@ class Watch(Contract):
     waits_for_clear: bool = False
     """A manager resolved the alert while the condition held: no new alert until the
     condition has cleared, so resolving by hand is not undone at the next reading."""
+    cleared_at: datetime | None = None
+    """When its last alert cleared: no new one at that same instant, which would be
+    named as the one that cleared."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,17 +76,20 @@ def observe(
     if watch.alert_id is not None:
         if still:
             return watch.model_copy(update={"clearing_since": None}), None
+        why = _why_not_judged(rule, reading, now, zone)
         since = watch.clearing_since or now
-        if now - since < timedelta(minutes=rule.clear_minutes):
+        # Only a measure crossing back waits: a rule switched off or out of its hours
+        # holds no condition to wait on.
+        if why is None and now - since < timedelta(minutes=rule.clear_minutes):
             return watch.model_copy(update={"clearing_since": since}), None
-        return Watch(), Clear(watch.alert_id, reading, _why_not_judged(rule, reading, now, zone))
+        return Watch(cleared_at=now), Clear(watch.alert_id, reading, why)
     if watch.waits_for_clear:
         return (watch, None) if still else (Watch(), None)
-    if not breached:
-        return Watch(), None
+    if not breached or watch.cleared_at == now:
+        return Watch(cleared_at=watch.cleared_at), None
     since = watch.breached_since or now
     if now - since < timedelta(minutes=rule.hold_minutes):
-        return Watch(breached_since=since), None
+        return Watch(breached_since=since, cleared_at=watch.cleared_at), None
     raised = alert_id(rule, scope_key, now)
     return Watch(breached_since=since, alert_id=raised), Raise(raised, reading)
 

@@ -388,10 +388,6 @@ class RaisedAlert(Contract):
     patients: Annotated[int, Field(ge=0)] = Field(description="Patients counted.")
 
 
-class AlertRef(Contract):
-    alert_id: Identifier
-
-
 class Escalation(Contract):
     alert_id: Identifier
     step: Annotated[int, Field(ge=0)] = Field(description="The ladder's step, from 0.")

@@ -224,14 +224,22 @@ def occupancy(look: _Look) -> Reading:
 
 
 def available(look: _Look) -> Reading:
-    """Registered beds the filter keeps that are available: clean, open and empty."""
-    return _beds([bed for bed in look.counted_beds() if bed.state is BedState.AVAILABLE])
+    """Registered beds the filter keeps that are available: clean, open and empty.
+    Nothing to measure where the filter keeps no bed (no side rooms at all)."""
+    return _counted_in(look, (BedState.AVAILABLE,))
 
 
 def closed(look: _Look) -> Reading:
-    """Registered beds the filter keeps that are closed or blocked."""
-    out = (BedState.CLOSED, BedState.BLOCKED)
-    return _beds([bed for bed in look.counted_beds() if bed.state in out])
+    """Registered beds the filter keeps that are closed or blocked; nothing to measure
+    where it keeps none."""
+    return _counted_in(look, (BedState.CLOSED, BedState.BLOCKED))
+
+
+def _counted_in(look: _Look, states: tuple[BedState, ...]) -> Reading:
+    beds = look.counted_beds()
+    if not beds:
+        return Reading(None, 0, 0)
+    return _beds([bed for bed in beds if bed.state in states])
 
 
 def no_criteria_to_reside(spell: Spell) -> bool:

@@ -27,7 +27,7 @@ DEFAULT_OPEL = Path(__file__).with_name("opel.toml")
 LEVELS = (1, 2, 3, 4)
 
 
-class Source(StrEnum):
+class ParameterSource(StrEnum):
     DERIVED = "derived"
     """Read from the live picture by a measure."""
     REPORTED = "reported"
@@ -37,7 +37,7 @@ class Source(StrEnum):
 class Parameter(Contract):
     id: Identifier
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    source: Source
+    source: ParameterSource
     measure: Measure | None = None
     """For a derived parameter: the measure read for the site (or the system)."""
     stale_after_minutes: Annotated[int, Field(gt=0, le=7 * 24 * 60)] = 240
@@ -45,7 +45,7 @@ class Parameter(Contract):
     weight: Annotated[float, Field(gt=0, le=100)] = 1.0
     bands: tuple[float, float, float]
     """The values from which the parameter scores 2, 3 and 4; below the first it scores
-    1. With ``higher_is_worse`` false, the values below which it scores 2, 3 and 4."""
+    1. With ``higher_is_worse`` false, the values at or below which it scores 2, 3 and 4."""
     higher_is_worse: bool = True
 
     @field_validator("bands")
@@ -57,9 +57,9 @@ class Parameter(Contract):
 
     @model_validator(mode="after")
     def _derived_names_a_measure(self) -> Self:
-        if self.source is Source.DERIVED and self.measure is None:
+        if self.source is ParameterSource.DERIVED and self.measure is None:
             raise ValueError("measure: a derived parameter names the measure it reads")
-        if self.source is Source.REPORTED and self.measure is not None:
+        if self.source is ParameterSource.REPORTED and self.measure is not None:
             raise ValueError("measure: a reported parameter is read from readings, not a measure")
         rising = self.bands[0] < self.bands[2]
         if rising != self.higher_is_worse:
@@ -113,7 +113,7 @@ def load_opel(path: Path = DEFAULT_OPEL) -> OpelConfiguration:
 
 
 @dataclass(frozen=True, slots=True)
-class Reading:
+class ReportedReading:
     """A reported parameter's value, and when it was measured."""
 
     value: float
@@ -132,8 +132,9 @@ class Scored(Contract):
     stale: bool = False
 
 
-class Level(Contract):
-    level: int
+class OpelLevel(Contract):
+    level: int | None
+    """None when no parameter has a value to score: unknown, not level 1."""
     share: float
     """The weighted score above its least, as a per cent of the most it could be."""
     parameters: tuple[Scored, ...]
@@ -154,14 +155,14 @@ class Level(Contract):
 def level(
     configuration: OpelConfiguration,
     derived: Mapping[str, float | None],
-    reported: Mapping[str, Reading],
+    reported: Mapping[str, ReportedReading],
     now: datetime,
-) -> Level:
+) -> OpelLevel:
     """The level from the derived parameters' values and the reported ones' readings at
     ``now``; a parameter without a value, or with a stale reading, is left out."""
     parts: list[Scored] = []
     for parameter in configuration.parameters:
-        if parameter.source is Source.DERIVED:
+        if parameter.source is ParameterSource.DERIVED:
             value = derived.get(parameter.id)
             parts.append(_scored(parameter, value))
             continue
@@ -178,7 +179,7 @@ def level(
     total = sum(part.weight * (part.score or 0) for part in counted)
     share = round(100 * (total - least) / (most - least), 1) if counted else 0.0
     reached = max((lvl for lvl, start in configuration.levels.items() if share >= start), default=1)
-    return Level(level=reached, share=share, parameters=tuple(parts))
+    return OpelLevel(level=reached if counted else None, share=share, parameters=tuple(parts))
 
 
 def _scored(parameter: Parameter, value: float | None) -> Scored:

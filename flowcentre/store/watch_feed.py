@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -72,12 +72,15 @@ class WatchFeed:
         self._reads = LiveReads(redis, prefix=prefix)
         self._place = f"{prefix}-alert-watch:place"
 
-    async def start(self, clock: str, discharged_since: datetime) -> tuple[str, State]:
+    async def start(self, clock: str, kept: timedelta) -> tuple[str, State]:
         """The cursor, and what the watch starts from: the registry, every bed, the spells
-        in hospital and those discharged since ``discharged_since``, capacity, rules, the
-        alerts not yet resolved, and the clock."""
+        in hospital and those discharged within ``kept`` of the clock's time (the
+        machine's before its first tick), capacity, rules, the alerts not yet resolved,
+        and the clock."""
         reads = self._reads
         cursor = await reads.cursor()
+        ticked = await reads.clock(clock)
+        discharged_since = (ticked.at if ticked else datetime.now(UTC)) - kept
         state = State()
         state.sites = {site.payload.site_id: site for site in await reads.sites()}
         wards = await reads.wards()
@@ -91,7 +94,7 @@ class WatchFeed:
         state.capacity = {pool.key: pool for pool in await reads.capacity_pools()}
         state.rules = {rule.rule_id: rule for rule in await reads.rules()}
         state.alerts = {alert.alert_id: alert for alert in await reads.open_alerts()}
-        if (ticked := await reads.clock(clock)) is not None:
+        if ticked is not None:
             state.clocks[clock] = ticked
         return cursor, state
 
@@ -99,10 +102,14 @@ class WatchFeed:
         self, cursor: str, clock: str, *, block_ms: int, count: int = 1000
     ) -> tuple[str, list[State] | None]:
         """The records the deltas after ``cursor`` name, as they are now, and the cursor
-        past them; None instead of records when the view was rebuilt meanwhile.
+        past them; None instead of records when the view was rebuilt meanwhile, or the
+        deltas after ``cursor`` are no longer all kept.
 
         The records come in runs, each ending at a tick of ``clock``, so the watch judges
         what changed before a tick at the time before it."""
+        oldest = await self._reads.oldest_delta()
+        if oldest is not None and _position(cursor) < _position(oldest):
+            return cursor, None  # fell behind the deltas kept: start again from the view
         entries = await self._reads.deltas_after(cursor, count=count, block_ms=block_ms)
         if not entries:
             return cursor, []
@@ -147,31 +154,34 @@ class WatchFeed:
         return await self._load(AlertRecord, alert_ids, self._keys.alert)
 
     async def place(self) -> Place | None:
-        """Where the watch got to; None before it ever ran."""
+        """What the watch kept when it last ran; None before it ever ran."""
         raw = await self._redis.get(self._place)
         if raw is None:
             return None
         stored = _StoredPlace.model_validate_json(raw)
         watches = {(rule, scope): watch for rule, scope, watch in stored.watches}
-        return Place(stored.cursor, watches, stored.told)
+        return Place(watches, stored.told)
 
     async def keep_place(self, place: Place) -> None:
         held = [(rule, scope, w) for (rule, scope), w in place.watches.items() if w != Watch()]
-        stored = _StoredPlace(cursor=place.cursor, watches=held, told=place.told)
+        stored = _StoredPlace(watches=held, told=place.told)
         await self._redis.set(self._place, stored.model_dump_json())
 
 
 @dataclass
 class Place:
-    """Where the watch got to: the last delta it took, how long each rule's condition has
-    held, and what outside systems were last told of each alert not yet resolved."""
+    """What the watch keeps across a restart: how long each rule's condition has held,
+    and what outside systems were last told of each alert."""
 
-    cursor: str
     watches: dict[WatchKey, Watch] = field(default_factory=dict)
     told: dict[str, Told] = field(default_factory=dict)
 
 
 class _StoredPlace(BaseModel):
-    cursor: str
     watches: list[tuple[str, str, Watch]]
     told: dict[str, Told]
+
+
+def _position(entry_id: str) -> tuple[int, int]:
+    milliseconds, _, sequence = entry_id.partition("-")
+    return int(milliseconds), int(sequence or 0)

@@ -71,6 +71,11 @@ def test_the_default_rules_load_and_each_names_a_ladder_the_file_defines() -> No
         ({"measure": "beds_free"}, "measure", "Input should be"),
         ({"severity": "urgent"}, "severity", "Input should be"),
         ({"colour": "red"}, "colour", "Extra inputs are not permitted"),
+        ({"by": "12:00:00+01:00"}, "by", "a local time of day"),
+        ({"threshold": "NaN"}, "threshold", "finite number"),
+        ({"clear": "Infinity"}, "clear", "finite number"),
+        ({"id": "occupancy/high"}, "id", "String should match pattern"),
+        ({"id": "r" * 65}, "id", "at most 64 characters"),
     ],
 )
 def test_a_rule_that_cannot_work_is_refused_naming_the_field(

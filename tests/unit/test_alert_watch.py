@@ -7,7 +7,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flowcentre.domain.alert_rules import load_alerts
-from flowcentre.domain.alert_watch import AlertWatch
+from flowcentre.domain.alert_watch import AlertWatch, resumed
+from flowcentre.domain.alerts import Watch
 from flowcentre.domain.apply import State, apply
 from flowcentre.domain.events import (
     AlertEscalated,
@@ -138,3 +139,59 @@ def test_nothing_is_judged_before_the_first_tick_and_a_replay_publishes_the_same
 
     assert run([e for e in story if e.type != "ClockTicked"])[1] == []  # type: ignore[attr-defined]
     assert run(story)[1] == run(story)[1]
+
+
+def test_an_alert_that_clears_is_not_raised_again_at_the_same_instant() -> None:
+    at_once = {**RULE, "hold_minutes": 0, "clear": 92}
+    story = [
+        *ward_of_ten(),
+        event("AlertRuleSaved", at_once, -1),
+        tick(0),
+        *(admitted(f"S{n}", f"B{n}", 1) for n in range(10)),
+        discharged("S0", 2),
+        admitted("S10", "B0", 3),
+        tick(1),
+    ]
+
+    _, published = run(story)
+
+    raised = [one for one in published if isinstance(one, AlertRaised)]
+    assert [one.occurred_at for one in raised] == [tick(0).occurred_at, tick(1).occurred_at]
+    assert len({one.payload.alert_id for one in raised}) == 2
+
+
+def test_an_alert_whose_scope_the_rule_no_longer_watches_resolves() -> None:
+    by_ward = {**RULE, "scope": {"level": "ward"}}
+
+    _, published = run([*occupancy_story(), event("AlertRuleSaved", by_ward, 32, **MANAGER)])
+
+    resolved = [one for one in published if isinstance(one, AlertResolved)]
+    assert [one.payload.reason for one in resolved] == ["its scope no longer applies"]
+
+
+def test_a_disabled_rule_resolves_its_alert_at_once_whatever_its_clear_time() -> None:
+    off = {**RULE, "clear_minutes": 60, "enabled": False}
+
+    _, published = run([*occupancy_story(), event("AlertRuleSaved", off, 32, **MANAGER)])
+
+    last = published[-1]
+    assert isinstance(last, AlertResolved)
+    assert (last.payload.reason, last.occurred_at) == (
+        "the rule was disabled",
+        tick(31).occurred_at,
+    )
+
+
+def test_a_restarted_watch_takes_each_scopes_open_alert_from_the_view() -> None:
+    state, published = run(occupancy_story())
+    alert_id = published[0].payload.alert_id  # type: ignore[attr-defined]
+    key = ("occupancy-high", "site:WRH")
+    held_since = tick(0).occurred_at
+
+    forgotten = resumed({}, state.alerts.values())
+    kept = resumed({key: Watch(breached_since=held_since, alert_id="gone")}, state.alerts.values())
+    closed = resumed({key: Watch(breached_since=held_since, alert_id=alert_id)}, [])
+
+    assert forgotten[key].alert_id == alert_id, "raised just before a stop: taken up"
+    assert kept[key] == Watch(breached_since=held_since, alert_id=alert_id)
+    assert closed[key] == Watch(breached_since=held_since), "resolved meanwhile: no longer held"

@@ -84,6 +84,10 @@ async def test_a_manager_acknowledges_an_open_alert_once() -> None:
     assert published.caused_by == MANAGER.actor
     assert published.occurred_at > ALERTS[1].occurred_at
 
+    async with api(MANAGER, RecordingPublisher()) as client:
+        no_note = await client.post(f"/api/v1/alerts/{WARNING}/acknowledge")
+    assert no_note.status_code == 202, "the note is optional"
+
     acknowledged = event("AlertAcknowledged", {"alert_id": WARNING}, 20)
     async with api(MANAGER, RecordingPublisher(), acknowledged) as client:
         again = await client.post(f"/api/v1/alerts/{WARNING}/acknowledge", json={})
@@ -188,3 +192,11 @@ async def test_only_managers_change_rules() -> None:
         read = await client.get("/api/v1/alert-rules")
         change = await client.put("/api/v1/alert-rules/occupancy-high", json=RULE)
     assert (read.status_code, change.status_code) == (200, 403)
+
+
+async def test_the_history_ends_at_the_clock_on_the_log_when_it_runs_ahead() -> None:
+    far_ahead = event("ClockTicked", {"clock": "flowcentre"}, 60 * 24 * 400)
+    late = raised("late@site:WRH@20271207T080000Z", 60 * 24 * 400 - 5)
+    async with api(MANAGER, RecordingPublisher(), far_ahead, late) as client:
+        found = await client.get("/api/v1/alerts", params={"status": "all"})
+    assert [one["alert_id"] for one in found.json()] == ["late@site:WRH@20271207T080000Z"]

@@ -88,6 +88,10 @@ def test_a_bed_filter_counts_side_rooms_or_a_designation_only() -> None:
 
     side_rooms = BedFilter(side_room=True)
     assert value(picture, Measure.AVAILABLE_BEDS, ROYAL, beds=side_rooms) == 0
+    no_side_rooms = picture_of(*beds("B1", "B2"))
+    assert value(no_side_rooms, Measure.AVAILABLE_BEDS, beds=side_rooms) is None, (
+        "a site without side rooms has none to run out of"
+    )
     assert value(picture, Measure.AVAILABLE_BEDS, ROYAL) == 3
     assert value(picture, Measure.AVAILABLE_BEDS, beds=BedFilter(sex=WardSex.FEMALE)) == 1
 

@@ -14,7 +14,7 @@ from flowcentre.domain.opel import (
     OpelConfiguration,
     OpelConfigurationInvalid,
     Parameter,
-    Reading,
+    ReportedReading,
     level,
     load_opel,
 )
@@ -85,27 +85,35 @@ def test_the_weighted_share_decides_the_level_from_each_boundary_on(
     found = level(
         configuration(levels={2: 25, 3: 66.7, 4: 99}),
         {"occupancy": occupancy_for[scores[0]]},
-        {"four_hour": Reading(four_hour_for[scores[1]], NOW)},
+        {"four_hour": ReportedReading(four_hour_for[scores[1]], NOW)},
         NOW,
     )
     assert (found.level, found.share) == (expected_level, share)
 
 
 def test_a_level_starts_exactly_at_its_share() -> None:
-    found = level(configuration(), {"occupancy": 86.0}, {"four_hour": Reading(75.0, NOW)}, NOW)
+    found = level(
+        configuration(), {"occupancy": 86.0}, {"four_hour": ReportedReading(75.0, NOW)}, NOW
+    )
 
     assert found.share == 33.3
     assert found.level == 2
     from_there = configuration(levels={2: 33.3, 3: 50, 4: 75})
-    assert level(from_there, {"occupancy": 86.0}, {"four_hour": Reading(75.0, NOW)}, NOW).level == 2
+    assert (
+        level(from_there, {"occupancy": 86.0}, {"four_hour": ReportedReading(75.0, NOW)}, NOW).level
+        == 2
+    )
     past_it = configuration(levels={2: 33.4, 3: 50, 4: 75})
-    assert level(past_it, {"occupancy": 86.0}, {"four_hour": Reading(75.0, NOW)}, NOW).level == 1
+    assert (
+        level(past_it, {"occupancy": 86.0}, {"four_hour": ReportedReading(75.0, NOW)}, NOW).level
+        == 1
+    )
 
 
 def test_weights_count_each_parameter_as_configured() -> None:
     heavy = configuration({**OCCUPANCY, "weight": 3}, FOUR_HOUR)
 
-    found = level(heavy, {"occupancy": 98.0}, {"four_hour": Reading(90.0, NOW)}, NOW)
+    found = level(heavy, {"occupancy": 98.0}, {"four_hour": ReportedReading(90.0, NOW)}, NOW)
 
     assert found.share == 75.0, "(3x3 + 0) / (3x3 + 1x3)"
     assert found.level == 4
@@ -116,8 +124,12 @@ def test_a_stale_reading_is_shown_stale_and_left_out_never_reused() -> None:
     fresh = NOW - timedelta(minutes=240)
     stale = NOW - timedelta(minutes=241)
 
-    kept = level(configuration(), {"occupancy": 98.0}, {"four_hour": Reading(50.0, fresh)}, NOW)
-    left = level(configuration(), {"occupancy": 98.0}, {"four_hour": Reading(50.0, stale)}, NOW)
+    kept = level(
+        configuration(), {"occupancy": 98.0}, {"four_hour": ReportedReading(50.0, fresh)}, NOW
+    )
+    left = level(
+        configuration(), {"occupancy": 98.0}, {"four_hour": ReportedReading(50.0, stale)}, NOW
+    )
 
     assert kept.share == 100.0
     assert kept.missing == ()
@@ -128,10 +140,10 @@ def test_a_stale_reading_is_shown_stale_and_left_out_never_reused() -> None:
     assert left.share == 100.0, "scored on occupancy alone"
 
 
-def test_no_value_at_all_is_level_one_with_everything_missing() -> None:
+def test_no_value_at_all_is_an_unknown_level_with_everything_missing() -> None:
     found = level(configuration(), {"occupancy": None}, {}, NOW)
 
-    assert (found.level, found.share, found.missing) == (1, 0.0, ("occupancy", "four_hour"))
+    assert (found.level, found.missing) == (None, ("occupancy", "four_hour"))
 
 
 @pytest.mark.parametrize(

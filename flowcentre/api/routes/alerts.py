@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from flowcentre.api.audited import SOURCE_SYSTEM
 from flowcentre.api.auth import ACCESS_RESPONSES, PrincipalDep, WriterDep, require
-from flowcentre.api.deps import PolicyDep, PublisherDep, ReadsDep, WebhookOutboxDep
+from flowcentre.api.deps import PolicyDep, PublisherDep, ReadsDep, SettingsDep, WebhookOutboxDep
 from flowcentre.api.models import EventAccepted
 from flowcentre.domain.access import Permission, Principal
 from flowcentre.domain.alert_history import AlertRecord, AlertStatus
@@ -56,6 +56,7 @@ class Reason(BaseModel):
 @router.get("", summary="Alerts: those open now, or those raised in a time range")
 async def list_alerts(
     reads: ReadsDep,
+    settings: SettingsDep,
     principal: PrincipalDep,
     policy: PolicyDep,
     status_: Annotated[Literal["open", "all"], Query(alias="status")] = "open",
@@ -63,12 +64,14 @@ async def list_alerts(
     until: AwareDatetime | None = None,
 ) -> list[JSON]:
     """Open alerts, most severe and oldest first; with ``status=all``, every alert raised
-    from ``since`` (default: a day ago) to ``until`` (default: now), at most 31 days."""
+    from ``since`` (default: a day before ``until``) to ``until`` (default: now, or the
+    clock on the log when it runs ahead, as the simulator's does), at most 31 days."""
     require(principal, policy, Permission.READ_ALERTS)
     if status_ == "open":
         found = await reads.open_alerts()
         return [alert_view(one) for one in sorted(found, key=_most_pressing)]
-    end = until or datetime.now(UTC)
+    clock = await reads.clock(settings.clock)
+    end = until or max(datetime.now(UTC), clock.at if clock else datetime.now(UTC))
     start = since or end - timedelta(days=1)
     if start > end or end - start > HISTORY_LIMIT:
         raise HTTPException(
@@ -113,17 +116,17 @@ async def read_alert(
 )
 async def acknowledge(
     alert_id: AlertId,
-    body: Note,
     reads: ReadsDep,
     publisher: PublisherDep,
     principal: WriterDep,
     policy: PolicyDep,
+    body: Note | None = None,
 ) -> EventAccepted:
     require(principal, policy, Permission.MANAGE_ALERTS)
     alert = await _alert(reads, alert_id)
     if alert.status is not AlertStatus.OPEN:
         raise HTTPException(status.HTTP_409_CONFLICT, f"the alert is already {alert.status}")
-    payload = Acknowledgement(alert_id=alert_id, note=body.note)
+    payload = Acknowledgement(alert_id=alert_id, note=body.note if body else None)
     return await publish_as(publisher, principal, AlertAcknowledged, payload, after=_latest(alert))
 
 
