@@ -14,6 +14,7 @@ from flowcentre.domain.access import DEFAULT_POLICY
 from flowcentre.domain.alert_rules import DEFAULT_ALERTS
 from flowcentre.domain.contract import Identifier
 from flowcentre.domain.discharge import DEFAULT_DELAY_REASONS
+from flowcentre.domain.opel import DEFAULT_OPEL
 from flowcentre.domain.triage import DEFAULT_RULES
 from flowcentre.hl7.sources import DEFAULT_SOURCES
 
@@ -133,6 +134,9 @@ class Settings(BaseSettings):
     alerts: Path = DEFAULT_ALERTS
     """Escalation ladders, webhook endpoints and the default alert rules: a TOML file like
     ``flowcentre/domain/alerts.toml``."""
+
+    opel: Path = DEFAULT_OPEL
+    """How OPEL is scored: a TOML file like ``flowcentre/domain/opel.toml``."""
 
     organisation_id: Identifier = "FLOWCENTRE"
     """The organisation that runs the flow centre: the source of the events it derives

@@ -23,10 +23,13 @@ from flowcentre.domain.alert_history import AlertRecord
 from flowcentre.domain.alert_rules import AlertConfiguration, AlertRule, load_alerts
 from flowcentre.domain.alert_views import Told, notices
 from flowcentre.domain.alert_views import told as told_of
-from flowcentre.domain.alert_watch import KEPT_DISCHARGED, WATCH, AlertWatch, resumed
+from flowcentre.domain.alert_watch import KEPT_DISCHARGED, AlertWatch, resumed
 from flowcentre.domain.apply import State
 from flowcentre.domain.events import AlertRuleSaved, ClockTicked, EventBase, Source
 from flowcentre.domain.measures import Picture
+from flowcentre.domain.opel import OpelConfiguration, load_opel
+from flowcentre.domain.opel_watch import OpelWatch
+from flowcentre.domain.watched import WATCH
 from flowcentre.publisher import EventPublisher, PublishFailed
 from flowcentre.store.watch_feed import Place, WatchFeed
 from flowcentre.webhooks import WebhookOutbox, WebhookSender
@@ -52,6 +55,7 @@ def run_alert_watch(settings: Settings) -> None:
 
 async def watch_alerts(settings: Settings, stop: asyncio.Event) -> None:
     configuration = load_alerts(settings.alerts)
+    opel = load_opel(settings.opel)
     secret = settings.webhook_secret
     if configuration.webhooks and secret is None:
         raise bootstrap.NotConfigured(
@@ -73,7 +77,7 @@ async def watch_alerts(settings: Settings, stop: asyncio.Event) -> None:
         task.add_done_callback(lambda _: stop.set())
     try:
         while not stop.is_set():
-            await _watch_until_rebuilt(settings, configuration, feed, outbox, publisher, stop)
+            await _watch_until_rebuilt(settings, configuration, opel, feed, outbox, publisher, stop)
     finally:
         stop.set()
         await asyncio.gather(*running)
@@ -84,6 +88,7 @@ async def watch_alerts(settings: Settings, stop: asyncio.Event) -> None:
 async def _watch_until_rebuilt(
     settings: Settings,
     configuration: AlertConfiguration,
+    opel: OpelConfiguration,
     feed: WatchFeed,
     outbox: WebhookOutbox,
     publisher: EventPublisher,
@@ -91,7 +96,11 @@ async def _watch_until_rebuilt(
 ) -> None:
     cursor, state = await feed.start(settings.clock, KEPT_DISCHARGED)
     watch = AlertWatch(
-        configuration, Picture(settings.zone), settings.clock, settings.organisation_id
+        configuration,
+        Picture(settings.zone),
+        settings.clock,
+        settings.organisation_id,
+        opel=OpelWatch(opel),
     )
     place = await feed.place()
     if place is None:

@@ -14,6 +14,7 @@ from flowcentre.api.deps import (
     get_alert_configuration,
     get_audit,
     get_audit_index,
+    get_opel_configuration,
     get_planning,
     get_policy,
     get_publisher,
@@ -36,6 +37,8 @@ from flowcentre.domain.events import (
     WardRegistered,
 )
 from flowcentre.domain.model import Bed, CapacityPool, Spell
+from flowcentre.domain.opel import load_opel
+from flowcentre.domain.opel_history import OpelRecord, ReadingRecord
 from flowcentre.publisher import EventPublisher
 from flowcentre.store.reads import LiveReads
 from tests.builders import admitted, bed, fold, organisation, site, ward
@@ -129,6 +132,12 @@ class StateReads(LiveReads):
     async def open_alerts(self) -> list[AlertRecord]:
         return [one for one in self._state.alerts.values() if one.status != "resolved"]
 
+    async def opel_readings(self) -> list[ReadingRecord]:
+        return list(self._state.readings.values())
+
+    async def opel(self) -> list[OpelRecord]:
+        return list(self._state.opel.values())
+
     async def clock(self, name: str) -> ClockRecord | None:
         return self._state.clocks.get(name)
 
@@ -187,6 +196,8 @@ def app_over(
     app.dependency_overrides[get_planning] = lambda: planning
     alerts = load_alerts()
     app.dependency_overrides[get_alert_configuration] = lambda: alerts
+    opel = load_opel()
+    app.dependency_overrides[get_opel_configuration] = lambda: opel
     app.dependency_overrides[get_settings] = lambda: settings or Settings()
     app.dependency_overrides[get_webhook_outbox] = NoWebhookFailures
     if principal is not None:

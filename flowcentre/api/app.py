@@ -28,6 +28,7 @@ from flowcentre.api.routes import (
     events,
     fhir,
     health,
+    opel,
     patients,
     session,
     sites,
@@ -40,6 +41,7 @@ from flowcentre.api.whiteboard import HubOptions, WhiteboardHub
 from flowcentre.config import Settings
 from flowcentre.domain.access import load_policy
 from flowcentre.domain.alert_rules import load_alerts
+from flowcentre.domain.opel import load_opel
 from flowcentre.passwords import Passwords
 from flowcentre.publisher import EventPublisher, PublishFailed
 from flowcentre.sso import SingleSignOn
@@ -62,6 +64,7 @@ ROUTERS = tuple(
         events,
         alerts,
         alert_rules,
+        opel,
         audit,
         discharge_reads,
         discharge_changes,
@@ -156,6 +159,7 @@ def create_app(
                 board_audit=board_audit,
                 planning=Planning.from_settings(settings),
                 alerts=load_alerts(settings.alerts),
+                opel=load_opel(settings.opel),
                 webhooks=WebhookOutbox(client, prefix=settings.redis_prefix),
             )
             app.state.whiteboard = hub

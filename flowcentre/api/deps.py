@@ -23,6 +23,7 @@ from flowcentre.config import Settings
 from flowcentre.domain.access import AccessPolicy
 from flowcentre.domain.alert_rules import AlertConfiguration
 from flowcentre.domain.discharge import DelayReasons, load_delay_reasons
+from flowcentre.domain.opel import OpelConfiguration
 from flowcentre.domain.triage import RuleSet, load_rules
 from flowcentre.passwords import Passwords
 from flowcentre.publisher import EventPublisher
@@ -88,6 +89,7 @@ class Services:
     planning: Planning
     alerts: AlertConfiguration
     """The escalation ladders and webhook endpoints rules may name."""
+    opel: OpelConfiguration
     webhooks: WebhookOutbox
 
 
@@ -137,6 +139,10 @@ def get_alert_configuration(services: ServicesDep) -> AlertConfiguration:
     return services.alerts
 
 
+def get_opel_configuration(services: ServicesDep) -> OpelConfiguration:
+    return services.opel
+
+
 def get_webhook_outbox(services: ServicesDep) -> WebhookOutbox:
     return services.webhooks
 
@@ -166,3 +172,4 @@ WriteLimitDep = Annotated[WriteLimit, Depends(get_write_limit)]
 PlanningDep = Annotated[Planning, Depends(get_planning)]
 AlertConfigurationDep = Annotated[AlertConfiguration, Depends(get_alert_configuration)]
 WebhookOutboxDep = Annotated[WebhookOutbox, Depends(get_webhook_outbox)]
+OpelConfigurationDep = Annotated[OpelConfiguration, Depends(get_opel_configuration)]

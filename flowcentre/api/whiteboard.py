@@ -188,6 +188,7 @@ class BoardMirror:
         }
         self._capacity: dict[str, JSON] = {pool["key"]: pool for pool in data.get("capacity", [])}
         self._alerts: dict[str, JSON] = {one["alert_id"]: one for one in data.get("alerts", [])}
+        self._opel: dict[str, JSON] = {one["place"]: one for one in data.get("opel", [])}
         self._messages: dict[BoardScope, str] = {}
         self._spells: dict[BoardScope, frozenset[str]] = {}
 
@@ -210,6 +211,8 @@ class BoardMirror:
                     self._discharges.pop(item["spell_id"], None)
             elif kind == "capacity":
                 self._capacity[delta["capacity"]["key"]] = delta["capacity"]
+            elif kind == "opel":
+                self._opel[delta["opel"]["place"]] = delta["opel"]
             elif kind == "alert":
                 alert = delta["alert"]
                 if alert["status"] == "resolved":
@@ -239,6 +242,7 @@ class BoardMirror:
                 list(self._discharges.values()),
                 list(self._capacity.values()),
                 list(self._alerts.values()),
+                list(self._opel.values()),
             )
             message = self._messages[scope] = _encode(
                 {"type": "snapshot", "cursor": format_cursor(self.cursor), "data": data}

@@ -10,6 +10,7 @@ from typing import Any
 
 from flowcentre.domain.alert_history import AlertRecord, ClockRecord, RuleRecord
 from flowcentre.domain.model import Stamp
+from flowcentre.domain.opel_history import OpelRecord, ReadingRecord
 
 JSON = dict[str, Any]
 
@@ -63,6 +64,35 @@ def rule_history(record: RuleRecord) -> list[JSON]:
         {"version": number, "rule": one.rule.model_dump(mode="json"), "saved": _stamp(one.saved)}
         for number, one in enumerate(record.versions, start=1)
     ]
+
+
+def reading_view(record: ReadingRecord) -> JSON:
+    return {
+        "key": record.key,
+        "site_id": record.site_id,
+        "parameter": record.parameter,
+        "value": record.value,
+        "measured": _stamp(record.measured),
+    }
+
+
+def opel_view(record: OpelRecord) -> JSON:
+    """A place's level now, with the parameters behind it, and its levels of the week."""
+    current = record.current
+    return {
+        "place": record.place,
+        "level": current.change.level if current else None,
+        "share": current.change.share if current else None,
+        "version": current.change.version if current else None,
+        "since": _stamp(current.stamp) if current else None,
+        "drivers": list(current.change.drivers) if current else [],
+        "parameters": [one.model_dump(mode="json") for one in current.change.parameters]
+        if current
+        else [],
+        "history": [
+            {"at": one.stamp.at.isoformat(), "level": one.change.level} for one in record.levels
+        ],
+    }
 
 
 def clock_view(record: ClockRecord) -> JSON:

@@ -23,7 +23,6 @@ from flowcentre.domain.alert_rules import PATHWAY_MEASURES, AlertConfiguration, 
 from flowcentre.domain.alerts import Clear, Raise, Watch, due_steps, observe, resolved_by_hand
 from flowcentre.domain.apply import State
 from flowcentre.domain.events import (
-    Actor,
     ActorKind,
     AlertEscalated,
     AlertRaised,
@@ -32,11 +31,11 @@ from flowcentre.domain.events import (
     EventBase,
     RaisedAlert,
     Resolution,
-    Source,
 )
 from flowcentre.domain.measures import Picture, read, scope_key, ward_of
+from flowcentre.domain.opel_watch import OpelWatch
+from flowcentre.domain.watched import watched
 
-WATCH = Actor(kind=ActorKind.SYSTEM, id="flowcentre-alerts", name="Alert watch")
 #: Discharged patients are kept this long, for the measures of discharges today.
 KEPT_DISCHARGED = timedelta(days=2)
 
@@ -71,6 +70,8 @@ class AlertWatch:
     """Alerts not yet resolved."""
     watches: dict[tuple[str, str], Watch] = field(default_factory=dict)
     now: datetime | None = None
+    opel: OpelWatch | None = None
+    """Assesses OPEL at each tick, when configured."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -88,6 +89,8 @@ class AlertWatch:
             self.now = ticked.at
             self.picture.forget_discharged_before(self.now - KEPT_DISCHARGED)
             published += self._judge(Touched(everything=True))
+            if self.opel is not None:
+                published += self.opel.assess(self.picture, self.now, self.organisation)
         return published
 
     def _judge(self, touched: Touched) -> list[EventBase]:
@@ -110,6 +113,8 @@ class AlertWatch:
             touched.queues = touched.queues or bool(spell.referrals or (was and was.referrals))
         touched.queues = touched.queues or bool(change.capacity)
         self.picture.absorb(change)
+        if self.opel is not None:
+            self.opel.absorb(change)
         for rule in change.rules.values():
             self.rules[rule.rule_id] = rule
             touched.rules.add(rule.rule_id)
@@ -215,16 +220,7 @@ class AlertWatch:
         own records at once, so it is not published again before it comes back."""
         assert self.now is not None
         alert_id: str = payload.alert_id  # type: ignore[attr-defined]
-        event = kind.model_validate(
-            {
-                "event_id": f"{alert_id}/{what}",
-                "occurred_at": self.now,
-                "recorded_at": self.now,
-                "source": Source(system=WATCH.id, organisation=self.organisation),
-                "caused_by": WATCH,
-                "payload": payload,
-            }
-        )
+        event = watched(kind, f"{alert_id}/{what}", self.now, self.organisation, payload)
         assert isinstance(event, AlertRaised | AlertEscalated | AlertResolved)
         self._alert_changed(alert_history.fold_alert(self.alerts.get(alert_id), event))
         return event

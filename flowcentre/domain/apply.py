@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import singledispatch
 from typing import Any, TypeVar, get_args
 
-from flowcentre.domain import alert_history, spells
+from flowcentre.domain import alert_history, opel_history, spells
 from flowcentre.domain.alert_history import AlertRecord, ClockRecord, RuleRecord
 from flowcentre.domain.beds import BedState, state_of_status
 from flowcentre.domain.events import (
@@ -33,6 +33,8 @@ from flowcentre.domain.events import (
     CapacityReserved,
     ClockTicked,
     EventBase,
+    OpelAssessed,
+    OpelReadingRecorded,
     OrganisationRegistered,
     RuleEvent,
     Sex,
@@ -50,6 +52,7 @@ from flowcentre.domain.model import (
     Stamp,
     StatusMark,
 )
+from flowcentre.domain.opel_history import OpelRecord, ReadingRecord, place_key, reading_key
 
 Registration = TypeVar("Registration", OrganisationRegistered, SiteRegistered, WardRegistered)
 
@@ -67,6 +70,8 @@ class State:
     rules: dict[str, RuleRecord] = field(default_factory=dict)
     alerts: dict[str, AlertRecord] = field(default_factory=dict)
     clocks: dict[str, ClockRecord] = field(default_factory=dict)
+    readings: dict[str, ReadingRecord] = field(default_factory=dict)
+    opel: dict[str, OpelRecord] = field(default_factory=dict)
 
     def absorb(self, change: Change) -> None:
         self.organisations.update(change.organisations)
@@ -78,6 +83,8 @@ class State:
         self.rules.update(change.rules)
         self.alerts.update(change.alerts)
         self.clocks.update(change.clocks)
+        self.readings.update(change.readings)
+        self.opel.update(change.opel)
 
 
 @dataclass(slots=True)
@@ -96,6 +103,8 @@ class Change(State):
                 self.rules,
                 self.alerts,
                 self.clocks,
+                self.readings,
+                self.opel,
             )
         )
 
@@ -110,6 +119,8 @@ class Needs:
     rule_ids: frozenset[str] = frozenset()
     alert_ids: frozenset[str] = frozenset()
     clocks: frozenset[str] = frozenset()
+    readings: frozenset[str] = frozenset()
+    opel: frozenset[str] = frozenset()
 
 
 def needs(event: EventBase, state: State) -> Needs:
@@ -137,7 +148,17 @@ def needs(event: EventBase, state: State) -> Needs:
         rule_ids=_named(event, AlertRuleSaved | AlertRuleDeleted, "rule_id"),
         alert_ids=_named(event, AlertEvent, "alert_id"),
         clocks=_named(event, ClockTicked, "clock"),
+        readings=_opel_named(event),
+        opel=frozenset({place_key(event.payload)})
+        if isinstance(event, OpelAssessed)
+        else frozenset(),
     )
+
+
+def _opel_named(event: EventBase) -> frozenset[str]:
+    if not isinstance(event, OpelReadingRecorded):
+        return frozenset()
+    return frozenset({reading_key(event.payload.site_id, event.payload.parameter)})
 
 
 def _named(event: EventBase, kinds: Any, field_name: str) -> frozenset[str]:
@@ -442,3 +463,19 @@ def _(event: ClockTicked, state: State) -> Change:
     before = state.clocks.get(key)
     after = alert_history.clock_ticked(before, event)
     return Change() if after == before else Change(clocks={key: after})
+
+
+@_apply.register
+def _(event: OpelReadingRecorded, state: State) -> Change:
+    key = reading_key(event.payload.site_id, event.payload.parameter)
+    before = state.readings.get(key)
+    after = opel_history.reading_recorded(before, event)
+    return Change() if after == before else Change(readings={key: after})
+
+
+@_apply.register
+def _(event: OpelAssessed, state: State) -> Change:
+    key = place_key(event.payload)
+    before = state.opel.get(key)
+    after = opel_history.assessed(before, event)
+    return Change() if after == before else Change(opel={key: after})

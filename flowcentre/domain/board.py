@@ -119,6 +119,11 @@ def _shared(occupant: JSON) -> JSON:
 EVERY_BOARD = frozenset({"organisation", "site", "clock", "resnapshot"})
 
 
+def _opel_level(opel: JSON) -> JSON:
+    """A place's OPEL as every board shows it: the level, and since when."""
+    return {key: opel[key] for key in ("place", "level", "since")}
+
+
 def _alert_counted(alert: JSON) -> JSON:
     """An alert as a board that only counts open alerts needs it: its id, which names
     the rule and the place in trouble, turned into a token that only tells it apart."""
@@ -142,8 +147,10 @@ class BoardScope:
     Discharge plans of ``plan_wards`` come too: the wards whose plans the principal may
     work on, and so see on the discharge lists.
 
-    With ``alerts``, alerts come whole, and the rules that raise them; every other board
-    is sent an alert's id, status and severity, enough to count those open.
+    With ``alerts``, alerts come whole, with the rules that raise them, and OPEL with the
+    parameters and readings behind it; every other board is sent a token for each alert
+    with its status and severity, enough to count those open, and each place's OPEL
+    level alone.
     """
 
     full_wards: frozenset[str] | None
@@ -254,9 +261,13 @@ class BoardScope:
             elif kind == "alert":
                 alert = delta["alert"] if self.alerts else _alert_counted(delta["alert"])
                 shown.append({"kind": "alert", "alert": alert})
-            elif kind == "rule":
+            elif kind == "rule" or kind == "opel_reading":
                 if self.alerts:
                     shown.append(delta)
+            elif kind == "opel":
+                shown.append(
+                    delta if self.alerts else {"kind": "opel", "opel": _opel_level(delta["opel"])}
+                )
             elif kind in EVERY_BOARD:
                 shown.append(delta)
         # Any other kind reaches no board until a rule here says whose it is.
@@ -270,6 +281,7 @@ class BoardScope:
         discharges: list[JSON],
         capacity: list[JSON],
         alerts: list[JSON],
+        opel: list[JSON],
     ) -> JSON:
         return {
             "sites": sites,
@@ -280,4 +292,5 @@ class BoardScope:
             ],
             "capacity": capacity if self.capacity else [],
             "alerts": alerts if self.alerts else [_alert_counted(one) for one in alerts],
+            "opel": opel if self.alerts else [_opel_level(one) for one in opel],
         }

@@ -26,6 +26,7 @@ from flowcentre.domain.alert_rules import AlertRule, Scope
 from flowcentre.domain.beds import BedStatus
 from flowcentre.domain.configuration import describe
 from flowcentre.domain.contract import Contract, Identifier
+from flowcentre.domain.opel import Scored
 from flowcentre.domain.places import OrganisationKind, SiteKind, WardSex
 from flowcentre.domain.triage import Pathway, TaskKind, TaskStatus, TriageAnswers
 
@@ -415,6 +416,30 @@ class Resolution(Contract):
         return self
 
 
+class OpelReading(Contract):
+    """A reported OPEL parameter's value (an ambulance handover time, the department's
+    4-hour performance...), measured at the event's ``occurred_at``."""
+
+    site_id: Identifier | None = Field(default=None, description="None: the whole system.")
+    parameter: Identifier
+    value: Annotated[float, Field(allow_inf_nan=False)]
+
+
+class OpelChange(Contract):
+    """A site's or the system's OPEL, assessed anew because its level changed, or the
+    parameters it lacks did (a reading went stale): the level and what is behind it."""
+
+    scope: Scope = Field(description="A site, or the system.")
+    level: Annotated[int, Field(ge=1, le=4)] | None = Field(
+        description="None when no parameter had a value to score."
+    )
+    previous: Annotated[int, Field(ge=1, le=4)] | None = None
+    share: Annotated[float, Field(ge=0, le=100)]
+    version: Identifier = Field(description="The OPEL configuration's version.")
+    parameters: tuple[Scored, ...]
+    drivers: tuple[Identifier, ...] = Field(description="The parameters scoring highest.")
+
+
 class EventBase(Contract):
     """The envelope every event carries."""
 
@@ -587,6 +612,16 @@ class AlertResolved(EventBase):
     payload: Resolution
 
 
+class OpelReadingRecorded(EventBase):
+    type: Literal["OpelReadingRecorded"] = "OpelReadingRecorded"
+    payload: OpelReading
+
+
+class OpelAssessed(EventBase):
+    type: Literal["OpelAssessed"] = "OpelAssessed"
+    payload: OpelChange
+
+
 RegistryEvent = (
     OrganisationRegistered | SiteRegistered | WardRegistered | BedRegistered | BedDecommissioned
 )
@@ -611,6 +646,7 @@ SpellEvent = (
 )
 RuleEvent = AlertRuleSaved | AlertRuleDeleted
 AlertEvent = AlertRaised | AlertEscalated | AlertAcknowledged | AlertResolved
+OpelEvent = OpelReadingRecorded | OpelAssessed
 Event = Annotated[
     RegistryEvent
     | SpellEvent
@@ -618,7 +654,8 @@ Event = Annotated[
     | CapacityDeclared
     | ClockTicked
     | RuleEvent
-    | AlertEvent,
+    | AlertEvent
+    | OpelEvent,
     Field(discriminator="type"),
 ]
 EVENT_TYPES: tuple[type[EventBase], ...] = (
@@ -653,6 +690,8 @@ EVENT_TYPES: tuple[type[EventBase], ...] = (
     AlertEscalated,
     AlertAcknowledged,
     AlertResolved,
+    OpelReadingRecorded,
+    OpelAssessed,
 )
 
 _EVENT: TypeAdapter[Event] = TypeAdapter(Event)
@@ -716,6 +755,8 @@ def message_key(event: EventBase) -> bytes:
         return event.payload.capacity.key.encode()
     if isinstance(event, AlertRuleSaved):
         return event.payload.id.encode()
+    if isinstance(event, OpelAssessed):
+        return f"opel:{event.payload.scope.id or 'system'}".encode()
     payload = getattr(event, "payload", None)
     for field in (
         "spell_id",
@@ -726,6 +767,7 @@ def message_key(event: EventBase) -> bytes:
         "alert_id",
         "rule_id",
         "clock",
+        "parameter",
     ):
         value = getattr(payload, field, None)
         if isinstance(value, str):

@@ -95,6 +95,20 @@ class Keyspace:
         """Alerts not yet resolved."""
         return f"{self.prefix}:alerts-open"
 
+    def opel_reading(self, key: str) -> str:
+        return f"{self.prefix}:opel-reading:{key}"
+
+    @property
+    def opel_readings(self) -> str:
+        return f"{self.prefix}:opel-readings"
+
+    def opel(self, place: str) -> str:
+        return f"{self.prefix}:opel:{place}"
+
+    @property
+    def opel_places(self) -> str:
+        return f"{self.prefix}:opel-places"
+
     def clock(self, name: str) -> str:
         return f"{self.prefix}:clock:{name}"
 

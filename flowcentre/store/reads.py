@@ -11,9 +11,10 @@ from redis.asyncio import Redis
 
 from flowcentre.domain import board, discharge_lists
 from flowcentre.domain.alert_history import AlertRecord, ClockRecord, RuleRecord
-from flowcentre.domain.alert_views import alert_view
+from flowcentre.domain.alert_views import alert_view, opel_view
 from flowcentre.domain.events import OrganisationRegistered, SiteRegistered, WardRegistered
 from flowcentre.domain.model import Bed, CapacityPool, Spell
+from flowcentre.domain.opel_history import OpelRecord, ReadingRecord
 from flowcentre.store.keyspace import Keyspace, Record, load, text
 
 JSON = dict[str, Any]
@@ -148,6 +149,14 @@ class LiveReads:
         )
         return await self._records(AlertRecord, (self._keys.alert(text(one)) for one in ids))
 
+    async def opel_readings(self) -> list[ReadingRecord]:
+        keys = await self._members(self._keys.opel_readings)
+        return await self._records(ReadingRecord, map(self._keys.opel_reading, keys))
+
+    async def opel(self) -> list[OpelRecord]:
+        places = await self._members(self._keys.opel_places)
+        return await self._records(OpelRecord, map(self._keys.opel, places))
+
     async def clock(self, name: str) -> ClockRecord | None:
         raw = await self._redis.get(self._keys.clock(name))
         return load(ClockRecord, raw) if raw else None
@@ -177,6 +186,7 @@ class LiveReads:
             "discharges": [discharge_lists.discharge_item(spell) for spell in in_hospital],
             "capacity": [discharge_lists.pool_view(pool) for pool in pools],
             "alerts": [alert_view(one) for one in await self.open_alerts()],
+            "opel": [opel_view(one) for one in await self.opel()],
         }
 
     async def deltas_after(

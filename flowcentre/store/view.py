@@ -21,7 +21,7 @@ from redis.exceptions import WatchError
 
 from flowcentre.domain import board, discharge_lists
 from flowcentre.domain.alert_history import AlertRecord, AlertStatus, ClockRecord, RuleRecord
-from flowcentre.domain.alert_views import alert_view, clock_view, rule_view
+from flowcentre.domain.alert_views import alert_view, clock_view, opel_view, reading_view, rule_view
 from flowcentre.domain.apply import Change, State, apply, needs
 from flowcentre.domain.events import (
     EventBase,
@@ -30,6 +30,7 @@ from flowcentre.domain.events import (
     WardRegistered,
 )
 from flowcentre.domain.model import Bed, CapacityPool, Spell
+from flowcentre.domain.opel_history import OpelRecord, ReadingRecord
 from flowcentre.store.keyspace import Keyspace, dump, load
 
 Entry = TypeVar("Entry", OrganisationRegistered, SiteRegistered, WardRegistered)
@@ -71,6 +72,11 @@ def deltas_of(change: Change, before: State) -> list[dict[str, Any]]:
     deltas.extend({"kind": "rule", "rule": rule_view(rule)} for rule in change.rules.values())
     deltas.extend({"kind": "alert", "alert": alert_view(one)} for one in change.alerts.values())
     deltas.extend({"kind": "clock", "clock": clock_view(one)} for one in change.clocks.values())
+    deltas.extend(
+        {"kind": "opel_reading", "opel_reading": reading_view(one)}
+        for one in change.readings.values()
+    )
+    deltas.extend({"kind": "opel", "opel": opel_view(one)} for one in change.opel.values())
     return deltas
 
 
@@ -159,6 +165,12 @@ class RedisView(LiveView):
         clocks = set().union(*(one.clocks for one in wanted))
         for name, raw in await self._read(pipe, clocks, self._keys.clock):
             state.clocks[name] = load(ClockRecord, raw)
+        readings = set().union(*(one.readings for one in wanted))
+        for key, raw in await self._read(pipe, readings, self._keys.opel_reading):
+            state.readings[key] = load(ReadingRecord, raw)
+        places = set().union(*(one.opel for one in wanted))
+        for place, raw in await self._read(pipe, places, self._keys.opel):
+            state.opel[place] = load(OpelRecord, raw)
         state.organisations.update(
             await self._registry(pipe, events, OrganisationRegistered, self._keys.organisation)
         )
@@ -276,6 +288,12 @@ def write_records(
             pipe.sadd(keys.open_alerts, alert_id)
     for name, clock in change.clocks.items():
         pipe.set(keys.clock(name), dump(clock))
+    for key, reading in change.readings.items():
+        pipe.set(keys.opel_reading(key), dump(reading))
+        pipe.sadd(keys.opel_readings, key)
+    for place, levels in change.opel.items():
+        pipe.set(keys.opel(place), dump(levels))
+        pipe.sadd(keys.opel_places, place)
     for spell_id, spell in change.spells.items():
         pipe.set(keys.spell(spell_id), dump(spell))
         _index_discharge_work(pipe, keys, spells_before.get(spell_id), spell)
@@ -364,6 +382,8 @@ async def replace_view(
                     rules=state.rules,
                     alerts=state.alerts,
                     clocks=state.clocks,
+                    readings=state.readings,
+                    opel=state.opel,
                 )
                 write_records(pipe, keys, everything, {}, {})
                 if positions:

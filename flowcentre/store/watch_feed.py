@@ -21,6 +21,7 @@ from flowcentre.domain.alert_views import Told
 from flowcentre.domain.alerts import Watch
 from flowcentre.domain.apply import State
 from flowcentre.domain.model import Bed, CapacityPool, Spell
+from flowcentre.domain.opel_history import OpelRecord, ReadingRecord
 from flowcentre.store.keyspace import Keyspace, Record, load
 from flowcentre.store.reads import LiveReads
 
@@ -41,6 +42,8 @@ class Named:
     rules: set[str] = field(default_factory=set)
     alerts: set[str] = field(default_factory=set)
     clocks: set[str] = field(default_factory=set)
+    readings: set[str] = field(default_factory=set)
+    opel: set[str] = field(default_factory=set)
     resnapshot: bool = False
 
     def add(self, delta: JSON) -> None:
@@ -62,6 +65,8 @@ _NAMED_BY = {
     "rule": ("rules", "rule_id"),
     "alert": ("alerts", "alert_id"),
     "clock": ("clocks", "clock"),
+    "opel_reading": ("readings", "key"),
+    "opel": ("opel", "place"),
 }
 
 
@@ -94,6 +99,8 @@ class WatchFeed:
         state.capacity = {pool.key: pool for pool in await reads.capacity_pools()}
         state.rules = {rule.rule_id: rule for rule in await reads.rules()}
         state.alerts = {alert.alert_id: alert for alert in await reads.open_alerts()}
+        state.readings = {one.key: one for one in await reads.opel_readings()}
+        state.opel = {one.place: one for one in await reads.opel()}
         if ticked is not None:
             state.clocks[clock] = ticked
         return cursor, state
@@ -133,6 +140,8 @@ class WatchFeed:
         state.rules = await self._load(RuleRecord, named.rules, keys.rule)
         state.alerts = await self._load(AlertRecord, named.alerts, keys.alert)
         state.clocks = await self._load(ClockRecord, named.clocks, keys.clock)
+        state.readings = await self._load(ReadingRecord, named.readings, keys.opel_reading)
+        state.opel = await self._load(OpelRecord, named.opel, keys.opel)
         for site_id in named.sites:
             if (site := await self._reads.site(site_id)) is not None:
                 state.sites[site_id] = site

@@ -295,13 +295,14 @@ def test_a_plan_goes_only_to_boards_of_those_who_may_plan_its_ward() -> None:
     assert wall.discharge(a_plan("W1")) is None
     assert beds_but_no_plans.discharge(a_plan("W1")) is None
     assert ward.deltas([{"kind": "discharge", "discharge": a_plan("W2")}]) == []
-    assert wall.snapshot([], [], [], [a_plan("W1")], [{"key": "pool"}], []) == {
+    assert wall.snapshot([], [], [], [a_plan("W1")], [{"key": "pool"}], [], []) == {
         "sites": [],
         "wards": [],
         "beds": [],
         "discharges": [],
         "capacity": [],
         "alerts": [],
+        "opel": [],
     }
     assert ward.spells([], [a_plan("W1"), {**a_plan("W2"), "spell_id": "S2"}]) == {"S1"}
 
@@ -392,4 +393,28 @@ def test_alerts_come_whole_to_those_who_read_them_and_as_a_count_to_other_boards
     assert counted["alert"]["status"] == "open"
     assert counted["alert"]["severity"] == "warning"
     assert "WRH" not in str(counted), "which place is in trouble is not a wall's business"
-    assert wall.snapshot([], [], [], [], [], [AN_ALERT])["alerts"] == [counted["alert"]]
+    assert wall.snapshot([], [], [], [], [], [AN_ALERT], [])["alerts"] == [counted["alert"]]
+
+
+def test_opel_comes_whole_to_readers_of_alerts_and_as_its_level_to_every_other_board() -> None:
+    manager = BoardScope.of(person((Role.MANAGER, frozenset())), POLICY, frozenset())
+    wall = BoardScope.of(person((Role.DISPLAY, frozenset({"W1"}))), POLICY, frozenset())
+    assert manager is not None
+    assert wall is not None
+    opel = {
+        "place": "WRH",
+        "level": 3,
+        "since": {"at": "2026-11-02T08:00:00+00:00", "by": {"kind": "system", "id": "w"}},
+        "share": 55.0,
+        "drivers": ["general_acute_occupancy_pct"],
+        "parameters": [{"parameter": "general_acute_occupancy_pct", "value": 96.0}],
+    }
+    reading = {"kind": "opel_reading", "opel_reading": {"parameter": "ed_four_hour_pct"}}
+
+    assert manager.deltas([{"kind": "opel", "opel": opel}, reading]) == [
+        {"kind": "opel", "opel": opel},
+        reading,
+    ]
+    assert wall.deltas([{"kind": "opel", "opel": opel}, reading]) == [
+        {"kind": "opel", "opel": {"place": "WRH", "level": 3, "since": opel["since"]}}
+    ]

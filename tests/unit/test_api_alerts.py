@@ -17,6 +17,7 @@ from flowcentre.domain.events import (
     AlertRuleDeleted,
     AlertRuleSaved,
     EventBase,
+    OpelReadingRecorded,
 )
 from tests.api_app import HISTORY, StateReads, app_over, signed_in
 from tests.builders import OCCUPANCY_RULE, event, fold
@@ -200,3 +201,33 @@ async def test_the_history_ends_at_the_clock_on_the_log_when_it_runs_ahead() -> 
     async with api(MANAGER, RecordingPublisher(), far_ahead, late) as client:
         found = await client.get("/api/v1/alerts", params={"status": "all"})
     assert [one["alert_id"] for one in found.json()] == ["late@site:WRH@20271207T080000Z"]
+
+
+async def test_a_manager_records_a_reported_opel_reading_refused_naming_what_is_wrong() -> None:
+    publisher = RecordingPublisher()
+    reading = {"site_id": "WRH", "parameter": "ambulance_handover_mean_minutes", "value": 42}
+    async with api(MANAGER, publisher) as client:
+        taken = await client.post(
+            "/api/v1/opel/readings", json={**reading, "measured_at": "2026-11-02T09:00:00Z"}
+        )
+        derived = await client.post(
+            "/api/v1/opel/readings", json={**reading, "parameter": "general_acute_occupancy_pct"}
+        )
+        nowhere = await client.post("/api/v1/opel/readings", json={**reading, "site_id": "MAL"})
+        ahead = await client.post(
+            "/api/v1/opel/readings", json={**reading, "measured_at": "2999-01-01T00:00:00Z"}
+        )
+        opel = await client.get("/api/v1/opel")
+    assert taken.status_code == 202, taken.text
+    [published] = publisher.published
+    assert isinstance(published, OpelReadingRecorded)
+    assert published.occurred_at.isoformat() == "2026-11-02T09:00:00+00:00"
+    assert published.caused_by == MANAGER.actor
+    assert derived.json()["detail"].startswith("parameter:")
+    assert nowhere.json()["detail"].startswith("site_id:")
+    assert ahead.json()["detail"].startswith("measured_at:")
+    assert opel.status_code == 200
+    assert opel.json()["version"] == "flowcentre-2026-1"
+    async with api(signed_in(Role.FLOW_CENTRE), RecordingPublisher()) as client:
+        refused = await client.post("/api/v1/opel/readings", json=reading)
+    assert refused.status_code == 403

@@ -173,15 +173,19 @@ async def publish_as(
     payload: object,
     *,
     after: datetime | None = None,
+    at: datetime | None = None,
 ) -> EventAccepted:
-    """One event of ``kind``, attributed to the signed-in account, published now, or just
-    after ``after``: a manager acts on the alert as they saw it, even when the log's clock
-    runs ahead of this server's (as the simulator's does)."""
+    """One event of ``kind``, attributed to the signed-in account, that happened ``at``
+    (default: now), or just after ``after``: a manager acts on the alert as they saw it,
+    even when the log's clock runs ahead of this server's (as the simulator's does)."""
     now = datetime.now(UTC)
+    occurred = at or now
+    if after is not None:
+        occurred = max(occurred, after + timedelta(milliseconds=1))
     event = kind.model_validate(
         {
             "event_id": str(uuid.uuid4()),
-            "occurred_at": max(now, after + timedelta(milliseconds=1)) if after else now,
+            "occurred_at": occurred,
             "recorded_at": now,
             "source": Source(system=SOURCE_SYSTEM, organisation=principal.organisation_id),
             "caused_by": principal.actor,
