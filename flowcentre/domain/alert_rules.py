@@ -40,6 +40,7 @@ class Measure(StrEnum):
     DEMAND_OVER_CAPACITY = "demand_over_capacity"
     TASKS_OUTSTANDING = "tasks_outstanding"
     DISCHARGES_TODAY = "discharges_today"
+    OPEL_LEVEL = "opel_level"
 
 
 class Level(StrEnum):
@@ -63,7 +64,13 @@ PLACE_LEVELS = frozenset(Level) - {Level.PATHWAY}
 PATHWAY_LEVELS = frozenset({Level.SYSTEM, Level.PATHWAY})
 
 
+#: OPEL is assessed for each acute site and for the system.
+OPEL_LEVELS = frozenset({Level.SYSTEM, Level.SITE})
+
+
 def levels_of(measure: Measure) -> frozenset[Level]:
+    if measure is Measure.OPEL_LEVEL:
+        return OPEL_LEVELS
     return PATHWAY_LEVELS if measure in PATHWAY_MEASURES else PLACE_LEVELS
 
 

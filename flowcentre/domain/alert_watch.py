@@ -88,9 +88,14 @@ class AlertWatch:
         if ticked is not None and (self.now is None or ticked.at > self.now):
             self.now = ticked.at
             self.picture.forget_discharged_before(self.now - KEPT_DISCHARGED)
-            published += self._judge(Touched(everything=True))
             if self.opel is not None:
-                published += self.opel.assess(self.picture, self.now, self.organisation)
+                # Assessed first, so that rules on OPEL judge the level of this tick.
+                assessments = self.opel.assess(self.picture, self.now, self.organisation)
+                for assessment in assessments:
+                    place = assessment.payload.scope.id or "system"
+                    self.picture.opel[place] = assessment.payload.level
+                published += assessments
+            published += self._judge(Touched(everything=True))
         return published
 
     def _judge(self, touched: Touched) -> list[EventBase]:
@@ -102,7 +107,7 @@ class AlertWatch:
         return published
 
     def _absorb(self, change: State) -> Touched:
-        touched = Touched(everything=bool(change.sites or change.wards))
+        touched = Touched(everything=bool(change.sites or change.wards or change.opel))
         for bed in change.beds.values():
             if (before := self.picture.beds.get(bed.bed_id)) is not None:
                 touched.wards.add(before.ward_id)

@@ -48,6 +48,8 @@ class Picture:
     beds: dict[str, Bed] = field(default_factory=dict)
     spells: dict[str, Spell] = field(default_factory=dict)
     pools: dict[str, CapacityPool] = field(default_factory=dict)
+    opel: dict[str, int | None] = field(default_factory=dict)
+    """Each acute site's OPEL level, and the system's (``system``), as last assessed."""
     _ward_beds: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     _ward_spells: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
@@ -60,6 +62,9 @@ class Picture:
         for spell in change.spells.values():
             self.put_spell(spell)
         self.pools.update(change.capacity)
+        for place, record in change.opel.items():
+            if (current := record.current) is not None:
+                self.opel[place] = current.change.level
 
     def put_bed(self, bed: Bed) -> None:
         if (before := self.beds.get(bed.bed_id)) is not None:
@@ -331,6 +336,12 @@ def demand_over_capacity(look: _Look) -> Reading:
     return Reading(waiting - free, _wards_of(spells=look.queue), waiting)
 
 
+def opel_level(look: _Look) -> Reading:
+    """The site's OPEL level as last assessed, or the system's; nothing to measure
+    before an assessment, or when nothing could be scored."""
+    return Reading(look.picture.opel.get(look.scope.id or SYSTEM), 0, 0)
+
+
 MEASURES: dict[Measure, Callable[[_Look], Reading]] = {
     Measure.OCCUPANCY_PCT: occupancy,
     Measure.AVAILABLE_BEDS: available,
@@ -344,6 +355,7 @@ MEASURES: dict[Measure, Callable[[_Look], Reading]] = {
     Measure.DEMAND_OVER_CAPACITY: demand_over_capacity,
     Measure.TASKS_OUTSTANDING: tasks_outstanding,
     Measure.DISCHARGES_TODAY: discharges_today,
+    Measure.OPEL_LEVEL: opel_level,
 }
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from flowcentre.domain.alert_rules import PATHWAY_MEASURES, Level, Scope
 from flowcentre.domain.apply import State
-from flowcentre.domain.events import EventBase, OpelAssessed, OpelChange
+from flowcentre.domain.events import OpelAssessed, OpelChange
 from flowcentre.domain.measures import Picture, read
 from flowcentre.domain.opel import (
     OpelConfiguration,
@@ -42,8 +42,8 @@ class OpelWatch:
                 )
                 self.assessed[place] = (current.change.level, lacked)
 
-    def assess(self, picture: Picture, now: datetime, organisation: str) -> list[EventBase]:
-        published: list[EventBase] = []
+    def assess(self, picture: Picture, now: datetime, organisation: str) -> list[OpelAssessed]:
+        published: list[OpelAssessed] = []
         acute = sorted(
             site_id
             for site_id, site in picture.sites.items()
@@ -65,7 +65,9 @@ class OpelWatch:
                 drivers=found.drivers,
             )
             event_id = f"opel@{place}@{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
-            published.append(watched(OpelAssessed, event_id, now, organisation, change))
+            assessment = watched(OpelAssessed, event_id, now, organisation, change)
+            assert isinstance(assessment, OpelAssessed)
+            published.append(assessment)
             self.assessed[place] = (found.level, found.missing)
         return published
 

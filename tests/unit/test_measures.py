@@ -289,3 +289,12 @@ def test_times_are_the_clocks_not_the_machines() -> None:
 
     assert read(picture, Measure.STRANDED, SYSTEM, long_ago).value == 1
     assert read(picture, Measure.STRANDED, SYSTEM, long_ago - timedelta(seconds=1)).value == 0
+
+
+def test_opel_level_is_the_places_last_assessment_and_unknown_before_one() -> None:
+    picture = picture_of(*beds("B1"))
+
+    assert value(picture, Measure.OPEL_LEVEL, ROYAL) is None
+    picture.opel.update({"WRH": 3, "system": 2})
+    assert value(picture, Measure.OPEL_LEVEL, ROYAL) == 3
+    assert value(picture, Measure.OPEL_LEVEL, SYSTEM) == 2

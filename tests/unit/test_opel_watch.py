@@ -30,7 +30,6 @@ def handover(minutes: float, at: float, site_id: str | None = "WRH") -> EventBas
 def assessed(story: list[EventBase]) -> tuple[State, list[OpelAssessed]]:
     state = State()
     watch = AlertWatch(load_alerts(), Picture(ZoneInfo("Europe/London")), CLOCK, "FC")
-    watch.rules.clear()
     watch.opel = OpelWatch(load_opel())
     published: list[OpelAssessed] = []
     queue = list(story)
@@ -96,3 +95,23 @@ def test_readings_and_assessments_fold_in_any_order() -> None:
         .value
         == 25
     )
+
+
+def test_a_rise_of_a_sites_opel_raises_an_alert_at_the_same_tick() -> None:
+    rule = {
+        "id": "opel-3-site",
+        "name": "An acute site at OPEL 3 or above",
+        "measure": "opel_level",
+        "scope": {"level": "site"},
+        "comparison": ">=",
+        "threshold": 3,
+    }
+    story = [*full_ward(), event("AlertRuleSaved", rule, -1), tick(0)]
+
+    state, _ = assessed(story)
+
+    [alert] = state.alerts.values()
+    assert alert.details is not None
+    assert (alert.details.value, alert.details.scope.id) == (3.0, "WRH")
+    assert alert.raised is not None
+    assert alert.raised.at == tick(0).occurred_at
