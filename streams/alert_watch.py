@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+
 from flowcentre import bootstrap
 from flowcentre.config import Settings
 from flowcentre.domain.alert_history import AlertRecord
@@ -77,7 +79,14 @@ async def watch_alerts(settings: Settings, stop: asyncio.Event) -> None:
         task.add_done_callback(lambda _: stop.set())
     try:
         while not stop.is_set():
-            await _watch_until_rebuilt(settings, configuration, opel, feed, outbox, publisher, stop)
+            try:
+                await _watch_until_rebuilt(
+                    settings, configuration, opel, feed, outbox, publisher, stop
+                )
+            except RedisConnectionError:
+                # `flowcentre up` stops its servers with the watch: no fault then.
+                if not stop.is_set():
+                    raise
     finally:
         stop.set()
         await asyncio.gather(*running)
