@@ -99,15 +99,13 @@ async def _run_boards(
         space,
         stdin_pipe=True,
     )
-    watch = [worker, api, boards]
+    watch = [worker, api, pipeline.watch, boards]
     connect_timeout = CONNECT_TIMEOUT_S + clients * _CONNECT_PER_BOARD_S
     ready = await _report(folder, "ready.json", watch, connect_timeout)
     api_cpu, began = cpu_seconds(api.pid), time.monotonic()
     traffic = history.traffic(round(seconds * rate))
     await publish_paced(bench.bootstrap, space.events_topic, traffic, rate)
-    await wait_applied(
-        redis, space, history.registry + len(traffic), watch=watch, timeout_s=START_TIMEOUT_S
-    )
+    await wait_applied(bench, redis, space, watch=watch, timeout_s=START_TIMEOUT_S)
     until = await newest_delta(redis, space)
     boards.stdin.write(orjson.dumps({"until": until}) + b"\n")
     boards.stdin.flush()

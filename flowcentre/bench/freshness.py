@@ -97,13 +97,7 @@ async def _follow_one_board(
         receiver = asyncio.create_task(_receive(ws, arrived, told))
         try:
             await publish_paced(bench.bootstrap, space.events_topic, traffic, rate, sent_at)
-            await wait_applied(
-                redis,
-                space,
-                history.registry + len(traffic),
-                watch=processes,
-                timeout_s=START_TIMEOUT_S,
-            )
+            await wait_applied(bench, redis, space, watch=processes, timeout_s=START_TIMEOUT_S)
             changed = (await _stream_event_ids(redis, space)) & sent_at.keys()
             deadline = time.monotonic() + DRAIN_TIMEOUT_S
             while not changed <= arrived.keys() and time.monotonic() < deadline:

@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import IO, Any, Self, cast
 
 import orjson
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 from redis import Redis as SyncRedis
@@ -346,13 +346,31 @@ async def applied(redis: Redis, space: Settings) -> int:
     return sum(int(offset) + 1 for offset in tracked.values())
 
 
-async def wait_applied(
-    redis: Redis, space: Settings, count: int, *, watch: Sequence[Child], timeout_s: float
-) -> None:
-    async def done() -> bool:
-        return await applied(redis, space) >= count
+async def log_end(bootstrap: str, topic: str) -> dict[int, int]:
+    """Each partition's end offset now: everything on the topic so far, whoever sent it
+    (the alert watch publishes to it too)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = await consumer.end_offsets(partitions)
+        return {partition.partition: offset for partition, offset in ends.items()}
+    finally:
+        await consumer.stop()
 
-    await wait_until(done, watch=watch, timeout_s=timeout_s, what=f"{count} events applied")
+
+async def wait_applied(
+    bench: Bench, redis: Redis, space: Settings, *, watch: Sequence[Child], timeout_s: float
+) -> None:
+    """Wait until the view has applied everything on the namespace's topic so far."""
+    ends = await log_end(bench.bootstrap, space.events_topic)
+    tracking = Keyspace(space.redis_prefix).tracking(space.events_topic)
+
+    async def done() -> bool:
+        tracked = {int(p): int(o) + 1 for p, o in (await redis.hgetall(tracking)).items()}
+        return all(tracked.get(partition, 0) >= end for partition, end in ends.items())
+
+    await wait_until(done, watch=watch, timeout_s=timeout_s, what="the topic applied")
 
 
 async def newest_delta(redis: Redis, space: Settings) -> str:
@@ -475,38 +493,41 @@ START_TIMEOUT_S = 90.0
 
 @dataclass(frozen=True, slots=True)
 class BoardPipeline:
-    """A worker and an API of one measurement, and a Redis client of its view."""
+    """A worker, an API and an alert watch of one measurement, and a Redis client of its
+    view."""
 
     space: Settings
     worker: Child
     api: Child
+    watch: Child
+    """With the default rules and OPEL, as a deployment runs: boards are measured with
+    its reads, and its alerts' deltas, competing."""
     redis: Redis
     cookie: str
     """A board session's cookie: see ``board_session``."""
 
     @property
     def processes(self) -> list[Child]:
-        return [self.worker, self.api]
+        return [self.worker, self.api, self.watch]
 
 
 @asynccontextmanager
 async def board_pipeline(bench: Bench, name: str, history: History) -> AsyncIterator[BoardPipeline]:
-    """A worker and an API with the county's registry applied and the API's snapshot as of
-    the newest delta: every delta a board then receives is written during the measurement."""
+    """A worker, an API and an alert watch with the county's registry applied and the
+    API's snapshot as of the newest delta: every delta a board then receives is written
+    during the measurement."""
     space = bench.namespace(name)
     worker = bench.start_flowcentre("worker", space)
     api = bench.start_flowcentre("api", space)
+    watch = bench.start_flowcentre("alert-watch", space)
+    started = [worker, api, watch]
     redis = bench.redis()
     try:
         await publish(bench.bootstrap, space.events_topic, history.registry_records())
-        await wait_applied(
-            redis, space, history.registry, watch=[worker, api], timeout_s=START_TIMEOUT_S
-        )
+        await wait_applied(bench, redis, space, watch=started, timeout_s=START_TIMEOUT_S)
         cookie = await board_session(redis, space)
-        await wait_board_current(
-            redis, space, cookie, watch=[worker, api], timeout_s=START_TIMEOUT_S
-        )
-        yield BoardPipeline(space, worker, api, redis, cookie)
+        await wait_board_current(redis, space, cookie, watch=started, timeout_s=START_TIMEOUT_S)
+        yield BoardPipeline(space, worker, api, watch, redis, cookie)
     finally:
         await redis.aclose()
-    bench.stop(worker, api)
+    bench.stop(*started)
