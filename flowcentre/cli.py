@@ -57,7 +57,7 @@ def _api(settings: Settings, _: argparse.Namespace) -> int:
 
 def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     from producers.hl7_feed import Hl7Feed
-    from producers.run import run_simulator
+    from producers.run import Scenario, run_simulator
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -74,6 +74,7 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
             start=None,
             stop=stop,
             publisher=feed,
+            scenario=Scenario(args.scenario),
         )
     finally:
         if feed is not None:
@@ -155,9 +156,9 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
         if args.hl7:
             # The county's traffic as HL7 over MLLP, through the listener, end to end.
             hl7_at = f"{settings.hl7_host}:{settings.hl7_port}"
-            parts += [["hl7-listen"], ["simulate", "--hl7", hl7_at]]
+            parts += [["hl7-listen"], ["simulate", "--scenario", args.scenario, "--hl7", hl7_at]]
         elif not args.no_simulator:
-            parts.append(["simulate"])
+            parts.append(["simulate", "--scenario", args.scenario])
         if args.hl7 or not args.no_simulator:
             # The simulator ticks the clock in simulated time; the watch must not as well.
             env["FLOWCENTRE_CLOCK_TICK_S"] = "0"
@@ -208,6 +209,16 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _add_scenario(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--scenario",
+        choices=["usual", "surge"],
+        default="usual",
+        help="surge: drive an acute site past its capacity alert thresholds and back "
+        "(docs/alerts.md)",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="flowcentre",
@@ -222,6 +233,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start the HL7 listener and send the simulator's traffic to it over MLLP",
     )
+    _add_scenario(up)
     up.set_defaults(run=_up)
     commands.add_parser("worker", help="run a stream worker").set_defaults(run=_worker)
     commands.add_parser(
@@ -239,6 +251,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="send the traffic as HL7 v2 ADT over MLLP to a listener instead of as events",
     )
+    _add_scenario(simulate)
     simulate.set_defaults(run=_simulate)
     commands.add_parser(
         "rebuild", help="wipe the Redis view and replay the log into it"

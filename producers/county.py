@@ -266,6 +266,37 @@ class Traffic(Spec):
     discharge_planning: DischargePlanning
 
 
+class SurgeReading(Spec):
+    """A reported OPEL parameter the site's emergency department feed sends in a surge:
+    its usual value, and its value at the surge's height."""
+
+    usual: float
+    peak: float
+
+
+class Surge(Spec):
+    """The surge scenario: emergency arrivals beyond the site's free beds over ``rise``,
+    the site full through ``plateau``, then over ``recovery`` the surge's patients go
+    home and the site brings forward discharges planned for the next day and a half."""
+
+    site: Identifier
+    begins_after_minutes: float = Field(ge=0, description="From the start of live traffic.")
+    rise_hours: float = Field(gt=0)
+    plateau_hours: float = Field(ge=0)
+    recovery_hours: float = Field(gt=0)
+    waiting_share: Share = Field(
+        description="Arrivals beyond the free beds, as a share of the site's beds: they "
+        "wait in the department for a bed."
+    )
+    brought_forward_share: Share = Field(
+        description="Discharges brought forward in the recovery, as a share of the beds."
+    )
+    reading_every_minutes: float = Field(gt=0)
+    readings: dict[Identifier, SurgeReading] = Field(
+        description="By OPEL parameter, what the department's feed reports."
+    )
+
+
 # The county -----------------------------------------------------------------------------
 
 
@@ -280,6 +311,7 @@ class County(Spec):
     organisations: tuple[OrganisationSpec, ...]
     sites: tuple[SiteSpec, ...]
     traffic: Traffic
+    surge: Surge
 
     @classmethod
     def load(cls, path: Path | None = None) -> County:
@@ -352,6 +384,8 @@ class County(Spec):
         if not any(ward.role is WardRole.COMMUNITY for site in self.sites for ward in site.wards):
             raise ValueError("the county needs at least one community ward")
         _check_discharge_planning(self)
+        if self.surge.site not in emergency.sites:
+            raise ValueError(f"surge: site {self.surge.site} takes no emergency arrivals")
         return self
 
 

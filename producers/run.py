@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from flowcentre import bootstrap
 from flowcentre.config import Settings
@@ -32,6 +33,12 @@ DEFAULT_WARM_UP = timedelta(days=28)
 _PUBLISH_BATCH = 1000
 _TICK = timedelta(minutes=1)
 _SIMULATED_CLOCK = Actor(kind=ActorKind.SYSTEM, id="simulator-clock", name="Simulated clock")
+
+
+class Scenario(StrEnum):
+    USUAL = "usual"
+    SURGE = "surge"
+    """The county's surge (``county.json``), shortly after live traffic starts."""
 
 
 class SimulatedClock:
@@ -62,6 +69,7 @@ def run_simulator(
     warm_up: timedelta = DEFAULT_WARM_UP,
     county: County | None = None,
     publisher: EventPublisher | None = None,
+    scenario: Scenario = Scenario.USUAL,
 ) -> None:
     """Publish the county's events until ``stop`` is set.
 
@@ -76,6 +84,10 @@ def run_simulator(
     owned = publisher is None
     sink = publisher or bootstrap.publisher(settings)
     began = start - warm_up
+    surge = None
+    if scenario is Scenario.SURGE:
+        surge = start + timedelta(minutes=county.surge.begins_after_minutes)
+        log.info("A surge at %s begins at %s", county.surge.site, surge.isoformat())
     log.info(
         "Simulating %s (seed %d, %g x real time) from %s, live from %s",
         county.name,
@@ -86,7 +98,7 @@ def run_simulator(
     )
     ticks = _Ticks(settings.clock, settings.organisation_id, start)
     try:
-        _publish_paced(simulate(county, began, seed), clock, stop, sink, ticks)
+        _publish_paced(simulate(county, began, seed, surge=surge), clock, stop, sink, ticks)
     finally:
         if owned:
             sink.close()

@@ -77,6 +77,7 @@ from producers.county import (
     WardRole,
 )
 from producers.discharge_planning import DischargePlan, DischargePlanning
+from producers.surge import Surge
 
 MINUTE = 60
 HOUR = 60 * MINUTE
@@ -567,7 +568,7 @@ class _Simulation:
             if check is not None:
                 return f"{body}{check}"
 
-    def _person(self, age: tuple[int, int], sex: Sex | None = None) -> _Person:
+    def person(self, age: tuple[int, int], sex: Sex | None = None) -> _Person:
         rng = self.rng
         sex = sex or (Sex.FEMALE if rng.random() < 0.52 else Sex.MALE)
         low, high = age
@@ -604,7 +605,7 @@ class _Simulation:
 
     # Finding beds -----------------------------------------------------------------------
 
-    def _find_bed(
+    def find_bed(
         self, site_id: str, specialties: Sequence[str], sex: Sex, roles: tuple[WardRole, ...]
     ) -> _Bed | None:
         """A free bed on the first specialty that has one, on its least full ward."""
@@ -701,7 +702,7 @@ class _Simulation:
             index = self.rng.randrange(len(pool))
             pool[index], pool[-1] = pool[-1], pool[index]
             return pool.pop()
-        return self._person(case.age)
+        return self.person(case.age)
 
     def _place_emergency(
         self, case: EmergencyCase, site_id: str, person: _Person, since: int | None = None
@@ -713,9 +714,9 @@ class _Simulation:
         sex = person.sex
         bed = None
         if case.via is not None:
-            bed = self._find_bed(site_id, (case.via,), sex, (WardRole.ASSESSMENT,))
+            bed = self.find_bed(site_id, (case.via,), sex, (WardRole.ASSESSMENT,))
         if bed is None:
-            bed = self._find_bed(site_id, case.wards, sex, (WardRole.INPATIENT,))
+            bed = self.find_bed(site_id, case.wards, sex, (WardRole.INPATIENT,))
         if bed is None and self.now - since >= self._outlying_after:
             bed = self._outlying_bed(site_id, sex)
         if bed is None:
@@ -725,7 +726,7 @@ class _Simulation:
             return
         short = self.chance(case.short_stay_share)
         days = self.skewed(self.traffic.emergency.short_stay_days if short else case.stay_days)
-        spell = self._admit(person, bed, case.wards, days, None)
+        spell = self.admit(person, bed, case.wards, days, None)
         if spell is None:
             return
         self._later(self.rng.randrange(6 * HOUR, 14 * HOUR), lambda: self._post_take(spell))
@@ -738,11 +739,11 @@ class _Simulation:
     def _elective_arrival(
         self, case: ElectiveCase, site_id: str, give_up: int
     ) -> Callable[[], None]:
-        person = self._person(case.age, case.sex)
+        person = self.person(case.age, case.sex)
 
         def arrive() -> None:
             roles = (WardRole.ELECTIVE, WardRole.INPATIENT)
-            bed = self._find_bed(site_id, case.wards, person.sex, roles)
+            bed = self.find_bed(site_id, case.wards, person.sex, roles)
             if bed is None:
                 # No bed by early afternoon: the operation is cancelled and never admitted.
                 if self.now + _PLACEMENT_RETRY < give_up:
@@ -751,11 +752,11 @@ class _Simulation:
             days = self.skewed(case.stay_days)
             planned = self.local(self.now + int(case.stay_days.median * DAY)).date()
             # Pre-operative assessment arranges any support before the admission.
-            self._admit(person, bed, case.wards, days, expected=planned, prepared=True)
+            self.admit(person, bed, case.wards, days, expected=planned, prepared=True)
 
         return arrive
 
-    def _admit(
+    def admit(
         self,
         person: _Person,
         bed: _Bed,
@@ -764,13 +765,16 @@ class _Simulation:
         expected: date | None,
         *,
         prepared: bool = False,
+        pathway: Pathway | None = None,
     ) -> _Spell | None:
         """Admit to an acute bed; None when the admission turns out to be entered in error.
         ``prepared``: any support was arranged before admission, so discharge need not
-        wait for it once the patient is well."""
+        wait for it once the patient is well. ``pathway``: the discharge pathway planned,
+        drawn from the county's shares when not given."""
         ward = bed.ward
         organisation = ward.organisation
-        pathway = self._pick(self.traffic.pathways, self._pathway_weights)
+        if pathway is None:
+            pathway = self._pick(self.traffic.pathways, self._pathway_weights)
         spell = _Spell(
             spell_id=self._spell_id(organisation),
             person=person,
@@ -823,7 +827,7 @@ class _Simulation:
 
     def _step_up(self) -> None:
         """A GP asks for a community bed for someone at home; without one they stay home."""
-        person = self._person((70, 100))
+        person = self.person((70, 100))
         bed = self.find_community_bed(person.sex)
         if bed is not None:
             self._admit_to_community(person, bed)
@@ -915,7 +919,7 @@ class _Simulation:
             self._later(_BUSY_RETRY, lambda: self._move_on(spell, since))
             return
         sex = spell.person.sex
-        target = self._find_bed(spell.site_id, spell.specialties, sex, (WardRole.INPATIENT,))
+        target = self.find_bed(spell.site_id, spell.specialties, sex, (WardRole.INPATIENT,))
         if target is None and self.now - since >= self._outlying_after:
             target = self._outlying_bed(spell.site_id, sex)
         if target is None:
@@ -1239,10 +1243,18 @@ class _Simulation:
 
 
 def simulate(
-    county: County, start: datetime, seed: int, *, until: datetime | None = None
+    county: County,
+    start: datetime,
+    seed: int,
+    *,
+    until: datetime | None = None,
+    surge: datetime | None = None,
 ) -> Iterator[EventBase]:
     """The county's registry as of ``start``, then its traffic from ``start`` in
-    event-time order: forever, or up to (not including) ``until``."""
+    event-time order: forever, or up to (not including) ``until``; with the county's
+    surge from ``surge`` if given."""
     simulation = _Simulation(county, start, seed)
+    if surge is not None:
+        Surge(simulation, county, int(surge.timestamp()))
     yield from registry_events(county, start)
     yield from simulation.run(None if until is None else int(until.timestamp()))
