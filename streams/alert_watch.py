@@ -10,6 +10,7 @@ and raise alerts of their own names.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import signal
@@ -25,7 +26,7 @@ from flowcentre.domain.alert_history import AlertRecord
 from flowcentre.domain.alert_rules import AlertConfiguration, AlertRule, load_alerts
 from flowcentre.domain.alert_views import Told, notices
 from flowcentre.domain.alert_views import told as told_of
-from flowcentre.domain.alert_watch import KEPT_DISCHARGED, AlertWatch, resumed
+from flowcentre.domain.alert_watch import KEPT_PAST, AlertWatch, resumed
 from flowcentre.domain.apply import State
 from flowcentre.domain.events import AlertRuleSaved, ClockTicked, EventBase, Source
 from flowcentre.domain.measures import Picture
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 
 #: How long a read of the deltas waits for one before the loop looks at its stop.
 WAIT_MS = 1000
+#: How long after a run of changes the next read waits, to gather what follows.
+GATHER_S = 0.5
 
 
 def run_alert_watch(settings: Settings) -> None:
@@ -103,7 +106,7 @@ async def _watch_until_rebuilt(
     publisher: EventPublisher,
     stop: asyncio.Event,
 ) -> None:
-    cursor, state = await feed.start(settings.clock, KEPT_DISCHARGED)
+    cursor, state = await feed.start(settings.clock, KEPT_PAST)
     watch = AlertWatch(
         configuration,
         Picture(settings.zone),
@@ -135,6 +138,11 @@ async def _watch_until_rebuilt(
             await _tell(outbox, place.told, change.alerts.values())
         place.watches = watch.watches
         await feed.keep_place(place)
+        if changes:
+            # What comes in the meantime is read in one run: judged delta by delta,
+            # rules would cost a core under a busy feed, and alerts need no second.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), GATHER_S)
 
 
 async def _tell(

@@ -91,6 +91,30 @@ def discharged(spell: str, minute: float, destination: str = "usual_residence") 
     return event("PatientDischarged", {"spell_id": spell, "destination": destination}, minute)
 
 
+def requested(
+    spell: str,
+    minute: float,
+    site_id: str = "WRH",
+    *,
+    decided: float | None = None,
+    **place: Any,
+) -> EventBase:
+    """A decision to admit the spell's patient to a bed of the site, made at ``decided``
+    (the request's own minute unless given); ``place``: ``ward_id``, ``specialty``."""
+    payload = {
+        "spell_id": spell,
+        "patient": {"patient_id": f"P-{spell}", "given_name": "Grace", "family_name": "Hopper"},
+        "site_id": site_id,
+        "decided_at": (T0 + timedelta(minutes=minute if decided is None else decided)).isoformat(),
+        **place,
+    }
+    return event("AdmissionRequested", payload, minute)
+
+
+def request_cancelled(spell: str, minute: float) -> EventBase:
+    return event("AdmissionRequestCancelled", {"spell_id": spell}, minute)
+
+
 def bed_status(bed_id: str, status: str, minute: float) -> EventBase:
     return event("BedStatusChanged", {"bed_id": bed_id, "status": status}, minute)
 

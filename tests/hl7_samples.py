@@ -70,3 +70,26 @@ def a20(code: str = "H", control: str = "MSG0020") -> bytes:
         "EVN|A20|202611031400",
         f"NPU|CCU^^SR02^WRH|{code}",
     )
+
+
+def a14(control: str = "MSG0014", *, pending: str = "AMU^^^WRH") -> bytes:
+    """A decision to admit in the emergency department: the patient still of its class
+    (E) and in its majors area (PV1-3), waiting for a bed on a ward (PV1-42), expected to
+    be admitted at noon (PV2-8)."""
+    return message(
+        MSH_251.format(trigger="A14", control=control),
+        "EVN|A14|20261102080500+0000||||20261102080000+0000",
+        PID_NHS,
+        pv1("ED^MAJ^C4^WRH", visit="V2001", f2="E", f10="MED", f42=pending),
+        "PV2||||||||20261102120000+0000",
+    )
+
+
+def a27(control: str = "MSG0027") -> bytes:
+    """The decision to admit of ``a14`` cancelled."""
+    return message(
+        MSH_251.format(trigger="A27", control=control),
+        "EVN|A27|20261102090000+0000",
+        PID_NHS,
+        pv1("ED^MAJ^C4^WRH", visit="V2001", f2="E"),
+    )

@@ -41,6 +41,8 @@ class Measure(StrEnum):
     TASKS_OUTSTANDING = "tasks_outstanding"
     DISCHARGES_TODAY = "discharges_today"
     OPEL_LEVEL = "opel_level"
+    PENDING_ADMISSIONS = "pending_admissions"
+    LONGEST_PENDING_HOURS = "longest_pending_hours"
 
 
 class Level(StrEnum):
@@ -60,6 +62,8 @@ BED_MEASURES = frozenset({Measure.OCCUPANCY_PCT, Measure.AVAILABLE_BEDS, Measure
 PATHWAY_MEASURES = frozenset(
     {Measure.QUEUE_LENGTH, Measure.OLDEST_WAIT_HOURS, Measure.DEMAND_OVER_CAPACITY}
 )
+#: Measures of the patients waiting for a bed, which count where their requests name.
+PENDING_MEASURES = frozenset({Measure.PENDING_ADMISSIONS, Measure.LONGEST_PENDING_HOURS})
 PLACE_LEVELS = frozenset(Level) - {Level.PATHWAY}
 PATHWAY_LEVELS = frozenset({Level.SYSTEM, Level.PATHWAY})
 

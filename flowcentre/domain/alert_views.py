@@ -96,7 +96,7 @@ def opel_view(record: OpelRecord) -> JSON:
 
 
 def clock_view(record: ClockRecord) -> JSON:
-    return {"clock": record.clock, "at": record.at.isoformat()}
+    return {"clock": record.clock, "at": record.at.isoformat(), "event_id": record.event_id}
 
 
 Told = tuple[str, int]

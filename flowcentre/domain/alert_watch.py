@@ -4,7 +4,8 @@ what its alerts do in consequence: raised, escalated, resolved.
 It takes the records the view replaced (a ``Change``, the clock's ticks among them) and
 returns the events to publish; it does no I/O. A change re-reads only the rules it can
 move: those over the wards it touched, the queues' rules when a plan or a pool changed,
-a rule that was saved. A tick re-reads every rule, since hold times, long stays, waits
+the rules over the site, ward and specialty a wait for a bed names when it changed, a
+rule that was saved. A tick re-reads every rule, since hold times, long stays, waits
 and times of day move with the clock alone. Time is the clock's, so the same log gives
 the same alerts, and each event is named by what caused it, so publishing it twice
 changes nothing.
@@ -19,7 +20,13 @@ from zoneinfo import ZoneInfo
 
 from flowcentre.domain import alert_history
 from flowcentre.domain.alert_history import AlertRecord, AlertStatus, RuleRecord
-from flowcentre.domain.alert_rules import PATHWAY_MEASURES, AlertConfiguration, AlertRule
+from flowcentre.domain.alert_rules import (
+    PATHWAY_MEASURES,
+    PENDING_MEASURES,
+    AlertConfiguration,
+    AlertRule,
+    Level,
+)
 from flowcentre.domain.alerts import Clear, Raise, Watch, due_steps, observe, resolved_by_hand
 from flowcentre.domain.apply import State
 from flowcentre.domain.events import (
@@ -36,8 +43,8 @@ from flowcentre.domain.measures import Picture, read, scope_key, ward_of
 from flowcentre.domain.opel_watch import OpelWatch
 from flowcentre.domain.watched import watched
 
-#: Discharged patients are kept this long, for the measures of discharges today.
-KEPT_DISCHARGED = timedelta(days=2)
+#: Discharged patients and capacity pools are kept this long, for the measures of today.
+KEPT_PAST = timedelta(days=2)
 
 
 @dataclass
@@ -46,6 +53,8 @@ class Touched:
 
     wards: set[str] = field(default_factory=set)
     queues: bool = False
+    waits: bool = False
+    """A wait for a bed changed: the system's count moved, whatever wards it names."""
     rules: set[str] = field(default_factory=set)
     everything: bool = False
 
@@ -54,6 +63,10 @@ class Touched:
             return True
         if rule.measure in PATHWAY_MEASURES:
             return self.queues
+        if self.waits and rule.measure in PENDING_MEASURES and rule.scope.level is Level.SYSTEM:
+            # A site the registry does not know yet has no wards to touch, and its
+            # patients count in the system all the same.
+            return True
         return not self.wards.isdisjoint(wards)
 
 
@@ -87,7 +100,7 @@ class AlertWatch:
         ticked = change.clocks.get(self.clock)
         if ticked is not None and (self.now is None or ticked.at > self.now):
             self.now = ticked.at
-            self.picture.forget_discharged_before(self.now - KEPT_DISCHARGED)
+            self.picture.forget_before(self.now - KEPT_PAST)
             if self.opel is not None:
                 # Assessed first, so that rules on OPEL judge the level of this tick.
                 assessments = self.opel.assess(self.picture, self.now, self.organisation)
@@ -117,6 +130,12 @@ class AlertWatch:
             touched.wards |= {ward for one in (was, spell) if one and (ward := ward_of(one))}
             touched.queues = touched.queues or bool(spell.referrals or (was and was.referrals))
         touched.queues = touched.queues or bool(change.capacity)
+        for wait in change.pending.values():
+            waited = self.picture.pending.get(wait.spell_id)
+            for one in (waited, wait):
+                if one is not None:
+                    touched.wards |= self.picture.wards_awaited(one)
+            touched.waits = True
         self.picture.absorb(change)
         if self.opel is not None:
             self.opel.absorb(change)

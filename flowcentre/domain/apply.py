@@ -5,7 +5,8 @@ replaces (a ``Change``), which the caller stores. The same function serves the w
 (over records loaded from Redis), the rebuild (over the whole state in memory) and the
 tests. Every branch is safe to repeat and independent of arrival order: registry entries
 and bed statuses keep the entry latest in event time, spells are folded from the set of
-their events (``spells.py``), and a bed's occupants are derived from those spells.
+their events (``spells.py``), and a bed's occupants and a spell's wait for a bed
+(``pending_admissions.py``) are derived from those spells.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import singledispatch
 from typing import Any, TypeVar, get_args
 
-from flowcentre.domain import alert_history, opel_history, spells
+from flowcentre.domain import alert_history, opel_history, pending_admissions, spells
 from flowcentre.domain.alert_history import AlertRecord, ClockRecord, RuleRecord
 from flowcentre.domain.beds import BedState, state_of_status
 from flowcentre.domain.events import (
@@ -53,6 +54,7 @@ from flowcentre.domain.model import (
     StatusMark,
 )
 from flowcentre.domain.opel_history import OpelRecord, ReadingRecord, place_key, reading_key
+from flowcentre.domain.pending_admissions import PendingAdmission
 
 Registration = TypeVar("Registration", OrganisationRegistered, SiteRegistered, WardRegistered)
 
@@ -72,6 +74,8 @@ class State:
     clocks: dict[str, ClockRecord] = field(default_factory=dict)
     readings: dict[str, ReadingRecord] = field(default_factory=dict)
     opel: dict[str, OpelRecord] = field(default_factory=dict)
+    pending: dict[str, PendingAdmission] = field(default_factory=dict)
+    """Each spell's latest wait for a bed, by spell: the waiting and the ended."""
 
     def absorb(self, change: Change) -> None:
         self.organisations.update(change.organisations)
@@ -85,6 +89,7 @@ class State:
         self.clocks.update(change.clocks)
         self.readings.update(change.readings)
         self.opel.update(change.opel)
+        self.pending.update(change.pending)
 
 
 @dataclass(slots=True)
@@ -105,6 +110,7 @@ class Change(State):
                 self.clocks,
                 self.readings,
                 self.opel,
+                self.pending,
             )
         )
 
@@ -316,6 +322,12 @@ def _apply_to_spell(event: SpellEvent, spell_id: str, state: State, change: Chan
         return
     change.spells[spell_id] = after
     _hold_in_pools(before, after, state, change)
+    if isinstance(event, pending_admissions.WAIT_EVENTS):
+        # A wait is a function of the spell's events, so the one before is read from the
+        # spell as it was: nothing more needs loading.
+        wait = pending_admissions.wait_of(after)
+        if wait is not None and wait != pending_admissions.wait_of(before):
+            change.pending[spell_id] = wait
     touched = {stay.location.bed_id: stay.location.ward_id for stay in after.stays}
     if before is not None:
         for stay in before.stays:

@@ -160,6 +160,24 @@ class Admission(Contract):
     expected_discharge_date: date | None = None
 
 
+class AdmissionRequest(Contract):
+    """A patient the hospital has decided to admit, waiting for a bed: an emergency
+    department's decision to admit, or a booked admission."""
+
+    spell_id: Identifier = Field(description="The spell the admission will open.")
+    patient: Patient
+    site_id: Identifier = Field(description="The site whose bed the patient waits for.")
+    ward_id: Identifier | None = Field(default=None, description="The ward, when one is named.")
+    specialty: str | None = Field(default=None, max_length=100)
+    decided_at: AwareDatetime = Field(
+        description="When the decision to admit was made (or the admission booked): the "
+        "wait runs from it."
+    )
+    expected_at: AwareDatetime | None = Field(
+        default=None, description="When the patient is expected to be admitted."
+    )
+
+
 class Transfer(Contract):
     spell_id: Identifier
     location: Location
@@ -500,6 +518,16 @@ class AdmissionCancelled(EventBase):
     payload: SpellRef
 
 
+class AdmissionRequested(EventBase):
+    type: Literal["AdmissionRequested"] = "AdmissionRequested"
+    payload: AdmissionRequest
+
+
+class AdmissionRequestCancelled(EventBase):
+    type: Literal["AdmissionRequestCancelled"] = "AdmissionRequestCancelled"
+    payload: SpellRef
+
+
 class TransferCancelled(EventBase):
     type: Literal["TransferCancelled"] = "TransferCancelled"
     payload: TransferCancellation
@@ -643,6 +671,8 @@ SpellEvent = (
     | DischargeTaskUpdated
     | CapacityReserved
     | ReservationReleased
+    | AdmissionRequested
+    | AdmissionRequestCancelled
 )
 RuleEvent = AlertRuleSaved | AlertRuleDeleted
 AlertEvent = AlertRaised | AlertEscalated | AlertAcknowledged | AlertResolved
@@ -674,6 +704,8 @@ EVENT_TYPES: tuple[type[EventBase], ...] = (
     BedsSwapped,
     PatientWentOnLeave,
     PatientReturnedFromLeave,
+    AdmissionRequested,
+    AdmissionRequestCancelled,
     BedStatusChanged,
     CriteriaToResideReviewed,
     PatientReferred,

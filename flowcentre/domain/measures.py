@@ -1,6 +1,7 @@
 """The live measures alert rules watch, each defined once, over the picture of the
 health economy that the view holds: the registry, the beds, the spells in hospital (and
-those discharged today) and the community capacity pools.
+those discharged today), the patients waiting for a bed and the community capacity
+pools.
 
 ``docs/alerts.md`` states each definition; the functions here are those definitions.
 """
@@ -20,6 +21,7 @@ from flowcentre.domain.apply import State
 from flowcentre.domain.beds import BedState
 from flowcentre.domain.events import SiteDetails, WardDetails
 from flowcentre.domain.model import Bed, CapacityPool, Spell
+from flowcentre.domain.pending_admissions import PendingAdmission
 from flowcentre.domain.places import SiteKind
 from flowcentre.domain.triage import Pathway
 
@@ -50,11 +52,25 @@ class Picture:
     pools: dict[str, CapacityPool] = field(default_factory=dict)
     opel: dict[str, int | None] = field(default_factory=dict)
     """Each acute site's OPEL level, and the system's (``system``), as last assessed."""
+    pending: dict[str, PendingAdmission] = field(default_factory=dict)
+    """The patients waiting for a bed, by spell."""
     _ward_beds: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     _ward_spells: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    _referred: set[str] = field(default_factory=set)
+    """Spells in hospital with a referral: the queues are read from these alone."""
+    _covered: dict[tuple[Level, str | None, SiteKind | None], frozenset[str]] = field(
+        default_factory=dict
+    )
+    """The wards each scope covers, kept until a site or ward changes: every reading
+    needs them, and the registry rarely changes."""
+    _instances: dict[tuple[Level, SiteKind | None], list[Scope]] = field(default_factory=dict)
+    """The places of each level, kept likewise."""
 
     def absorb(self, change: State) -> None:
         """Takes the records a change replaced (or a whole state)."""
+        if change.sites or change.wards:
+            self._covered.clear()
+            self._instances.clear()
         self.sites.update((key, site.payload) for key, site in change.sites.items())
         self.wards.update((key, ward.payload) for key, ward in change.wards.items())
         for bed in change.beds.values():
@@ -65,6 +81,11 @@ class Picture:
         for place, record in change.opel.items():
             if (current := record.current) is not None:
                 self.opel[place] = current.change.level
+        for spell_id, wait in change.pending.items():
+            if wait.waiting:
+                self.pending[spell_id] = wait
+            else:
+                self.pending.pop(spell_id, None)
 
     def put_bed(self, bed: Bed) -> None:
         if (before := self.beds.get(bed.bed_id)) is not None:
@@ -77,12 +98,20 @@ class Picture:
         before = self.spells.pop(spell.spell_id, None)
         if before is not None and (ward_id := ward_of(before)) is not None:
             self._ward_spells[ward_id].discard(spell.spell_id)
+        self._referred.discard(spell.spell_id)
         if spell.in_hospital or spell.discharged is not None:
             self.spells[spell.spell_id] = spell
             if (ward_id := ward_of(spell)) is not None:
                 self._ward_spells[ward_id].add(spell.spell_id)
+            if spell.in_hospital and spell.referral is not None:
+                self._referred.add(spell.spell_id)
 
-    def forget_discharged_before(self, moment: datetime) -> None:
+    def forget_before(self, moment: datetime) -> None:
+        """Drops the patients discharged before ``moment`` and the pools of days before
+        its day: the measures count discharges and capacity from today on."""
+        day = moment.astimezone(self.zone).date()
+        for key in [key for key, pool in self.pools.items() if pool.capacity.day < day]:
+            del self.pools[key]
         for spell in list(self.spells.values()):
             if spell.discharged is not None and spell.discharged.at < moment:
                 self.spells.pop(spell.spell_id)
@@ -94,6 +123,10 @@ class Picture:
 
     def spells_of(self, wards: Iterable[str]) -> list[Spell]:
         return [self.spells[spell_id] for ward in wards for spell_id in self._ward_spells[ward]]
+
+    def referred(self) -> list[Spell]:
+        """Spells in hospital with a referral, open or not."""
+        return [self.spells[spell_id] for spell_id in self._referred]
 
     def place(self, ward_id: str, level: Level) -> str | None:
         """The organisation, site, ward or specialty a ward belongs to at ``level``."""
@@ -109,15 +142,57 @@ class Picture:
     def wards_in(self, scope: Scope, site_kind: SiteKind | None = None) -> frozenset[str]:
         """The wards a scope covers (every ward for the system, a pathway, or a level
         without an id), of sites of ``site_kind`` only when one is given."""
+        key = (scope.level, scope.id, site_kind)
+        covered = self._covered.get(key)
+        if covered is None:
+            covered = self._covered[key] = frozenset(
+                ward_id
+                for ward_id, ward in self.wards.items()
+                if (site_kind is None or self._site_kind(ward.site_id) is site_kind)
+                and (
+                    scope.id is None
+                    or scope.level is Level.PATHWAY
+                    or self.place(ward_id, scope.level) == scope.id
+                )
+            )
+        return covered
+
+    def awaited(self, wait: PendingAdmission, level: Level) -> str | None:
+        """The organisation, site, ward or specialty a wait for a bed counts in at
+        ``level``: its site's, and the ward or specialty its request names (a named
+        ward's specialty when the request names none)."""
+        if level is Level.ORGANISATION:
+            site = self.sites.get(wait.site_id)
+            return site.organisation_id if site else None
+        if level is Level.SITE:
+            return wait.site_id
+        if level is Level.WARD:
+            return wait.ward_id
+        if level is Level.SPECIALTY:
+            ward = self.wards.get(wait.ward_id) if wait.ward_id else None
+            return wait.specialty or (ward.specialty if ward else None)
+        return None
+
+    def waiting_in(self, scope: Scope, site_kind: SiteKind | None = None) -> list[PendingAdmission]:
+        """The patients waiting for a bed in a scope, at sites of ``site_kind`` only when
+        one is given."""
+        return [
+            wait
+            for wait in self.pending.values()
+            if (site_kind is None or self._site_kind(wait.site_id) is site_kind)
+            and (scope.id is None or self.awaited(wait, scope.level) == scope.id)
+        ]
+
+    def wards_awaited(self, wait: PendingAdmission) -> frozenset[str]:
+        """The wards whose rules a wait can move: its site's, its ward, and its
+        specialty's."""
+        specialty = self.awaited(wait, Level.SPECIALTY)
         return frozenset(
             ward_id
             for ward_id, ward in self.wards.items()
-            if (site_kind is None or self._site_kind(ward.site_id) is site_kind)
-            and (
-                scope.id is None
-                or scope.level is Level.PATHWAY
-                or self.place(ward_id, scope.level) == scope.id
-            )
+            if ward.site_id == wait.site_id
+            or ward_id == wait.ward_id
+            or (specialty is not None and ward.specialty == specialty)
         )
 
     def _site_kind(self, site_id: str) -> SiteKind | None:
@@ -129,13 +204,16 @@ class Picture:
         if scope.id is not None or scope.level is Level.SYSTEM:
             return [scope]
         if scope.level is Level.PATHWAY:
-            ids = {pathway.value for pathway in Pathway}
-        else:
+            return [Scope(level=scope.level, id=pathway.value) for pathway in Pathway]
+        key = (scope.level, site_kind)
+        found = self._instances.get(key)
+        if found is None:
             places = (
                 self.place(ward_id, scope.level) for ward_id in self.wards_in(scope, site_kind)
             )
-            ids = {place for place in places if place is not None}
-        return [Scope(level=scope.level, id=one) for one in sorted(ids)]
+            ids = sorted({place for place in places if place is not None})
+            found = self._instances[key] = [Scope(level=scope.level, id=one) for one in ids]
+        return found
 
 
 def ward_of(spell: Spell) -> str | None:
@@ -181,18 +259,22 @@ class _Look:
     def in_hospital(self) -> list[Spell]:
         return [spell for spell in self.picture.spells_of(self.wards) if spell.in_hospital]
 
-    @property
+    @cached_property
     def pathway(self) -> Pathway | None:
         return None if self.scope.id is None else Pathway(self.scope.id)
+
+    @cached_property
+    def waiting(self) -> list[PendingAdmission]:
+        """The patients waiting for a bed in the scope."""
+        return self.picture.waiting_in(self.scope, self.site_kind)
 
     @cached_property
     def queue(self) -> list[Spell]:
         """Patients in hospital with an open referral (to the scope's pathway)."""
         return [
             spell
-            for spell in self.picture.spells.values()
-            if spell.in_hospital
-            and (referral := spell.referral) is not None
+            for spell in self.picture.referred()
+            if (referral := spell.referral) is not None
             and referral.open
             and (self.pathway is None or referral.pathway is self.pathway)
         ]
@@ -342,6 +424,27 @@ def opel_level(look: _Look) -> Reading:
     return Reading(look.picture.opel.get(look.scope.id or SYSTEM), 0, 0)
 
 
+def pending_admissions(look: _Look) -> Reading:
+    """Patients waiting for a bed: a request to admit them not ended by an admission, a
+    cancel or a discharge. They count at the site the request names, and at its ward or
+    specialty when it names one; ``wards``: the wards their requests name."""
+    return _waits(look.waiting, len(look.waiting))
+
+
+def longest_pending(look: _Look) -> Reading:
+    """The longest of those waits, in hours to one decimal, from the decision to admit to
+    ``now`` (none before the decision); nothing to measure when nobody waits."""
+    if not look.waiting:
+        return Reading(None, 0, 0)
+    longest = max(max(look.now - wait.decided_at, timedelta(0)) for wait in look.waiting)
+    return _waits(look.waiting, round(longest.total_seconds() / 3600, 1))
+
+
+def _waits(waiting: list[PendingAdmission], value: float) -> Reading:
+    named = {wait.ward_id for wait in waiting} - {None}
+    return Reading(value, len(named), len(waiting))
+
+
 MEASURES: dict[Measure, Callable[[_Look], Reading]] = {
     Measure.OCCUPANCY_PCT: occupancy,
     Measure.AVAILABLE_BEDS: available,
@@ -356,6 +459,8 @@ MEASURES: dict[Measure, Callable[[_Look], Reading]] = {
     Measure.TASKS_OUTSTANDING: tasks_outstanding,
     Measure.DISCHARGES_TODAY: discharges_today,
     Measure.OPEL_LEVEL: opel_level,
+    Measure.PENDING_ADMISSIONS: pending_admissions,
+    Measure.LONGEST_PENDING_HOURS: longest_pending,
 }
 
 

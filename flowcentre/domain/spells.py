@@ -15,6 +15,8 @@ from functools import singledispatch
 
 from flowcentre.domain.events import (
     AdmissionCancelled,
+    AdmissionRequestCancelled,
+    AdmissionRequested,
     BedsSwapped,
     CapacityReserved,
     CriteriaToResideReviewed,
@@ -318,6 +320,20 @@ def _(event: SpellUpdated, state: _Fold) -> None:
     if "patient" in payload.model_fields_set and payload.patient is not None:
         known = state.patient
         state.patient = known.updated_by(payload.patient) if known else payload.patient
+
+
+@_step.register
+def _(event: AdmissionRequested, state: _Fold) -> None:
+    # Until an admission names the patient, the request to admit them does; once they
+    # have a bed, the admission's messages are the ones that speak for them.
+    if state.status in (SpellStatus.AWAITING_ADMISSION, SpellStatus.CANCELLED):
+        known, sent = state.patient, event.payload.patient
+        state.patient = known.updated_by(sent) if known else sent
+
+
+@_step.register
+def _(event: AdmissionRequestCancelled, state: _Fold) -> None:
+    """Nothing of the spell to undo: the wait it ends is ``pending_admissions.py``'s."""
 
 
 @_step.register

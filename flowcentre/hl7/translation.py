@@ -22,6 +22,9 @@ from flowcentre.domain.events import (
     ActorKind,
     Admission,
     AdmissionCancelled,
+    AdmissionRequest,
+    AdmissionRequestCancelled,
+    AdmissionRequested,
     BedsSwapped,
     BedStatusChange,
     BedStatusChanged,
@@ -87,9 +90,13 @@ _METHOD = {
 NOTED = {
     "A04": "a registration admits no one to a bed",
     "A05": "a pre-admission admits no one yet",
-    "A14": "a pending admission admits no one yet",
     "A15": "a pending transfer moves no one yet",
 }
+
+#: Triggers read whatever the patient class (PV1-2): a bed status names no patient, and a
+#: pending admission is about a patient who is not an inpatient yet (an emergency
+#: department sends its decisions to admit with its own class, E).
+ANY_CLASS = frozenset({"A20", "A14", "A27"})
 
 #: Triggers the live picture cannot honour: rejected, saying why.
 REFUSED = {
@@ -166,7 +173,7 @@ def translate(received: Received) -> Translation:
     translator = _TRIGGERS.get(received.trigger)
     if translator is None:
         raise UnsupportedTrigger(received.trigger)
-    if received.trigger != "A20":
+    if received.trigger not in ANY_CLASS:
         patient_class = received.fields.text("PV1.F2.R1.C1").upper()
         if patient_class not in received.sender.patient_classes:
             return Translation([], f"patient class {patient_class!r} is not followed")
@@ -243,11 +250,16 @@ class _Reading:
         base = f"{segment}.F{field}.R1"
         what = f"{segment[:3]}-{field}.1 (point of care)"
         point_of_care = self.fields.required(f"{base}.C1", what)
-        facility = self.fields.text(f"{base}.C4").split("&")[0] or self.received.sender.facility
+        facility = self.facility(field, segment=segment)
         place = self.received.sources.place(
             facility, point_of_care, self.fields.text(f"{base}.C2"), self.fields.text(f"{base}.C3")
         )
         return Location(ward_id=place.ward_id, bed_id=place.bed_id)
+
+    def facility(self, field: int = 3, *, segment: str = "PV1") -> str:
+        """A location's facility (its fourth component), or the sending facility."""
+        sent = self.fields.text(f"{segment}.F{field}.R1.C4").split("&")[0]
+        return sent or self.received.sender.facility
 
     def prior_location(self) -> Location | None:
         if not self.fields.text("PV1.F6.R1.C1"):
@@ -382,12 +394,42 @@ def _bed_status(reading: _Reading) -> list[EventBase]:
 
 
 def _by_spell(
-    event: type[AdmissionCancelled | DischargeCancelled | PatientReturnedFromLeave],
+    event: type[
+        AdmissionCancelled
+        | AdmissionRequestCancelled
+        | DischargeCancelled
+        | PatientReturnedFromLeave
+    ],
 ) -> Callable[[_Reading], list[EventBase]]:
     def translate_one(reading: _Reading) -> list[EventBase]:
         return [event(**reading.envelope(), payload=SpellRef(spell_id=reading.spell_id()))]
 
     return translate_one
+
+
+def _admission_requested(reading: _Reading) -> list[EventBase]:
+    # The decision to admit is the message's event (EVN-6), so the wait runs from it.
+    # PV1-3 is where the patient is while they wait (often the emergency department), so
+    # the ward they wait for is the pending location's, PV1-42, when one is sent; its bed
+    # is not taken, since the admission is what gives the patient a bed.
+    envelope = reading.envelope()
+    point_of_care = reading.fields.text("PV1.F42.R1.C1")
+    pending = point_of_care or reading.fields.text("PV1.F42.R1.C4")
+    try:
+        ward = reading.location(42).ward_id if point_of_care else None
+    except UnknownLocation as error:
+        problem = Problem("103", "Table value not found", str(error), "PV1", 42)
+        raise FieldInvalid(problem) from None
+    request = AdmissionRequest(
+        spell_id=reading.spell_id(),
+        patient=reading.patient(),
+        site_id=reading.facility(42 if pending else 3),
+        ward_id=ward,
+        specialty=reading.fields.text("PV1.F10") or None,
+        decided_at=envelope["occurred_at"],
+        expected_at=reading.fields.time("PV2.F8", "PV2-8 (expected admit date/time)"),
+    )
+    return [AdmissionRequested(**envelope, payload=request)]
 
 
 def _discharge_planned(reading: _Reading) -> list[EventBase]:
@@ -436,9 +478,11 @@ _TRIGGERS: dict[str, Callable[[_Reading], list[EventBase]]] = {
     "A11": _by_spell(AdmissionCancelled),
     "A12": _transfer_cancelled,
     "A13": _by_spell(DischargeCancelled),
+    "A14": _admission_requested,
     "A20": _bed_status,
     "A21": _went_on_leave,
     "A22": _by_spell(PatientReturnedFromLeave),
+    "A27": _by_spell(AdmissionRequestCancelled),
 }
 
 #: The trigger events translated, for the documentation and the listener's log.

@@ -53,6 +53,19 @@ class Keyspace:
         """Discharged spells, scored by the discharge's time: the discharges per day."""
         return f"{self.prefix}:discharged"
 
+    def pending_admission(self, spell_id: str) -> str:
+        """A spell's latest wait for a bed, waiting or ended."""
+        return f"{self.prefix}:pending-admission:{spell_id}"
+
+    @property
+    def pending_admissions(self) -> str:
+        """Spells waiting for a bed, wherever they wait."""
+        return f"{self.prefix}:pending-admissions"
+
+    def site_pending_admissions(self, site_id: str) -> str:
+        """Spells waiting for a bed of the site."""
+        return f"{self.prefix}:site-pending-admissions:{site_id}"
+
     @property
     def organisations(self) -> str:
         return f"{self.prefix}:orgs"

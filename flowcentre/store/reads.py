@@ -15,6 +15,7 @@ from flowcentre.domain.alert_views import alert_view, opel_view
 from flowcentre.domain.events import OrganisationRegistered, SiteRegistered, WardRegistered
 from flowcentre.domain.model import Bed, CapacityPool, Spell
 from flowcentre.domain.opel_history import OpelRecord, ReadingRecord
+from flowcentre.domain.pending_admissions import PendingAdmission
 from flowcentre.store.keyspace import Keyspace, Record, load, text
 
 JSON = dict[str, Any]
@@ -109,6 +110,16 @@ class LiveReads:
             ),
         )
         return await self.spells(text(spell_id) for spell_id in ids)
+
+    async def pending_admissions(self, site_id: str | None = None) -> list[PendingAdmission]:
+        """Patients waiting for a bed: of the site, or of every site when None."""
+        index = (
+            self._keys.pending_admissions
+            if site_id is None
+            else self._keys.site_pending_admissions(site_id)
+        )
+        ids = await self._members(index)
+        return await self._records(PendingAdmission, map(self._keys.pending_admission, ids))
 
     async def capacity_pool(self, key: str) -> CapacityPool | None:
         raw = await self._redis.get(self._keys.capacity_pool(key))

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
-from flowcentre.domain import board, discharge_lists
+from flowcentre.domain import board, discharge_lists, pending_admissions
 from flowcentre.domain.alert_history import AlertRecord, AlertStatus, ClockRecord, RuleRecord
 from flowcentre.domain.alert_views import alert_view, clock_view, opel_view, reading_view, rule_view
 from flowcentre.domain.apply import Change, State, apply, needs
@@ -31,6 +31,7 @@ from flowcentre.domain.events import (
 )
 from flowcentre.domain.model import Bed, CapacityPool, Spell
 from flowcentre.domain.opel_history import OpelRecord, ReadingRecord
+from flowcentre.domain.pending_admissions import PendingAdmission, pending_view
 from flowcentre.store.keyspace import Keyspace, dump, load
 
 Entry = TypeVar("Entry", OrganisationRegistered, SiteRegistered, WardRegistered)
@@ -77,6 +78,10 @@ def deltas_of(change: Change, before: State) -> list[dict[str, Any]]:
         for one in change.readings.values()
     )
     deltas.extend({"kind": "opel", "opel": opel_view(one)} for one in change.opel.values())
+    deltas.extend(
+        {"kind": "pending_admission", "pending_admission": pending_view(one)}
+        for one in change.pending.values()
+    )
     return deltas
 
 
@@ -294,6 +299,10 @@ def write_records(
     for place, levels in change.opel.items():
         pipe.set(keys.opel(place), dump(levels))
         pipe.sadd(keys.opel_places, place)
+    for spell_id, wait in change.pending.items():
+        pipe.set(keys.pending_admission(spell_id), dump(wait))
+        waited = pending_admissions.wait_of(spells_before.get(spell_id))
+        _index_wait(pipe, keys, waited, wait)
     for spell_id, spell in change.spells.items():
         pipe.set(keys.spell(spell_id), dump(spell))
         _index_discharge_work(pipe, keys, spells_before.get(spell_id), spell)
@@ -321,6 +330,21 @@ def _index_discharge_work(
             pipe.zadd(keys.discharged, {spell.spell_id: spell.discharged.at.timestamp()})
         else:
             pipe.zrem(keys.discharged, spell.spell_id)
+
+
+def _index_wait(
+    pipe: Pipeline, keys: Keyspace, before: PendingAdmission | None, wait: PendingAdmission
+) -> None:
+    """Index a waiting spell under its site, and take it out once its wait has ended."""
+    if before is not None and before.waiting and before.site_id != wait.site_id:
+        pipe.srem(keys.site_pending_admissions(before.site_id), wait.spell_id)
+    site = keys.site_pending_admissions(wait.site_id)
+    if wait.waiting:
+        pipe.sadd(keys.pending_admissions, wait.spell_id)
+        pipe.sadd(site, wait.spell_id)
+    else:
+        pipe.srem(keys.pending_admissions, wait.spell_id)
+        pipe.srem(site, wait.spell_id)
 
 
 def _in_queue(spell: Spell | None) -> bool:
@@ -384,6 +408,7 @@ async def replace_view(
                     clocks=state.clocks,
                     readings=state.readings,
                     opel=state.opel,
+                    pending=state.pending,
                 )
                 write_records(pipe, keys, everything, {}, {})
                 if positions:

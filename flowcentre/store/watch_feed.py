@@ -22,6 +22,7 @@ from flowcentre.domain.alerts import Watch
 from flowcentre.domain.apply import State
 from flowcentre.domain.model import Bed, CapacityPool, Spell
 from flowcentre.domain.opel_history import OpelRecord, ReadingRecord
+from flowcentre.domain.pending_admissions import PendingAdmission
 from flowcentre.store.keyspace import Keyspace, Record, load
 from flowcentre.store.reads import LiveReads
 
@@ -41,15 +42,22 @@ class Named:
     sites: set[str] = field(default_factory=set)
     rules: set[str] = field(default_factory=set)
     alerts: set[str] = field(default_factory=set)
-    clocks: set[str] = field(default_factory=set)
+    ticked: dict[str, ClockRecord] = field(default_factory=dict)
+    """Each clock as its delta gave it: the run's own tick, not the clock as it is now,
+    which may be ticks later when several runs are read at once."""
     readings: set[str] = field(default_factory=set)
     opel: set[str] = field(default_factory=set)
+    pending: set[str] = field(default_factory=set)
     resnapshot: bool = False
 
     def add(self, delta: JSON) -> None:
         kind = delta.get("kind")
         if kind == "resnapshot":
             self.resnapshot = True
+            return
+        if kind == "clock":
+            record = ClockRecord.model_validate(delta["clock"])
+            self.ticked[record.clock] = record
             return
         key = _NAMED_BY.get(str(kind))
         if key is not None:
@@ -64,9 +72,9 @@ _NAMED_BY = {
     "site": ("sites", "site_id"),
     "rule": ("rules", "rule_id"),
     "alert": ("alerts", "alert_id"),
-    "clock": ("clocks", "clock"),
     "opel_reading": ("readings", "key"),
     "opel": ("opel", "place"),
+    "pending_admission": ("pending", "spell_id"),
 }
 
 
@@ -80,8 +88,8 @@ class WatchFeed:
     async def start(self, clock: str, kept: timedelta) -> tuple[str, State]:
         """The cursor, and what the watch starts from: the registry, every bed, the spells
         in hospital and those discharged within ``kept`` of the clock's time (the
-        machine's before its first tick), capacity, rules, the alerts not yet resolved,
-        and the clock."""
+        machine's before its first tick), the patients waiting for a bed, capacity,
+        rules, the alerts not yet resolved, and the clock."""
         reads = self._reads
         cursor = await reads.cursor()
         ticked = await reads.clock(clock)
@@ -101,6 +109,7 @@ class WatchFeed:
         state.alerts = {alert.alert_id: alert for alert in await reads.open_alerts()}
         state.readings = {one.key: one for one in await reads.opel_readings()}
         state.opel = {one.place: one for one in await reads.opel()}
+        state.pending = {one.spell_id: one for one in await reads.pending_admissions()}
         if ticked is not None:
             state.clocks[clock] = ticked
         return cursor, state
@@ -139,9 +148,10 @@ class WatchFeed:
         state.capacity = await self._load(CapacityPool, named.pools, keys.capacity_pool)
         state.rules = await self._load(RuleRecord, named.rules, keys.rule)
         state.alerts = await self._load(AlertRecord, named.alerts, keys.alert)
-        state.clocks = await self._load(ClockRecord, named.clocks, keys.clock)
+        state.clocks = dict(named.ticked)
         state.readings = await self._load(ReadingRecord, named.readings, keys.opel_reading)
         state.opel = await self._load(OpelRecord, named.opel, keys.opel)
+        state.pending = await self._load(PendingAdmission, named.pending, keys.pending_admission)
         for site_id in named.sites:
             if (site := await self._reads.site(site_id)) is not None:
                 state.sites[site_id] = site

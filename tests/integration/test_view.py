@@ -14,12 +14,14 @@ from redis.asyncio import Redis
 from flowcentre.config import Settings
 from flowcentre.domain.beds import BedState
 from flowcentre.domain.events import EventBase, decode_event
+from flowcentre.domain.pending_admissions import PendingAdmission, WaitOutcome
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.rebuild import NothingToReplay, Replay, rebuild
 from flowcentre.runtime import ensure_topics
-from flowcentre.store.keyspace import Keyspace
+from flowcentre.store.keyspace import Keyspace, load
 from flowcentre.store.reads import LiveReads
 from flowcentre.store.view import PositionedEvent, RedisView, ViewOvertaken, replace_view
+from flowcentre.store.watch_feed import WatchFeed
 from tests.builders import (
     admitted,
     bed,
@@ -28,6 +30,8 @@ from tests.builders import (
     discharged,
     event,
     referred,
+    request_cancelled,
+    requested,
     reserved,
     transferred,
     ward,
@@ -66,6 +70,17 @@ PLANS = [
         },
         79,
     ),
+]
+
+#: Patients waiting for a bed, which the view indexes by site: one waiting on a ward of
+#: the Royal, one at the Alexandra, one whose request was cancelled and one admitted.
+WAITS = [
+    requested("S3", 80, ward_id="W1"),
+    requested("S4", 81),
+    request_cancelled("S4", 82),
+    requested("S5", 83, "ALX"),
+    requested("S6", 84),
+    admitted("S6", None, 85),
 ]
 
 
@@ -136,13 +151,13 @@ async def test_rebuild_from_the_log_equals_the_live_view(
     assert settings.kafka_bootstrap
     ensure_topics(settings.kafka_bootstrap, settings)
     publisher = KafkaPublisher(settings.kafka_bootstrap, settings.events_topic)
-    publisher.publish([*STORY, *PLANS])
+    publisher.publish([*STORY, *PLANS, *WAITS])
     publisher.close()
     # The live view as a worker builds it: each partition's events in log order.
     live = RedisView(redis_client, prefix="live")
-    await apply_the_log(settings, live)
+    await apply_the_log(settings, live, len(STORY) + len(PLANS) + len(WAITS))
     report = await rebuild(settings.kafka_bootstrap, redis_client, settings.events_topic, "rebuilt")
-    assert report.events == len(STORY) + len(PLANS)
+    assert report.events == len(STORY) + len(PLANS) + len(WAITS)
     live_keys = {
         k.removeprefix("live:"): v for k, v in (await dump_view(redis_client, "live")).items()
     }
@@ -152,7 +167,13 @@ async def test_rebuild_from_the_log_equals_the_live_view(
         "capacity-by-day",
         "rules",
         "clock:county",
+        "pending-admissions",
+        "site-pending-admissions:WRH",
+        "site-pending-admissions:ALX",
+        "pending-admission:S4",
+        "pending-admission:S6",
     } <= live_keys.keys()
+    assert live_keys["pending-admissions"] == [b"S3", b"S5"]
     rebuilt = {
         k.removeprefix("rebuilt:"): v for k, v in (await dump_view(redis_client, "rebuilt")).items()
     }
@@ -203,8 +224,8 @@ async def test_rebuild_catches_up_with_what_a_live_worker_applied_meanwhile(
     assert await dump_view(redis_client) == live
 
 
-async def apply_the_log(settings: Settings, view: RedisView) -> None:
-    """Apply the whole story from the log, each partition in order, as a worker does."""
+async def apply_the_log(settings: Settings, view: RedisView, count: int = len(STORY)) -> None:
+    """Apply the ``count`` events of the log, each partition in order, as a worker does."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
     await consumer.start()
     try:
@@ -213,7 +234,7 @@ async def apply_the_log(settings: Settings, view: RedisView) -> None:
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         found: dict[TopicPartition, list[Any]] = {}
-        while sum(len(m) for m in found.values()) < len(STORY):
+        while sum(len(m) for m in found.values()) < count:
             for tp, messages in (await consumer.getmany(*parts, timeout_ms=2000)).items():
                 found.setdefault(tp, []).extend(messages)
     finally:
@@ -261,3 +282,68 @@ async def test_pools_are_read_by_day_and_boards_start_from_yesterdays(redis_clie
     assert [pool["day"] for pool in snapshot["capacity"]] == [
         day.isoformat() for day in sorted(days)[1:]
     ]
+
+
+async def test_patients_waiting_for_a_bed_are_read_by_site_until_their_wait_ends(
+    redis_client: Redis,
+) -> None:
+    view = RedisView(redis_client)
+    await view.apply(TOPIC, positioned([*STORY, *WAITS]))
+    reads = LiveReads(redis_client)
+
+    assert [wait.spell_id for wait in await reads.pending_admissions("WRH")] == ["S3"]
+    assert [wait.spell_id for wait in await reads.pending_admissions()] == ["S3", "S5"]
+    stored = await redis_client.get(Keyspace().pending_admission("S4"))
+    assert stored is not None
+    cancelled = load(PendingAdmission, stored)
+    assert cancelled.outcome is WaitOutcome.CANCELLED
+
+    await view.apply(TOPIC, positioned([admitted("S3", "B2", 100)], partition=1))
+
+    assert await reads.pending_admissions("WRH") == []
+    assert [wait.spell_id for wait in await reads.pending_admissions()] == ["S5"]
+    entries = [entry for _, entry in await reads.deltas_after("0-0")]
+    last = entries[-1]["deltas"]
+    [ended] = [d["pending_admission"] for d in last if d["kind"] == "pending_admission"]
+    assert (ended["spell_id"], ended["waiting"], ended["outcome"]) == ("S3", False, "admitted")
+    assert "Hopper" not in orjson.dumps(entries).decode(), "a wait's delta never says who waits"
+
+
+async def test_the_alert_watch_starts_from_the_waits_and_is_handed_each_that_changes(
+    redis_client: Redis,
+) -> None:
+    view = RedisView(redis_client)
+    await view.apply(TOPIC, positioned([*STORY, *WAITS]))
+    feed = WatchFeed(redis_client)
+
+    cursor, state = await feed.start("county", timedelta(days=2))
+    await view.apply(TOPIC, positioned([request_cancelled("S5", 100)], partition=1))
+    _, runs = await feed.changes_after(cursor, "county", block_ms=100)
+
+    assert sorted(state.pending) == ["S3", "S5"]
+    assert runs is not None
+    [changed] = runs
+    assert list(changed.pending) == ["S5"]
+    assert not changed.pending["S5"].waiting
+
+
+async def test_runs_read_at_once_each_keep_the_tick_that_ended_them(redis_client: Redis) -> None:
+    view = RedisView(redis_client)
+    await view.apply(TOPIC, positioned(STORY))
+    feed = WatchFeed(redis_client)
+    cursor, _ = await feed.start("county", timedelta(days=2))
+    later = [
+        event("ClockTicked", {"clock": "county"}, 100),
+        bed_status("B2", "awaiting_clean", 101),
+        event("ClockTicked", {"clock": "county"}, 116),
+    ]
+    await view.apply(TOPIC, positioned(later, partition=2))
+
+    _, runs = await feed.changes_after(cursor, "county", block_ms=100)
+
+    assert runs is not None
+    assert [run.clocks["county"].at for run in runs] == [
+        later[0].occurred_at,
+        later[2].occurred_at,
+    ]
+    assert list(runs[1].beds) == ["B2"]

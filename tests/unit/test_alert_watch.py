@@ -24,6 +24,7 @@ from tests.builders import (
     discharged,
     event,
     organisation,
+    requested,
     site,
     ward,
 )
@@ -195,3 +196,51 @@ def test_a_restarted_watch_takes_each_scopes_open_alert_from_the_view() -> None:
     assert forgotten[key].alert_id == alert_id, "raised just before a stop: taken up"
     assert kept[key] == Watch(breached_since=held_since, alert_id=alert_id)
     assert closed[key] == Watch(breached_since=held_since), "resolved meanwhile: no longer held"
+
+
+def waits_rule(rule_id: str, scope: dict[str, Any]) -> EventBase:
+    rule = {
+        "id": rule_id,
+        "name": "Patients waiting for a bed",
+        "measure": "pending_admissions",
+        "scope": scope,
+        "comparison": ">=",
+        "threshold": 2,
+    }
+    return event("AlertRuleSaved", rule, -1)
+
+
+def test_a_change_of_a_wait_for_a_bed_re_reads_the_rules_over_its_site_at_once() -> None:
+    story = [
+        *ward_of_ten(),
+        waits_rule("waits-by-site", {"level": "site"}),
+        tick(0),
+        requested("S1", 1, ward_id="W1"),
+        requested("S2", 2),
+        admitted("S1", "B1", 3),
+    ]
+
+    _, published = run(story)
+
+    raised, cleared = published
+    assert isinstance(raised, AlertRaised)
+    assert isinstance(cleared, AlertResolved)
+    assert raised.payload.scope.id == "WRH"
+    assert (raised.payload.value, raised.payload.patients, raised.payload.wards) == (2, 2, 1)
+    assert cleared.payload.value == 1, "the admission ended a wait: judged before any tick"
+
+
+def test_waits_at_a_site_the_registry_does_not_know_count_in_the_system_at_once() -> None:
+    story = [
+        *ward_of_ten(),
+        waits_rule("waits-in-the-system", {"level": "system"}),
+        tick(0),
+        requested("S1", 1, "NOWHERE"),
+        requested("S2", 2, "NOWHERE"),
+    ]
+
+    _, published = run(story)
+
+    [raised] = published
+    assert isinstance(raised, AlertRaised)
+    assert raised.payload.value == 2

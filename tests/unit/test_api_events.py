@@ -19,6 +19,16 @@ from tests.unit.conftest import RecordingPublisher
 T0_MINUTES = T0.timestamp() / 60
 
 
+def waiting_for_a_bed(**place: str) -> dict[str, Any]:
+    return {
+        "spell_id": "S9",
+        "patient": {"patient_id": "P9", "given_name": "Ada", "family_name": "Byron"},
+        "site_id": "WRH",
+        "decided_at": T0.isoformat(),
+        **place,
+    }
+
+
 def documents(*events: Any) -> list[Any]:
     return [orjson.loads(encode_event(one)) for one in events]
 
@@ -110,6 +120,14 @@ async def test_only_integration_accounts_publish(role: Role, publisher: Recordin
             "ward NOT-OURS",
         ),
         ("BedStatusChanged", {"bed_id": "B2", "status": "clean"}, 60 * 24 * 365, "future"),
+        ("AdmissionRequested", waiting_for_a_bed(site_id="ELSEWHERE"), 0, "site ELSEWHERE"),
+        ("AdmissionRequested", waiting_for_a_bed(ward_id="NOT-OURS"), 0, "ward NOT-OURS"),
+        (
+            "OpelReadingRecorded",
+            {"site_id": "ELSEWHERE", "parameter": "ed_four_hour_pct", "value": 71},
+            0,
+            "site ELSEWHERE",
+        ),
     ],
 )
 async def test_an_event_naming_what_is_not_the_organisations_is_refused(

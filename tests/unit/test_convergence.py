@@ -31,6 +31,8 @@ from tests.builders import (
     referral_cancelled,
     referred,
     released,
+    request_cancelled,
+    requested,
     reserved,
     reside_reviewed,
     task_updated,
@@ -56,6 +58,7 @@ def histories(draw: Any) -> list[EventBase]:
     bed_of: dict[str, str] = {}
     moved_from: dict[str, list[tuple[str, str]]] = {}
     gone: dict[str, str] = {}
+    waiting: list[str] = []
     minute = 0.0
     spells = 0
     for _ in range(draw(st.integers(min_value=3, max_value=30))):
@@ -75,13 +78,19 @@ def histories(draw: Any) -> list[EventBase]:
                     "plan",
                     "plan",
                     "capacity",
+                    "request",
+                    "request",
                 ]
             )
         )
         here = sorted(bed_of)
         if action == "admit" and free:
-            spells += 1
-            spell, target = f"S{spells}", draw(st.sampled_from(sorted(free)))
+            if waiting and draw(st.booleans()):
+                spell = waiting.pop(draw(st.integers(0, len(waiting) - 1)))
+            else:
+                spells += 1
+                spell = f"S{spells}"
+            target = draw(st.sampled_from(sorted(free)))
             history.append(admitted(spell, target, minute, ward_of[target]))
             free.discard(target)
             bed_of[spell] = target
@@ -126,6 +135,20 @@ def histories(draw: Any) -> list[EventBase]:
             spell = draw(st.sampled_from(here))
             kind = draw(st.sampled_from(["PatientWentOnLeave", "PatientReturnedFromLeave"]))
             history.append(event(kind, {"spell_id": spell}, minute))
+        elif action == "request":
+            # A decision to admit someone new, a cancel of one, or a request the feed
+            # repeats for a patient who already has a bed.
+            step = draw(st.sampled_from(["new", "new", "cancel", "repeat"]))
+            if step == "new":
+                spells += 1
+                waiting.append(f"S{spells}")
+                place = draw(st.sampled_from([{}, {"ward_id": "W1"}, {"specialty": "surgery"}]))
+                history.append(requested(f"S{spells}", minute, **place))
+            elif step == "cancel" and waiting:
+                spell = waiting.pop(draw(st.integers(0, len(waiting) - 1)))
+                history.append(request_cancelled(spell, minute))
+            elif step == "repeat" and here:
+                history.append(requested(draw(st.sampled_from(here)), minute, "ALX"))
         elif action == "capacity":
             history.append(capacity_declared(draw(st.integers(0, 3)), minute))
         elif action == "plan" and here:
@@ -186,6 +209,24 @@ def test_replaying_a_history_onto_its_own_result_changes_nothing(
     assert fold(history, fold(history)) == state
 
 
+@settings(max_examples=100, deadline=None)
+@given(history=histories(), seed=st.integers(min_value=0, max_value=2**32 - 1))
+def test_those_waiting_for_a_bed_were_asked_for_and_neither_admitted_nor_cancelled(
+    history: list[EventBase], seed: int
+) -> None:
+    def spells_of(kind: str) -> set[str]:
+        return {e.payload.spell_id for e in history if e.type == kind}  # type: ignore[attr-defined]
+
+    asked = spells_of("AdmissionRequested")
+    expected = asked - spells_of("PatientAdmitted") - spells_of("AdmissionRequestCancelled")
+    scrambled = list(history)
+    random.Random(seed).shuffle(scrambled)
+
+    waits = fold(scrambled).pending
+    assert set(waits) == asked
+    assert {spell for spell, wait in waits.items() if wait.waiting} == expected
+
+
 def stored(record: Record) -> Record:
     """The record as it reads back from its stored bytes, parsed afresh."""
     return type(record).model_validate(orjson.loads(dump(record)))
@@ -200,6 +241,7 @@ def through_storage(state: State) -> State:
         beds={k: stored(v) for k, v in state.beds.items()},
         spells={k: stored(v) for k, v in state.spells.items()},
         capacity={k: stored(v) for k, v in state.capacity.items()},
+        pending={k: stored(v) for k, v in state.pending.items()},
     )
 
 

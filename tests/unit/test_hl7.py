@@ -11,6 +11,8 @@ import pytest
 from flowcentre.domain.beds import BedStatus
 from flowcentre.domain.events import (
     ActorKind,
+    AdmissionRequestCancelled,
+    AdmissionRequested,
     BedsSwapped,
     BedStatusChanged,
     DischargeDestination,
@@ -263,7 +265,7 @@ def test_a_pending_discharge_sets_the_expected_date_when_it_gives_one() -> None:
     assert events_of(undated) == []
 
 
-@pytest.mark.parametrize("trigger", ["A04", "A05", "A14", "A15"])
+@pytest.mark.parametrize("trigger", ["A04", "A05", "A15"])
 def test_triggers_that_change_no_board_are_taken_and_make_nothing(trigger: str) -> None:
     payload = samples.message(header(trigger), f"EVN|{trigger}|", samples.PID_NHS)
 
@@ -370,3 +372,65 @@ def test_the_discharge_method_says_who_died_and_the_destination_where_others_wen
 
     assert isinstance(left, PatientDischarged)
     assert left.payload.destination is expected
+
+
+def test_a_pending_admission_asks_for_a_bed_on_its_pending_ward_from_the_decision() -> None:
+    [request] = events_of(samples.a14())
+
+    assert isinstance(request, AdmissionRequested)
+    payload = request.payload
+    assert payload.spell_id == "RWP:V2001"
+    assert payload.patient.nhs_number == "9434765919"
+    assert (payload.site_id, payload.ward_id, payload.specialty) == ("WRH", "WRH-AMU", "MED")
+    assert payload.decided_at == request.occurred_at == datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    assert payload.expected_at == datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+    assert request.event_id == "hl7:WRH:PAS:MSG0014"
+
+
+def test_a_pending_admission_without_a_pending_location_waits_at_the_site_it_is_at() -> None:
+    [request] = events_of(samples.a14(pending=""))
+    [elsewhere] = events_of(samples.a14(pending="^^^ALX"))
+
+    assert isinstance(request, AdmissionRequested)
+    assert isinstance(elsewhere, AdmissionRequested)
+    assert (request.payload.site_id, request.payload.ward_id) == ("WRH", None)
+    assert (elsewhere.payload.site_id, elsewhere.payload.ward_id) == ("ALX", None)
+
+
+def test_a_pending_location_no_rule_maps_is_refused_naming_pv1_42() -> None:
+    strict = Sources(SOURCES.senders, ())
+
+    with pytest.raises(FieldInvalid) as refused:
+        translate(Received(Fields(parse(samples.a14()), LONDON), WRH, strict, NOW))
+    unplaced = translate(Received(Fields(parse(samples.a14(pending="")), LONDON), WRH, strict, NOW))
+
+    assert (refused.value.problem.code, refused.value.problem.field) == ("103", 42)
+    assert [type(one) for one in unplaced.events] == [AdmissionRequested]
+
+
+def test_a_cancelled_pending_admission_cancels_the_request() -> None:
+    [cancel] = events_of(samples.a27())
+
+    assert isinstance(cancel, AdmissionRequestCancelled)
+    assert cancel.payload.spell_id == "RWP:V2001"
+
+
+def test_pending_admissions_are_taken_whatever_the_patient_class() -> None:
+    inpatient = samples.a14().replace(b"PV1|1|E|", b"PV1|1|I|")
+
+    assert [type(one) for one in events_of(inpatient)] == [AdmissionRequested]
+    assert b"PV1|1|E|" in samples.a14()
+    assert b"PV1|1|E|" in samples.a27()
+
+
+def test_a_pending_admission_waits_until_its_admission_or_its_cancel() -> None:
+    request = events_of(samples.a14())
+    admission = events_of(
+        samples.a01()
+        .replace(b"V1001^^^WRH^VN", b"V2001^^^WRH^VN")
+        .replace(b"20261102075500", b"20261102100000")
+    )
+
+    assert fold(request).pending["RWP:V2001"].waiting
+    assert not fold([*request, *events_of(samples.a27())]).pending["RWP:V2001"].waiting
+    assert not fold([*admission, *request]).pending["RWP:V2001"].waiting

@@ -23,6 +23,8 @@ from tests.builders import (
     organisation,
     referral_cancelled,
     referred,
+    request_cancelled,
+    requested,
     reserved,
     reside_reviewed,
     site,
@@ -203,9 +205,25 @@ def test_discharges_today_count_from_local_midnight() -> None:
 def test_discharged_patients_of_earlier_days_are_forgotten() -> None:
     picture = picture_of(*beds("B1"), admitted("S1", "B1", -DAY), discharged("S1", -60))
 
-    picture.forget_discharged_before(at(-30))
+    picture.forget_before(at(-30))
 
     assert picture.spells == {}
+
+
+def test_capacity_pools_of_earlier_days_are_forgotten() -> None:
+    # T0 is 08:00 on 2 November, London time as UTC in winter.
+    picture = picture_of(
+        capacity_declared(1, -3 * DAY, day="2026-10-31"),
+        capacity_declared(1, -2 * DAY, day="2026-11-01"),
+        capacity_declared(1, -DAY, day="2026-11-02"),
+    )
+
+    picture.forget_before(at(-8 * 60 - 1))
+
+    assert sorted(pool.capacity.day.isoformat() for pool in picture.pools.values()) == [
+        "2026-11-01",
+        "2026-11-02",
+    ]
 
 
 # The flow centre's queues ------------------------------------------------------------
@@ -298,3 +316,96 @@ def test_opel_level_is_the_places_last_assessment_and_unknown_before_one() -> No
     picture.opel.update({"WRH": 3, "system": 2})
     assert value(picture, Measure.OPEL_LEVEL, ROYAL) == 3
     assert value(picture, Measure.OPEL_LEVEL, SYSTEM) == 2
+
+
+# Patients waiting for a bed ----------------------------------------------------------
+
+
+def waits_story() -> list[EventBase]:
+    """Five decisions to admit: two waiting at the Royal (one for its ward W1, one for
+    cardiology), one at the Alexandra, one cancelled and one admitted."""
+    return [
+        site("ALX"),
+        ward("W2", "ALX"),
+        *beds("B1"),
+        requested("S1", 0, ward_id="W1"),
+        requested("S2", 30, specialty="cardiology"),
+        requested("S3", 60, "ALX"),
+        requested("S4", 0),
+        request_cancelled("S4", 10),
+        requested("S5", 0),
+        admitted("S5", "B1", 20),
+    ]
+
+
+def test_pending_admissions_count_those_still_waiting_where_their_requests_name() -> None:
+    picture = picture_of(*waits_story())
+
+    assert value(picture, Measure.PENDING_ADMISSIONS) == 3
+    assert value(picture, Measure.PENDING_ADMISSIONS, ROYAL) == 2
+    assert value(picture, Measure.PENDING_ADMISSIONS, Scope(level=Level.SITE, id="ALX")) == 1
+    rwp = Scope(level=Level.ORGANISATION, id="RWP")
+    assert value(picture, Measure.PENDING_ADMISSIONS, rwp) == 3
+    assert value(picture, Measure.PENDING_ADMISSIONS, Scope(level=Level.WARD, id="W1")) == 1
+    assert value(picture, Measure.PENDING_ADMISSIONS, Scope(level=Level.WARD, id="W2")) == 0
+    cardiology = Scope(level=Level.SPECIALTY, id="cardiology")
+    assert value(picture, Measure.PENDING_ADMISSIONS, cardiology) == 1
+    general = Scope(level=Level.SPECIALTY, id="general")
+    assert value(picture, Measure.PENDING_ADMISSIONS, general) == 1, "the named ward's"
+
+
+def test_a_pending_admissions_reading_counts_the_patients_and_the_wards_they_name() -> None:
+    picture = picture_of(*waits_story())
+
+    assert read(picture, Measure.PENDING_ADMISSIONS, SYSTEM, at(90)) == Reading(3, 1, 3)
+    assert read(picture, Measure.PENDING_ADMISSIONS, ROYAL, at(90)) == Reading(2, 1, 2)
+
+
+def test_pending_admissions_keep_to_sites_of_the_kind_a_rule_names() -> None:
+    community = event(
+        "SiteRegistered",
+        {
+            "site_id": "MAL",
+            "organisation_id": "R1A",
+            "name": "Malvern",
+            "kind": "community_hospital",
+        },
+        -80,
+    )
+    picture = picture_of(
+        community, ward("C1", "MAL"), requested("S1", 0), requested("S2", 0, "MAL")
+    )
+
+    acute = value(picture, Measure.PENDING_ADMISSIONS, site_kind=SiteKind.ACUTE_HOSPITAL)
+    assert (acute, value(picture, Measure.PENDING_ADMISSIONS)) == (1, 2)
+
+
+def test_an_ended_wait_leaves_the_count() -> None:
+    story = [*beds("B1"), requested("S1", 0)]
+    picture = picture_of(*story)
+    assert value(picture, Measure.PENDING_ADMISSIONS) == 1
+
+    picture.absorb(fold([admitted("S1", "B1", 30)], fold([organisation(), site(), ward(), *story])))
+
+    assert value(picture, Measure.PENDING_ADMISSIONS) == 0
+    assert picture.pending == {}
+
+
+def test_the_longest_wait_runs_from_the_decision_to_admit() -> None:
+    picture = picture_of(*waits_story())
+
+    assert value(picture, Measure.LONGEST_PENDING_HOURS, minute=12 * 60 + 6) == 12.1
+    assert value(picture, Measure.LONGEST_PENDING_HOURS, ROYAL, 12 * 60 + 6) == 12.1
+    alexandra = Scope(level=Level.SITE, id="ALX")
+    assert read(picture, Measure.LONGEST_PENDING_HOURS, alexandra, at(12 * 60 + 6)) == Reading(
+        11.1, 0, 1
+    )
+
+
+def test_the_longest_wait_of_nobody_is_nothing_to_measure_and_none_runs_before_its_decision() -> (
+    None
+):
+    assert value(picture_of(*beds("B1")), Measure.LONGEST_PENDING_HOURS) is None
+    booked = picture_of(requested("S1", 0, decided=120))
+
+    assert value(booked, Measure.LONGEST_PENDING_HOURS, minute=60) == 0

@@ -20,12 +20,14 @@ from flowcentre.api.deps import PolicyDep, PublisherDep, ReadsDep
 from flowcentre.api.models import EventsAccepted
 from flowcentre.domain.access import Permission
 from flowcentre.domain.events import (
+    AdmissionRequested,
     BedDecommissioned,
     BedRegistered,
     BedStatusChanged,
     Event,
     EventBase,
     Location,
+    OpelReadingRecorded,
     SiteRegistered,
     WardRegistered,
 )
@@ -80,6 +82,11 @@ async def _places(event: EventBase, reads: LiveReads) -> list[tuple[str, str | N
     for field in ("location", "other_location"):
         if isinstance(where := getattr(payload, field, None), Location):
             named.append(await ward(where.ward_id))
+    # A wait for a bed, or a reading, is of a site the account's organisation runs.
+    if isinstance(event, AdmissionRequested | OpelReadingRecorded) and payload.site_id:
+        named.append((f"site {payload.site_id}", await _site_owner(reads, payload.site_id)))
+    if isinstance(event, AdmissionRequested) and payload.ward_id is not None:
+        named.append(await ward(payload.ward_id))
     for field in ("spell_id", "other_spell_id"):
         spell_id = getattr(payload, field, None)
         spell = await reads.spell(spell_id) if isinstance(spell_id, str) else None
