@@ -18,11 +18,25 @@ const STATE_LABELS = {
   closed: "Closed",
 };
 
+const OPEL_WORDS = {
+  1: "Flow maintained",
+  2: "Moderate pressure",
+  3: "Severe pressure",
+  4: "Extreme pressure",
+};
+
+// A display board is sent each alert as a token with its status and severity, and each
+// place's OPEL level alone: enough for the counts and levels it shows, and nothing more.
 const picture = {
   sites: new Map(),
   wards: new Map(),
   beds: new Map(),
+  alerts: new Map(),
+  opel: new Map(),
 };
+
+// Whether the account may open the capacity alerts page, which the alert count links to.
+const reader = { alerts: false };
 
 const live = liveLink({ takeSnapshot, applyDeltas, scheduleRender, forget, signedOut });
 
@@ -32,6 +46,8 @@ function takeSnapshot(data) {
   picture.sites = new Map(data.sites.map((site) => [site.site_id, site]));
   picture.wards = new Map(data.wards.map((ward) => [ward.ward_id, ward]));
   picture.beds = new Map(data.beds.map((bed) => [bed.bed_id, bed]));
+  picture.alerts = new Map((data.alerts ?? []).map((alert) => [alert.alert_id, alert]));
+  picture.opel = new Map((data.opel ?? []).map((place) => [place.place, place]));
 }
 
 function applyDeltas(deltas) {
@@ -39,6 +55,12 @@ function applyDeltas(deltas) {
     if (delta.kind === "bed") picture.beds.set(delta.bed.bed_id, delta.bed);
     else if (delta.kind === "ward") picture.wards.set(delta.ward.ward_id, delta.ward);
     else if (delta.kind === "site") picture.sites.set(delta.site.site_id, delta.site);
+    else if (delta.kind === "opel") picture.opel.set(delta.opel.place, delta.opel);
+    else if (delta.kind === "alert") {
+      const alert = delta.alert;
+      if (alert.status === "resolved") picture.alerts.delete(alert.alert_id);
+      else picture.alerts.set(alert.alert_id, alert);
+    }
   }
 }
 
@@ -74,6 +96,44 @@ function calendarDay(isoDate) {
 }
 
 // --- Views ---------------------------------------------------------------------------------
+
+function opelBadge(place) {
+  const level = picture.opel.get(place)?.level ?? null;
+  const known = level !== null;
+  return el(
+    "span",
+    {
+      class: `opel-badge opel-${known ? level : "unknown"}`,
+      title: known ? OPEL_WORDS[level] : "Not assessed, or nothing to score",
+    },
+    known ? `OPEL ${level}` : "OPEL unknown",
+  );
+}
+
+// The pressure a board shows beside its beds: the system's OPEL, the site's, and how many
+// alerts are open; which alerts, and where, are on the managers' page.
+function pressure(siteIds) {
+  const item = (label, value) => el("div", {}, el("dt", {}, label), el("dd", {}, value));
+  const open = picture.alerts.size;
+  const count = open ? `${open} open` : "None open";
+  return el(
+    "dl",
+    { class: "pressure", "aria-label": "Pressure" },
+    item("Whole system", opelBadge("system")),
+    siteIds
+      .filter(
+        (siteId) =>
+          picture.opel.has(siteId) || picture.sites.get(siteId)?.kind === "acute_hospital",
+      )
+      .map((siteId) => item(picture.sites.get(siteId)?.name ?? siteId, opelBadge(siteId))),
+    item(
+      "Capacity alerts",
+      reader.alerts
+        ? el("a", { href: "alerts.html", class: "alert-count" }, count)
+        : el("span", { class: "alert-count" }, count),
+    ),
+  );
+}
 
 function occupancyCell(pct) {
   if (pct === null) return el("td", { class: "num" }, "–");
@@ -145,7 +205,12 @@ function systemView() {
     return el(
       "section",
       { class: "site", "aria-labelledby": headingId },
-      el("h2", { id: headingId }, siteName),
+      el(
+        "h2",
+        { id: headingId, class: "site-heading" },
+        siteName,
+        picture.opel.has(siteId) ? opelBadge(siteId) : null,
+      ),
       el(
         "table",
         { class: "counts" },
@@ -184,6 +249,7 @@ function systemView() {
 
   return [
     el("h1", { tabindex: "-1" }, "All sites"),
+    pressure([]),
     tiles(countBeds(everyBed)),
     sections.length ? sections : el("p", { class: "empty" }, "No wards are registered yet."),
   ];
@@ -282,6 +348,7 @@ function wardView(wardId) {
   return [
     el("h1", { tabindex: "-1" }, ward.name),
     el("p", { class: "ward-facts" }, facts),
+    pressure([ward.site_id]),
     tiles(countBeds(beds)),
     groups.length ? groups : el("p", { class: "empty" }, "No beds are registered on this ward."),
   ];
@@ -335,8 +402,11 @@ function showAccount(session) {
   const account = document.getElementById("account");
   account.hidden = session === null;
   if (session !== null) document.getElementById("who").textContent = session.name ?? session.account_id;
-  const audits = session?.grants.some((held) => held.permissions.includes("audit.read")) ?? false;
-  document.getElementById("audit-link").hidden = !audits;
+  const may = (permission) =>
+    session?.grants.some((held) => held.permissions.includes(permission)) ?? false;
+  document.getElementById("audit-link").hidden = !may("audit.read");
+  reader.alerts = may("alerts.read");
+  document.getElementById("alerts-link").hidden = !reader.alerts;
 }
 
 // Nothing of a board stays on screen for whoever uses the browser next.
@@ -344,6 +414,8 @@ function forget() {
   picture.sites.clear();
   picture.wards.clear();
   picture.beds.clear();
+  picture.alerts.clear();
+  picture.opel.clear();
   document.getElementById("main").replaceChildren(el("p", { class: "loading" }, "Loading the live picture…"));
 }
 

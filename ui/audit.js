@@ -82,6 +82,9 @@ async function start() {
   }
   const session = await response.json();
   document.getElementById("who").textContent = session.name ?? session.account_id;
+  document.getElementById("alerts-link").hidden = !session.grants.some((held) =>
+    held.permissions.includes("alerts.read"),
+  );
   document.getElementById("account").hidden = false;
 }
 

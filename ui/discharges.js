@@ -6,6 +6,14 @@
 
 import { byName, el } from "./dom.js";
 import { liveLink } from "./live.js";
+import {
+  field,
+  onceAFrame,
+  onSubmit,
+  pageProblem,
+  signedIn,
+  signedOutOfPage,
+} from "./page.js";
 import { dayAndClock, duration } from "./time.js";
 
 const HOUR_MS = 3_600_000;
@@ -129,6 +137,7 @@ const picture = {
   pools: new Map(),
 };
 
+const scheduleRender = onceAFrame(render);
 const live = liveLink({ takeSnapshot, applyDeltas, scheduleRender, forget, signedOut });
 
 // The wards this account plans discharges for (null: every ward), from its session.
@@ -738,26 +747,6 @@ function spellPath(spellId, rest = "") {
   return `${API}/${encodeURIComponent(spellId)}${rest}`;
 }
 
-let fields = 0;
-
-function field(label, control, hint = null) {
-  fields += 1;
-  control.id = `field-${fields}`;
-  if (hint) {
-    hint.id = `hint-${fields}`;
-    control.setAttribute("aria-describedby", hint.id);
-  }
-  return el("div", { class: "field" }, el("label", { for: control.id }, label), control, hint);
-}
-
-function onSubmit(form, handler) {
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    handler(event.submitter ?? form.querySelector("button"));
-  });
-  return form;
-}
-
 function eddForm(item) {
   const input = el("input", {
     type: "date",
@@ -1182,10 +1171,7 @@ function planView(spellId, now, today) {
 
 // --- Rendering -----------------------------------------------------------------------------
 
-let renderQueued = false;
-
 function render() {
-  renderQueued = false;
   if (live.cursor === null) return;
   const now = Date.now();
   const today = localDay();
@@ -1212,26 +1198,8 @@ function render() {
   }
 }
 
-function scheduleRender() {
-  if (renderQueued) return;
-  renderQueued = true;
-  requestAnimationFrame(render);
-}
-
-// --- Signing in: on the whiteboard page ----------------------------------------------------
-
-function pageProblem(...words) {
-  document.getElementById("page-problem").replaceChildren(...words);
-}
-
 function signedOut() {
-  live.end("signed_out");
-  document.getElementById("account").hidden = true;
-  pageProblem(
-    "You are not signed in. Sign in on the ",
-    el("a", { href: "./" }, "whiteboard page"),
-    ", then come back.",
-  );
+  signedOutOfPage(live);
 }
 
 async function loadDelayReasons() {
@@ -1242,15 +1210,8 @@ async function loadDelayReasons() {
 }
 
 async function start() {
-  const response = await fetch("api/v1/session");
-  if (response.status === 401) return signedOut();
-  if (!response.ok) {
-    pageProblem("The server could not say who is signed in. Reload the page to try again.");
-    return;
-  }
-  const session = await response.json();
-  document.getElementById("who").textContent = session.name ?? session.account_id;
-  document.getElementById("account").hidden = false;
+  const session = await signedIn(signedOut);
+  if (session === null) return;
   const plans = session.grants.filter((held) => held.permissions.includes("discharge.plan"));
   reference.planWards = plans.some((held) => held.wards === null)
     ? null

@@ -228,6 +228,11 @@ async def test_a_manager_records_a_reported_opel_reading_refused_naming_what_is_
     assert ahead.json()["detail"].startswith("measured_at:")
     assert opel.status_code == 200
     assert opel.json()["version"] == "flowcentre-2026-1"
+    handover = next(
+        one for one in opel.json()["parameters"] if one["id"] == "ambulance_handover_mean_minutes"
+    )
+    assert handover["name"] == "Mean ambulance handover time (minutes)"
+    assert handover["source"] == "reported"
     async with api(signed_in(Role.FLOW_CENTRE), RecordingPublisher()) as client:
         refused = await client.post("/api/v1/opel/readings", json=reading)
     assert refused.status_code == 403

@@ -48,6 +48,7 @@ async def read_opel(
     return {
         "framework": configuration.framework,
         "version": configuration.version,
+        "parameters": [one.model_dump(mode="json") for one in configuration.parameters],
         "places": [opel_view(one) for one in sorted(await reads.opel(), key=lambda o: o.place)],
         "readings": [reading_view(one) for one in await reads.opel_readings()],
     }
