@@ -48,6 +48,8 @@ class WardRole(StrEnum):
     INPATIENT = "inpatient"
     ELECTIVE = "elective"
     COMMUNITY = "community"
+    ESCALATION = "escalation"
+    """Beds opened only under pressure: closed until a surge opens them."""
 
 
 class OrganisationSpec(Spec):

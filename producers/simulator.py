@@ -186,6 +186,7 @@ def registry_events(county: County, at: datetime) -> list[RegistryEvent]:
                 label=bed.label,
                 room=bed.room,
                 side_room=bed.bay is None,
+                escalation=ward.spec.role is WardRole.ESCALATION,
             ),
         )
         for ward in county.wards
@@ -395,7 +396,9 @@ class _Simulation:
             for ward in self.wards
             if ward.role is WardRole.INPATIENT and any(bed.bay is None for bed in ward.beds)
         ]
-        self._closure_weights = list(accumulate(len(ward.beds) for ward in self.wards))
+        # Escalation beds open and close with a surge alone.
+        self._closable = [ward for ward in self.wards if ward.role is not WardRole.ESCALATION]
+        self._closure_weights = list(accumulate(len(ward.beds) for ward in self._closable))
         self._emergency_hours = list(accumulate(self.traffic.emergency.hourly_weights))
         discharge = self.traffic.discharge
         self._discharge_hours = list(accumulate(discharge.hourly_weights))
@@ -409,6 +412,7 @@ class _Simulation:
         )
         self.planning = DischargePlanning(self, county)
         self._later(0, lambda: self._new_day(self.local(self.now).date()))
+        self._later(0, self._close_escalation_beds)
 
     # Setting up -------------------------------------------------------------------------
 
@@ -954,7 +958,9 @@ class _Simulation:
                         ),
                     )
                 )
-                target.hold(None)
+                # Free a minute after the cancel, so that a move into the bed comes
+                # after the cancel in event time whatever either's recording lag.
+                self._later(MINUTE, lambda: target.hold(None))
                 spell.busy = False
                 self._later(self.rng.randrange(HOUR, 3 * HOUR), retry)
 
@@ -1215,9 +1221,23 @@ class _Simulation:
 
         self._later(max(respond + clean, respond + MINUTE), cleaned)
 
+    def _close_escalation_beds(self) -> None:
+        """Escalation areas stand closed until a surge opens them."""
+        for ward in self.wards:
+            if ward.role is WardRole.ESCALATION:
+                for bed in ward.beds:
+                    self.set_open(bed, False, "Escalation area, not open")
+
+    def set_open(self, bed: _Bed, opened: bool, reason: str) -> None:
+        """Opens or closes a bed, on the nurse in charge's word."""
+        ward = bed.ward
+        bed.set_closed(not opened)
+        status = BedStatus.CLEAN if opened else BedStatus.CLOSED
+        self._set_bed_status(bed, status, reason, ward.nurse_in_charge, ward.organisation.record)
+
     def _close_bed(self) -> None:
         """A bed taken out of use for a while: a fault, repairs, no nurse to staff it."""
-        ward = self._pick(self.wards, self._closure_weights)
+        ward = self._pick(self._closable, self._closure_weights)
         beds = [bed for bed in ward.beds if bed.free]
         if not beds:
             return

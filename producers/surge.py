@@ -84,6 +84,12 @@ class Surge:
             for ward in simulation.wards
             if ward.ward.site_id == site.id and ward.role in _ROLES
         ]
+        self._escalation = [
+            bed
+            for ward in simulation.wards
+            if ward.ward.site_id == site.id and ward.role is WardRole.ESCALATION
+            for bed in ward.beds
+        ]
         self._cases = [
             case for case in county.traffic.emergency.cases if site.id in (case.sites or {site.id})
         ]
@@ -98,7 +104,9 @@ class Surge:
         )
         simulation.at(begins - HOUR, self._report)
         simulation.at(begins, self._begin)
+        simulation.at(phases.plateau_from, self._open_escalation)
         simulation.at(phases.recovery_from, self._bring_forward)
+        simulation.at(phases.ends, self._close_escalation)
 
     def _beds(self) -> tuple[int, int]:
         """Open beds of the site, and of them those free for an arrival."""
@@ -131,7 +139,11 @@ class Surge:
         wanted = (case.via, *case.wards) if case.via else case.wards
         bed = self.sim.find_bed(self.spec.site, wanted, person.sex, _ROLES)
         if bed is None:
-            beds = [bed for ward in self._wards for bed in ward.free_beds(person.sex)]
+            wards = [
+                *self._wards,
+                *{bed.ward.ward_id: bed.ward for bed in self._escalation}.values(),
+            ]
+            beds = [bed for ward in wards for bed in ward.free_beds(person.sex)]
             bed = self.sim.rng.choice(beds) if beds else None
         if bed is None:
             self.sim.at(self.sim.now + _PLACEMENT_RETRY, lambda: self._place(case, person, leaves))
@@ -144,6 +156,21 @@ class Surge:
         )
         if spell is not None:
             self.sim.set_discharge(spell, departs, self._home.destination)
+
+    def _open_escalation(self) -> None:
+        """The site full, its escalation area opens for those still waiting."""
+        for bed in self._escalation:
+            if bed.closed:
+                self.sim.set_open(bed, True, "Opened for escalation")
+
+    def _close_escalation(self) -> None:
+        """Once the surge is over, each escalation bed closes as soon as it is empty and
+        clean; the site looks again every hour for the rest."""
+        for bed in self._escalation:
+            if bed.free:
+                self.sim.set_open(bed, False, "Escalation area closed")
+        if any(not bed.closed for bed in self._escalation):
+            self.sim.at(self.sim.now + HOUR, self._close_escalation)
 
     def _bring_forward(self) -> None:
         """The site's response: patients going home without support in the next day and

@@ -62,6 +62,7 @@ class BedView(View):
     label: str
     room: str | None = Field(description="Bay or room name.")
     side_room: bool
+    escalation: bool = Field(description="Opened only under pressure, not a usual bed.")
     registered: bool
     state: BedState = Field(description="What a board shows for the bed.")
     hl7_status: str = Field(description="HL7 v2 table 0116 code of the state.")

@@ -35,6 +35,7 @@ def bed_view(bed: Bed) -> JSON:
         "label": details.label if details else bed.bed_id,
         "room": details.room if details else None,
         "side_room": details.side_room if details else False,
+        "escalation": details.escalation if details else False,
         "registered": bed.registered,
         "state": bed.state.value,
         "hl7_status": bed.state.hl7_code,

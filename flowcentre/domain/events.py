@@ -146,6 +146,11 @@ class BedDetails(Contract):
     label: Annotated[str, Field(min_length=1, max_length=50)]
     room: str | None = Field(default=None, max_length=50, description="Bay or room name.")
     side_room: bool = False
+    escalation: bool = Field(
+        default=False,
+        description="An escalation bed: opened only under pressure (a day-case area, a "
+        "bed added to a bay), not one of the ward's usual beds.",
+    )
 
 
 class BedRef(Contract):

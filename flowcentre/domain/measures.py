@@ -26,6 +26,8 @@ from flowcentre.domain.places import SiteKind
 from flowcentre.domain.triage import Pathway
 
 SYSTEM = "system"
+#: The window of discharges against admissions: a whole day's rhythm.
+DAY_OF_FLOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,12 +344,15 @@ def without_criteria(look: _Look) -> Reading:
 def without_criteria_share(look: _Look) -> Reading:
     """Those patients as a percentage of the scope's occupied beds (every registered bed,
     whatever the filter). Nothing to measure without an occupied bed."""
-    waiting = without_criteria(look)
+    return _share_of_occupied(look, without_criteria(look))
+
+
+def _share_of_occupied(look: _Look, counted: Reading) -> Reading:
     every_bed = look.counted_beds(BedFilter())
     occupied = sum(1 for bed in every_bed if bed.state is BedState.OCCUPIED)
     if not occupied:
-        return Reading(None, waiting.wards, waiting.patients)
-    return Reading(round(100 * waiting.patients / occupied, 1), waiting.wards, waiting.patients)
+        return Reading(None, counted.wards, counted.patients)
+    return Reading(round(100 * counted.patients / occupied, 1), counted.wards, counted.patients)
 
 
 def stranded(look: _Look) -> Reading:
@@ -360,6 +365,12 @@ def super_stranded(look: _Look) -> Reading:
     return _patients(
         s for s in look.in_hospital if clocks.long_stay(s, look.now) == "super_stranded"
     )
+
+
+def super_stranded_share(look: _Look) -> Reading:
+    """Those patients as a percentage of the scope's occupied beds (every registered bed,
+    whatever the filter). Nothing to measure without an occupied bed."""
+    return _share_of_occupied(look, super_stranded(look))
 
 
 def tasks_outstanding(look: _Look) -> Reading:
@@ -376,6 +387,34 @@ def discharges_today(look: _Look) -> Reading:
     start = clocks.day_start(look.today, look.picture.zone)
     left = look.picture.spells_of(look.wards)
     return _patients(s for s in left if s.discharged is not None and s.discharged.at >= start)
+
+
+def discharges_against_admissions(look: _Look) -> Reading:
+    """Patients discharged in the 24 hours to ``now`` as a percentage of those admitted in
+    them, both from the scope's wards (a patient counts on the ward of their bed, or of
+    the bed they left). Nothing to measure without an admission; ``patients``: those
+    admitted."""
+    since = look.now - DAY_OF_FLOW
+    spells = look.picture.spells_of(look.wards)
+    admitted = [s for s in spells if s.admitted and since <= s.admitted.at <= look.now]
+    left = [s for s in spells if s.discharged and since <= s.discharged.at <= look.now]
+    if not admitted:
+        return Reading(None, 0, 0)
+    value = round(100 * len(left) / len(admitted), 1)
+    return Reading(value, _wards_of(spells=[*admitted, *left]), len(admitted))
+
+
+def escalation_share(look: _Look) -> Reading:
+    """Open escalation beds as a percentage of the open beds: registered beds the filter
+    keeps, less those closed or blocked. Nothing to measure without an open bed;
+    ``patients``: those in the escalation beds."""
+    open_beds = [
+        bed for bed in look.counted_beds() if bed.state not in (BedState.CLOSED, BedState.BLOCKED)
+    ]
+    if not open_beds:
+        return Reading(None, 0, 0)
+    escalation = [bed for bed in open_beds if bed.details and bed.details.escalation]
+    return _beds(escalation, round(100 * len(escalation) / len(open_beds), 1))
 
 
 def queue_length(look: _Look) -> Reading:
@@ -453,11 +492,14 @@ MEASURES: dict[Measure, Callable[[_Look], Reading]] = {
     Measure.NO_CRITERIA_TO_RESIDE_PCT: without_criteria_share,
     Measure.STRANDED: stranded,
     Measure.SUPER_STRANDED: super_stranded,
+    Measure.SUPER_STRANDED_PCT: super_stranded_share,
     Measure.QUEUE_LENGTH: queue_length,
     Measure.OLDEST_WAIT_HOURS: oldest_wait,
     Measure.DEMAND_OVER_CAPACITY: demand_over_capacity,
     Measure.TASKS_OUTSTANDING: tasks_outstanding,
     Measure.DISCHARGES_TODAY: discharges_today,
+    Measure.DISCHARGES_AGAINST_ADMISSIONS_PCT: discharges_against_admissions,
+    Measure.ESCALATION_BEDS_PCT: escalation_share,
     Measure.OPEL_LEVEL: opel_level,
     Measure.PENDING_ADMISSIONS: pending_admissions,
     Measure.LONGEST_PENDING_HOURS: longest_pending,

@@ -149,11 +149,13 @@ async def test_an_alert_is_raised_told_acknowledged_resolved_and_rebuilt_the_sam
             )
             assert pushed["rule"]["id"] == "occupancy-high"
             await until(lambda: _told(receiver, 2), "the pager to hear of it")
-            # OPEL too, from the default configuration: the full ward scores 4 of 4 on
-            # occupancy and 1 on criteria to reside, each weighing 2; nothing else is known.
+            # OPEL too, from the default configuration: the full ward scores 4 on
+            # occupancy and 1 on criteria to reside, each weighing 2; 4 on discharges
+            # against admissions (none of ten) and 1 on escalation beds and long stays,
+            # each weighing 1; nothing else is known: (6 + 3) / 21.
             opel = await rest_until(api, "/api/v1/opel", lambda o: len(o["places"]) == 2)
             levels = {place["place"]: (place["level"], place["share"]) for place in opel["places"]}
-            assert levels == {"WRH": (3, 50.0), "system": (3, 50.0)}
+            assert levels == {"WRH": (2, 42.9), "system": (2, 42.9)}
 
             # The watch restarts and the ladder goes on; an acknowledgement stops it.
             watch.terminate()

@@ -262,12 +262,13 @@ async def test_a_manager_acknowledges_an_alert_reads_opel_and_sees_the_alert_lea
     await expect(alert.get_by_role("button", name="Acknowledge")).to_have_count(0)
     await expect(pressure_item(page, "Not acknowledged")).to_have_text("Not acknowledged0")
 
-    # OPEL: the full ward scores 4 of 4 on occupancy; nothing is reported yet.
+    # OPEL: the full ward scores 4 of 4 on occupancy and on discharges against
+    # admissions; nothing is reported yet.
     royal = page.get_by_role("region", name="OPEL", exact=True).get_by_role(
         "region", name="Royal", exact=True
     )
     await expect(royal.locator(".opel-level"), "no OPEL for the site").to_contain_text(
-        "OPEL 3Severe pressure", timeout=WAIT_MS
+        "OPEL 2Moderate pressure", timeout=WAIT_MS
     )
     occupancy = royal.get_by_role("row", name=re.compile("^General and acute bed occupancy"))
     await expect(occupancy.get_by_role("cell")).to_have_text(
@@ -276,9 +277,9 @@ async def test_a_manager_acknowledges_an_alert_reads_opel_and_sees_the_alert_lea
     handover = royal.get_by_role("row", name=re.compile("^Mean ambulance handover time"))
     await expect(handover.get_by_role("cell").first).to_have_text("No value")
     await expect(pressure_item(wall, "Royal"), "the wall shows no OPEL").to_have_text(
-        "RoyalOPEL 3", timeout=WAIT_MS
+        "RoyalOPEL 2", timeout=WAIT_MS
     )
-    await expect(pressure_item(wall, "Whole system")).to_have_text("Whole systemOPEL 3")
+    await expect(pressure_item(wall, "Whole system")).to_have_text("Whole systemOPEL 2")
 
     # A manager's readings: a fresh one counts, one measured hours ago is stale.
     async with httpx.AsyncClient(base_url=base, timeout=10) as api:
@@ -290,6 +291,9 @@ async def test_a_manager_acknowledges_an_alert_reads_opel_and_sees_the_alert_lea
     await expect(handover.get_by_role("cell"), "the reading did not reach the page").to_have_text(
         ["70 min", "4", "1", re.compile(r"\d\d:\d\d")], timeout=WAIT_MS
     )
+    await expect(
+        royal.locator(".opel-level"), "the reading did not raise the level"
+    ).to_contain_text("OPEL 3Severe pressure")
     four_hours = royal.get_by_role(
         "row", name=re.compile("^Emergency department 4-hour performance")
     )

@@ -98,6 +98,17 @@ def test_a_bed_filter_counts_side_rooms_or_a_designation_only() -> None:
     assert value(picture, Measure.AVAILABLE_BEDS, beds=BedFilter(sex=WardSex.FEMALE)) == 1
 
 
+def test_escalation_beds_are_a_share_of_open_beds_and_closed_ones_do_not_count() -> None:
+    usual = beds("B1", "B2", "B3")
+    escalation = beds("E1", "E2", escalation=True)
+    picture = picture_of(*usual, *escalation, bed_status("E2", "closed", 1))
+
+    assert value(picture, Measure.ESCALATION_BEDS_PCT) == 25.0
+    assert value(picture_of(*usual), Measure.ESCALATION_BEDS_PCT) == 0.0
+    every_closed = [*escalation, bed_status("E1", "closed", 1), bed_status("E2", "closed", 1)]
+    assert value(picture_of(*every_closed), Measure.ESCALATION_BEDS_PCT) is None
+
+
 def test_closed_beds_are_closed_or_blocked_and_only_registered_beds_count() -> None:
     picture = picture_of(
         *beds("B1", "B2", "B3"),
@@ -172,6 +183,40 @@ def test_stranded_from_seven_whole_days_and_super_stranded_from_twenty_one() -> 
     assert value(picture, Measure.STRANDED, minute=7 * DAY + 1) == 2
     assert value(picture, Measure.SUPER_STRANDED, minute=21 * DAY - 1) == 0
     assert value(picture, Measure.SUPER_STRANDED, minute=21 * DAY) == 1
+
+
+def test_super_stranded_share_is_of_occupied_beds() -> None:
+    picture = picture_of(
+        *beds("B1", "B2", "B3", "B4"),
+        admitted("S1", "B1", 0),
+        admitted("S2", "B2", DAY),
+        admitted("S3", "B3", DAY),
+    )
+
+    assert value(picture, Measure.SUPER_STRANDED_PCT, minute=21 * DAY - 1) == 0.0
+    assert value(picture, Measure.SUPER_STRANDED_PCT, minute=21 * DAY) == 33.3
+    assert value(picture_of(*beds("B1")), Measure.SUPER_STRANDED_PCT) is None
+
+
+def test_discharges_against_admissions_count_the_last_twenty_four_hours() -> None:
+    story = [
+        *beds("B1", "B2", "B3", "B4"),
+        admitted("S1", "B1", -2 * DAY),
+        admitted("S2", "B2", -DAY),
+        admitted("S3", "B3", -60),
+        admitted("S4", "B4", -30),
+        discharged("S1", -DAY),
+        discharged("S2", -10),
+    ]
+    picture = picture_of(*story)
+
+    # Admitted in the day to now: S2 (at its very start), S3, S4; discharged: S1, S2.
+    assert value(picture, Measure.DISCHARGES_AGAINST_ADMISSIONS_PCT) == 66.7
+    assert value(picture, Measure.DISCHARGES_AGAINST_ADMISSIONS_PCT, minute=1) == 50.0
+    reading = read(picture, Measure.DISCHARGES_AGAINST_ADMISSIONS_PCT, SYSTEM, at(1))
+    assert (reading.wards, reading.patients) == (1, 2)
+    quiet = picture_of(*beds("B1"), admitted("S1", "B1", -2 * DAY))
+    assert value(quiet, Measure.DISCHARGES_AGAINST_ADMISSIONS_PCT) is None
 
 
 def test_tasks_outstanding_count_from_the_expected_day_until_the_patient_leaves() -> None:

@@ -49,7 +49,7 @@ def full_ward() -> list[EventBase]:
         site(),
         ward(),
         *beds,
-        *(admitted(f"S{n}", f"B{n}", 1) for n in range(10)),
+        *(admitted(f"S{n}", f"B{n}", -1) for n in range(10)),
     ]
 
 
@@ -58,10 +58,11 @@ def test_each_acute_site_and_the_system_is_assessed_at_a_tick_and_again_only_on_
 
     assert [one.payload.scope.id for one in published] == ["WRH", None]
     wrh = published[0].payload
-    # Occupancy 100% scores 4 and weighs 2; no criteria to reside 0% scores 1 and weighs 2;
-    # nothing else has a value: (8 + 2 - 4) / (16 - 4) = 50%.
-    assert (wrh.level, wrh.share, wrh.previous) == (3, 50.0, None)
-    assert wrh.drivers == ("general_acute_occupancy_pct",)
+    # Occupancy 100% scores 4 and no criteria to reside 0% scores 1, each weighing 2;
+    # discharges against admissions (none of ten) 4, escalation beds and long stays 1,
+    # each weighing 1; nothing else has a value: (2 * 3 + 3) / (3 * 7) = 42.9%.
+    assert (wrh.level, wrh.share, wrh.previous) == (2, 42.9, None)
+    assert wrh.drivers == ("general_acute_occupancy_pct", "discharges_against_admissions_pct")
     assert state.opel["WRH"].current is not None
 
 
@@ -71,8 +72,8 @@ def test_a_reading_that_goes_stale_is_shown_so_in_a_new_assessment() -> None:
     _, published = assessed(story)
 
     wrh = [one.payload for one in published if one.payload.scope.id == "WRH"]
-    # The level stays 3, (4 + 8 + 2 - 5) / 15 = 60% then 50%, but what it lacks changed.
-    assert [(one.level, one.share) for one in wrh] == [(3, 60.0), (3, 50.0)]
+    # With the handover's 4: (3 + 9) / 24 = 50%, level 3; stale, 9 / 21 = 42.9%, level 2.
+    assert [(one.level, one.share) for one in wrh] == [(3, 50.0), (2, 42.9)]
     handovers = [
         next(p for p in one.parameters if p.parameter == "ambulance_handover_mean_minutes")
         for one in wrh
@@ -99,12 +100,12 @@ def test_readings_and_assessments_fold_in_any_order() -> None:
 
 def test_a_rise_of_a_sites_opel_raises_an_alert_at_the_same_tick() -> None:
     rule = {
-        "id": "opel-3-site",
-        "name": "An acute site at OPEL 3 or above",
+        "id": "opel-2-site",
+        "name": "An acute site at OPEL 2 or above",
         "measure": "opel_level",
         "scope": {"level": "site"},
         "comparison": ">=",
-        "threshold": 3,
+        "threshold": 2,
     }
     story = [*full_ward(), event("AlertRuleSaved", rule, -1), tick(0)]
 
@@ -112,6 +113,6 @@ def test_a_rise_of_a_sites_opel_raises_an_alert_at_the_same_tick() -> None:
 
     [alert] = state.alerts.values()
     assert alert.details is not None
-    assert (alert.details.value, alert.details.scope.id) == (3.0, "WRH")
+    assert (alert.details.value, alert.details.scope.id) == (2.0, "WRH")
     assert alert.raised is not None
     assert alert.raised.at == tick(0).occurred_at

@@ -12,16 +12,19 @@ import pytest
 from flowcentre.domain.alert_rules import load_alerts
 from flowcentre.domain.alert_watch import AlertWatch
 from flowcentre.domain.apply import Change, State, apply
+from flowcentre.domain.beds import BedStatus
 from flowcentre.domain.events import (
     Actor,
     ActorKind,
     AlertRaised,
     AlertResolved,
     AlertRuleSaved,
+    BedStatusChanged,
     ClockTicked,
     EventBase,
     OpelAssessed,
     OpelReadingRecorded,
+    PatientAdmitted,
     Source,
     Tick,
 )
@@ -181,6 +184,31 @@ def test_the_department_reports_its_figures_worsening_then_back_to_usual(run: Ru
     assert max(height) < 56
     assert min(after) > 75
     assert min(one.occurred_at.timestamp() for one in four_hours) == phases.begins - 3600
+
+
+def test_the_escalation_area_opens_at_the_height_and_closes_once_the_surge_is_over(
+    run: Run,
+) -> None:
+    phases = run.phases
+    changes = [
+        one
+        for one in run.events
+        if isinstance(one, BedStatusChanged) and one.payload.bed_id.startswith("WRH-DCU-")
+    ]
+    opened = [one for one in changes if one.payload.reason == "Opened for escalation"]
+    closed = [one for one in changes if one.payload.reason == "Escalation area closed"]
+
+    assert len(opened) == 12
+    assert {one.occurred_at.timestamp() for one in opened} == {phases.plateau_from}
+    assert {one.payload.bed_id for one in closed} == {one.payload.bed_id for one in opened}
+    assert all(one.payload.status is BedStatus.CLOSED for one in closed)
+    assert min(one.occurred_at.timestamp() for one in closed) >= phases.ends
+    placed = {
+        one.payload.location.bed_id
+        for one in run.events
+        if isinstance(one, PatientAdmitted) and one.payload.location.ward_id == "WRH-DCU"
+    }
+    assert placed, "those still waiting at the height are placed in the escalation area"
 
 
 @pytest.mark.parametrize(
