@@ -103,6 +103,7 @@ async def _run_boards(
     connect_timeout = CONNECT_TIMEOUT_S + clients * _CONNECT_PER_BOARD_S
     ready = await _report(folder, "ready.json", watch, connect_timeout)
     api_cpu, began = cpu_seconds(api.pid), time.monotonic()
+    watch_cpu = cpu_seconds(pipeline.watch.pid)
     traffic = history.traffic(round(seconds * rate))
     await publish_paced(bench.bootstrap, space.events_topic, traffic, rate)
     await wait_applied(bench, redis, space, watch=watch, timeout_s=START_TIMEOUT_S)
@@ -111,7 +112,9 @@ async def _run_boards(
     boards.stdin.flush()
     result = await _report(folder, "result.json", watch, DRAIN_LIMIT_S + CLOSE_MARGIN_S)
     api_used = cpu_seconds(api.pid) - api_cpu
-    api_share = api_used / (time.monotonic() - began)
+    elapsed = time.monotonic() - began
+    api_share = api_used / elapsed
+    watch_share = (cpu_seconds(pipeline.watch.pid) - watch_cpu) / elapsed
     bench.stop(boards)
     delays: list[float] = result["delays_ms"]
     if result["problems"]:
@@ -131,6 +134,7 @@ async def _run_boards(
         # Unlike the delays, this does not grow when something else takes the cores.
         "fanout_api_cpu_us_per_delivery": api_used / max(len(delays), 1) * 1e6,
         "fanout_boards_cpu_share": result["cpu_share"],
+        "fanout_watch_cpu_share": watch_share,
     }
 
 

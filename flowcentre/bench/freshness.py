@@ -38,6 +38,7 @@ from flowcentre.bench.harness import (
     History,
     board_connection,
     board_pipeline,
+    cpu_seconds,
     publish_paced,
     wait_applied,
 )
@@ -96,8 +97,10 @@ async def _follow_one_board(
             raise BenchError("the board's first message was not a snapshot")
         receiver = asyncio.create_task(_receive(ws, arrived, told))
         try:
+            watch_cpu, began = cpu_seconds(pipeline.watch.pid), time.monotonic()
             await publish_paced(bench.bootstrap, space.events_topic, traffic, rate, sent_at)
             await wait_applied(bench, redis, space, watch=processes, timeout_s=START_TIMEOUT_S)
+            watch_share = (cpu_seconds(pipeline.watch.pid) - watch_cpu) / (time.monotonic() - began)
             changed = (await _stream_event_ids(redis, space)) & sent_at.keys()
             deadline = time.monotonic() + DRAIN_TIMEOUT_S
             while not changed <= arrived.keys() and time.monotonic() < deadline:
@@ -127,6 +130,7 @@ async def _follow_one_board(
         "latency_to_stream_p99_ms": percentile(to_stream, 0.99),
         "latency_stream_to_board_p50_ms": percentile(to_board, 0.50),
         "latency_stream_to_board_p99_ms": percentile(to_board, 0.99),
+        "freshness_watch_cpu_share": watch_share,
     }
 
 

@@ -74,6 +74,7 @@ ROWS = (
         lambda value, _: _met(value <= 100),
     ),
     Row("latency_max_ms", "Freshness max, send to board", "ms", 1),
+    Row("freshness_watch_cpu_share", "Alert watch CPU in the freshness run", "cores", 2),
     Row("fanout_clients", "Fan-out boards on one API process", "", 0),
     Row(
         "fanout_p99_ms",
@@ -91,6 +92,7 @@ ROWS = (
         lambda _: "0 at 1,000 boards",
         lambda value, results: _fanout_verdict(value == 0, results),
     ),
+    Row("fanout_watch_cpu_share", "Alert watch CPU in the fan-out run", "cores", 2),
     Row("replay_events", "Rebuild: events replayed", "", 0),
     Row(
         "replay_s",
