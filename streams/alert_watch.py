@@ -138,9 +138,10 @@ async def _watch_until_rebuilt(
             await _tell(outbox, place.told, change.alerts.values())
         place.watches = watch.watches
         await feed.keep_place(place)
-        if changes:
+        if changes and feed.caught_up:
             # What comes in the meantime is read in one run: judged delta by delta,
             # rules would cost a core under a busy feed, and alerts need no second.
+            # Behind, it reads on at once.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), GATHER_S)
 

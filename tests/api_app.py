@@ -39,9 +39,10 @@ from flowcentre.domain.events import (
 from flowcentre.domain.model import Bed, CapacityPool, Spell
 from flowcentre.domain.opel import load_opel
 from flowcentre.domain.opel_history import OpelRecord, ReadingRecord
+from flowcentre.domain.pending_admissions import PendingAdmission
 from flowcentre.publisher import EventPublisher
 from flowcentre.store.reads import LiveReads
-from tests.builders import admitted, bed, fold, organisation, site, ward
+from tests.builders import admitted, bed, fold, organisation, requested, site, ward
 from tests.fakes import InMemoryAuditIndex, NoWebhookFailures, Unlimited
 from tests.unit.conftest import RecordingPublisher
 
@@ -53,6 +54,7 @@ HISTORY: list[EventBase] = [
     bed("B2", "AVON4", room="Bay 1"),
     bed("SR1", "AVON4", room="Side room 1", side_room=True),
     admitted("S1", "B1", 0, "AVON4"),
+    requested("W1", 0, "WRH"),
 ]
 
 
@@ -85,6 +87,9 @@ class StateReads(LiveReads):
 
     async def all_beds(self) -> list[Bed]:
         return sorted(self._state.beds.values(), key=lambda b: b.bed_id)
+
+    async def pending_admission(self, spell_id: str) -> PendingAdmission | None:
+        return self._state.pending.get(spell_id)
 
     async def spell(self, spell_id: str) -> Spell | None:
         return self._state.spells.get(spell_id)

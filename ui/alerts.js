@@ -43,8 +43,13 @@ const MEASURES = {
   no_criteria_to_reside_pct: ["Occupied beds without criteria to reside", "%"],
   stranded: ["Stranded patients (7+ days)", ""],
   super_stranded: ["Super-stranded patients (21+ days)", ""],
+  super_stranded_pct: ["Occupied beds with super-stranded patients", "%"],
   tasks_outstanding: ["Discharge tasks outstanding", ""],
   discharges_today: ["Discharges today", ""],
+  discharges_against_admissions_pct: ["Discharges against admissions, last 24 hours", "%"],
+  escalation_beds_pct: ["Open beds that are escalation beds", "%"],
+  pending_admissions: ["Patients waiting for a bed", ""],
+  longest_pending_hours: ["Longest wait for a bed", " h"],
   queue_length: ["Patients in the queue", ""],
   oldest_wait_hours: ["Oldest wait in the queue", " h"],
   demand_over_capacity: ["Patients waiting beyond free capacity", ""],
@@ -793,7 +798,8 @@ async function start() {
   }
   account.id = session.account_id;
   account.manages = may(session, "alerts.manage");
-  loadFramework();
+  // Without the names the page words the parameters from their ids.
+  loadFramework().catch(() => {});
   live.start();
   setInterval(live.watchdog, 1_000);
 }

@@ -60,7 +60,14 @@ class Level(StrEnum):
 
 
 #: Measures of beds, which a bed filter narrows.
-BED_MEASURES = frozenset({Measure.OCCUPANCY_PCT, Measure.AVAILABLE_BEDS, Measure.CLOSED_BEDS})
+BED_MEASURES = frozenset(
+    {
+        Measure.OCCUPANCY_PCT,
+        Measure.AVAILABLE_BEDS,
+        Measure.CLOSED_BEDS,
+        Measure.ESCALATION_BEDS_PCT,
+    }
+)
 #: Measures of the flow centre's queues, which are the whole system's, by pathway.
 PATHWAY_MEASURES = frozenset(
     {Measure.QUEUE_LENGTH, Measure.OLDEST_WAIT_HOURS, Measure.DEMAND_OVER_CAPACITY}

@@ -111,6 +111,11 @@ class LiveReads:
         )
         return await self.spells(text(spell_id) for spell_id in ids)
 
+    async def pending_admission(self, spell_id: str) -> PendingAdmission | None:
+        """The patient's wait for a bed, waiting or ended."""
+        raw = await self._redis.get(self._keys.pending_admission(spell_id))
+        return load(PendingAdmission, raw) if raw else None
+
     async def pending_admissions(self, site_id: str | None = None) -> list[PendingAdmission]:
         """Patients waiting for a bed: of the site, or of every site when None."""
         index = (

@@ -56,7 +56,11 @@ class Named:
             self.resnapshot = True
             return
         if kind == "clock":
-            record = ClockRecord.model_validate(delta["clock"])
+            tick = delta["clock"]
+            # A worker of an earlier version sends no event id; the watch needs none.
+            record = ClockRecord(
+                clock=tick["clock"], at=tick["at"], event_id=tick.get("event_id", "")
+            )
             self.ticked[record.clock] = record
             return
         key = _NAMED_BY.get(str(kind))
@@ -82,6 +86,8 @@ class WatchFeed:
     def __init__(self, redis: Redis, *, prefix: str = "fc") -> None:
         self._redis = redis
         self._keys = Keyspace(prefix)
+        self.caught_up = True
+        """Whether the last read of the deltas took every one there was."""
         self._reads = LiveReads(redis, prefix=prefix)
         self._place = f"{prefix}-alert-watch:place"
 
@@ -127,6 +133,7 @@ class WatchFeed:
         if oldest is not None and _position(cursor) < _position(oldest):
             return cursor, None  # fell behind the deltas kept: start again from the view
         entries = await self._reads.deltas_after(cursor, count=count, block_ms=block_ms)
+        self.caught_up = len(entries) < count
         if not entries:
             return cursor, []
         runs = [Named()]

@@ -24,6 +24,7 @@ from tests.builders import (
     discharged,
     event,
     organisation,
+    request_cancelled,
     requested,
     site,
     ward,
@@ -217,7 +218,7 @@ def test_a_change_of_a_wait_for_a_bed_re_reads_the_rules_over_its_site_at_once()
         tick(0),
         requested("S1", 1, ward_id="W1"),
         requested("S2", 2),
-        admitted("S1", "B1", 3),
+        request_cancelled("S1", 3),
     ]
 
     _, published = run(story)
@@ -227,7 +228,7 @@ def test_a_change_of_a_wait_for_a_bed_re_reads_the_rules_over_its_site_at_once()
     assert isinstance(cleared, AlertResolved)
     assert raised.payload.scope.id == "WRH"
     assert (raised.payload.value, raised.payload.patients, raised.payload.wards) == (2, 2, 1)
-    assert cleared.payload.value == 1, "the admission ended a wait: judged before any tick"
+    assert cleared.payload.value == 1, "the cancel ended a wait: judged before any tick"
 
 
 def test_waits_at_a_site_the_registry_does_not_know_count_in_the_system_at_once() -> None:

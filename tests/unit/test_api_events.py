@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,9 @@ from tests.builders import T0, admitted, bed_status, event
 from tests.unit.conftest import RecordingPublisher
 
 T0_MINUTES = T0.timestamp() / 60
+
+
+RLQ = {"system": "PAS", "organisation": "RLQ"}
 
 
 def waiting_for_a_bed(**place: str) -> dict[str, Any]:
@@ -100,6 +104,22 @@ async def test_only_integration_accounts_publish(role: Role, publisher: Recordin
 
         assert answer.status_code == 403
         assert "events.publish" in answer.json()["detail"]
+    assert publisher.published == []
+
+
+async def test_a_wait_for_another_organisations_bed_is_not_the_feeds_to_cancel(
+    publisher: RecordingPublisher,
+) -> None:
+    # W1 waits for a bed at WRH, RWP's site, and is in no bed yet.
+    outsider = replace(signed_in(Role.INTEGRATION), organisation_id="RLQ")
+    minute = datetime.now(UTC).timestamp() / 60 - T0_MINUTES
+    sent = event("AdmissionRequestCancelled", {"spell_id": "W1"}, minute, source=RLQ)
+
+    async for feed in client_as(publisher, outsider):
+        answer = await feed.post("/api/v1/events", json=documents(sent))
+
+    assert answer.status_code == 403, answer.text
+    assert "patient W1" in answer.json()["detail"]
     assert publisher.published == []
 
 

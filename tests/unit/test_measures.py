@@ -109,6 +109,20 @@ def test_escalation_beds_are_a_share_of_open_beds_and_closed_ones_do_not_count()
     assert value(picture_of(*every_closed), Measure.ESCALATION_BEDS_PCT) is None
 
 
+def test_a_ward_registered_after_a_reading_counts_in_the_next() -> None:
+    story = [*beds("B1"), admitted("S1", "B1", 1)]
+    picture = picture_of(*story)
+    assert value(picture, Measure.OCCUPANCY_PCT, ROYAL) == 100.0
+    assert [one.id for one in picture.instances(Scope(level=Level.WARD))] == ["W1"]
+
+    picture.absorb(
+        fold([ward("W2"), bed("C1", "W2")], fold([organisation(), site(), ward(), *story]))
+    )
+
+    assert value(picture, Measure.OCCUPANCY_PCT, ROYAL) == 50.0
+    assert [one.id for one in picture.instances(Scope(level=Level.WARD))] == ["W1", "W2"]
+
+
 def test_closed_beds_are_closed_or_blocked_and_only_registered_beds_count() -> None:
     picture = picture_of(
         *beds("B1", "B2", "B3"),

@@ -89,10 +89,15 @@ async def _places(event: EventBase, reads: LiveReads) -> list[tuple[str, str | N
         named.append(await ward(payload.ward_id))
     for field in ("spell_id", "other_spell_id"):
         spell_id = getattr(payload, field, None)
-        spell = await reads.spell(spell_id) if isinstance(spell_id, str) else None
+        if not isinstance(spell_id, str):
+            continue
+        spell = await reads.spell(spell_id)
         if spell is not None and spell.location is not None:
             ward_id = spell.location.ward_id
             named.append((f"patient {spell_id}", await reads.ward_organisation(ward_id)))
+        elif (wait := await reads.pending_admission(spell_id)) is not None:
+            # Not in a bed yet: the patient is the site's they wait at.
+            named.append((f"patient {spell_id}", await _site_owner(reads, wait.site_id)))
     return named
 
 
