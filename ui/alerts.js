@@ -7,6 +7,7 @@
 import { byName, el } from "./dom.js";
 import { liveLink } from "./live.js";
 import {
+  describeProblem,
   field,
   may,
   onceAFrame,
@@ -55,6 +56,8 @@ const MEASURES = {
   demand_over_capacity: ["Patients waiting beyond free capacity", ""],
   opel_level: ["Level", ""],
 };
+
+const NOT_ALLOWED = "This account may not act on alerts.";
 
 const COMPARISONS = { ">": "above", ">=": "at or above", "<": "below", "<=": "at or below" };
 // An open alert stays open while its measure still compares so with the clear value.
@@ -447,22 +450,6 @@ const noAlerts = el("p", { class: "empty" }, "No open alerts.");
 
 // --- Acting on an alert --------------------------------------------------------------------
 
-function describeProblem(answer, status) {
-  const detail = answer?.detail;
-  if (typeof detail === "string") return detail;
-  if (Array.isArray(detail)) {
-    return detail
-      .map((one) => {
-        const where = (one.loc ?? []).filter((part) => part !== "body").join(".");
-        return where ? `${where}: ${one.msg}` : one.msg;
-      })
-      .join("; ");
-  }
-  if (status === 403) return "This account may not act on alerts.";
-  if (status === 429) return "Too many changes from this account just now: wait a moment.";
-  return `The change was not made (the server answered ${status}).`;
-}
-
 // One request; what became of it said above the list, naming the alert, since a refused
 // action's alert may have left the list meanwhile.
 async function send(alert, action, body, control, what) {
@@ -487,7 +474,7 @@ async function send(alert, action, body, control, what) {
     if (response.status === 401) {
       problem.textContent = "Your session has ended: sign in again on the whiteboard page.";
     } else if (!response.ok) {
-      problem.textContent = `${title}: ${describeProblem(answer, response.status)}`;
+      problem.textContent = `${title}: ${describeProblem(answer, response.status, NOT_ALLOWED)}`;
     } else {
       sent.textContent = `${what} of “${title}” sent: the list shows it as soon as it is recorded.`;
     }

@@ -7,6 +7,7 @@
 import { byName, el } from "./dom.js";
 import { liveLink } from "./live.js";
 import {
+  describeProblem,
   field,
   onceAFrame,
   onSubmit,
@@ -689,22 +690,6 @@ function block(name, key, build) {
   holder.replaceChildren(...[build()].flat().filter(Boolean));
 }
 
-function describeProblem(answer, status) {
-  const detail = answer?.detail;
-  if (typeof detail === "string") return detail;
-  if (Array.isArray(detail)) {
-    return detail
-      .map((one) => {
-        const where = (one.loc ?? []).filter((part) => part !== "body").join(".");
-        return where ? `${where}: ${one.msg}` : one.msg;
-      })
-      .join("; ");
-  }
-  if (status === 403) return "This account may not do that for this ward.";
-  if (status === 429) return "Too many changes from this account just now: wait a moment.";
-  return `The change was not made (the server answered ${status}).`;
-}
-
 // One request; its problem, if any, shown where the plan's forms are.
 async function send(method, path, body, control) {
   const problem = document.getElementById("plan-problem");
@@ -729,7 +714,11 @@ async function send(method, path, body, control) {
       return null;
     }
     if (!response.ok) {
-      problem.textContent = describeProblem(answer, response.status);
+      problem.textContent = describeProblem(
+        answer,
+        response.status,
+        "This account may not do that for this ward.",
+      );
       return null;
     }
     sent.textContent = "Sent: the lists show the change as soon as it is recorded.";

@@ -23,6 +23,24 @@ export function onSubmit(form, handler) {
   return form;
 }
 
+// The server's refusal in words: its message, or each field it named; ``forbidden`` is
+// what a 403 without a message means on this page.
+export function describeProblem(answer, status, forbidden) {
+  const detail = answer?.detail;
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) {
+    return detail
+      .map((one) => {
+        const where = (one.loc ?? []).filter((part) => part !== "body").join(".");
+        return where ? `${where}: ${one.msg}` : one.msg;
+      })
+      .join("; ");
+  }
+  if (status === 403) return forbidden;
+  if (status === 429) return "Too many changes from this account just now: wait a moment.";
+  return `The change was not made (the server answered ${status}).`;
+}
+
 export function pageProblem(...words) {
   document.getElementById("page-problem").replaceChildren(...words);
 }
