@@ -13,6 +13,7 @@ import {
   onceAFrame,
   onSubmit,
   pageProblem,
+  request,
   signedIn,
   signedOutOfPage,
 } from "./page.js";
@@ -458,19 +459,9 @@ async function send(alert, action, body, control, what) {
   const title = alertTitle(alert);
   problem.textContent = "";
   sent.textContent = "";
-  if (control) control.disabled = true;
   try {
-    const response = await fetch(`${API}/${encodeURIComponent(alert.alert_id)}/${action}`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    let answer = null;
-    try {
-      answer = await response.json();
-    } catch {
-      answer = null;
-    }
+    const path = `${API}/${encodeURIComponent(alert.alert_id)}/${action}`;
+    const { response, answer } = await request("POST", path, body, control);
     if (response.status === 401) {
       problem.textContent = "Your session has ended: sign in again on the whiteboard page.";
     } else if (!response.ok) {
@@ -480,8 +471,6 @@ async function send(alert, action, body, control, what) {
     }
   } catch {
     problem.textContent = `${title}: the change did not reach the server. Check the connection and try again.`;
-  } finally {
-    if (control) control.disabled = false;
   }
 }
 

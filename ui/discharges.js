@@ -12,6 +12,7 @@ import {
   onceAFrame,
   onSubmit,
   pageProblem,
+  request,
   signedIn,
   signedOutOfPage,
 } from "./page.js";
@@ -696,19 +697,8 @@ async function send(method, path, body, control) {
   const sent = document.getElementById("plan-sent");
   problem.textContent = "";
   sent.textContent = "";
-  if (control) control.disabled = true;
   try {
-    const response = await fetch(path, {
-      method,
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    let answer = null;
-    try {
-      answer = await response.json();
-    } catch {
-      answer = null;
-    }
+    const { response, answer } = await request(method, path, body, control);
     if (response.status === 401) {
       problem.textContent = "Your session has ended: sign in again on the whiteboard page.";
       return null;
@@ -727,8 +717,6 @@ async function send(method, path, body, control) {
     problem.textContent =
       "The change did not reach the server: check the connection and try again.";
     return null;
-  } finally {
-    if (control) control.disabled = false;
   }
 }
 

@@ -23,6 +23,23 @@ export function onSubmit(form, handler) {
   return form;
 }
 
+// One JSON request, with its control disabled until the answer; the answer's body, or
+// null when it has none. A request that never reaches the server throws.
+export async function request(method, path, body, control) {
+  if (control) control.disabled = true;
+  try {
+    const response = await fetch(path, {
+      method,
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const answer = await response.json().catch(() => null);
+    return { response, answer };
+  } finally {
+    if (control) control.disabled = false;
+  }
+}
+
 // The server's refusal in words: its message, or each field it named; ``forbidden`` is
 // what a 403 without a message means on this page.
 export function describeProblem(answer, status, forbidden) {
