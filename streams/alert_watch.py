@@ -33,6 +33,7 @@ from flowcentre.domain.measures import Picture
 from flowcentre.domain.opel import OpelConfiguration, load_opel
 from flowcentre.domain.opel_watch import OpelWatch
 from flowcentre.domain.watched import WATCH
+from flowcentre.heap import freeze_start_up_objects
 from flowcentre.publisher import EventPublisher, PublishFailed
 from flowcentre.store.watch_feed import Place, WatchFeed
 from flowcentre.webhooks import WebhookOutbox, WebhookSender
@@ -55,6 +56,7 @@ def run_alert_watch(settings: Settings) -> None:
             loop.add_signal_handler(signum, stop.set)
         await watch_alerts(settings, stop)
 
+    freeze_start_up_objects()
     asyncio.run(main())
 
 

@@ -13,6 +13,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from flowcentre import bootstrap
 from flowcentre.config import Settings
+from flowcentre.heap import freeze_start_up_objects
 from flowcentre.runtime import ensure_topics
 from flowcentre.store.audit_index import AuditIndex
 from flowcentre.store.view import LiveView
@@ -42,6 +43,7 @@ def run_worker(settings: Settings) -> None:
     supervisor restarts it from the last committed offsets.
     """
     ensure_topics(bootstrap.kafka_bootstrap(settings), settings)
+    freeze_start_up_objects()
     asyncio.run(serve(settings))
 
 

@@ -42,6 +42,7 @@ from flowcentre.config import Settings
 from flowcentre.domain.access import load_policy
 from flowcentre.domain.alert_rules import load_alerts
 from flowcentre.domain.opel import load_opel
+from flowcentre.heap import freeze_start_up_objects
 from flowcentre.passwords import Passwords
 from flowcentre.publisher import EventPublisher, PublishFailed
 from flowcentre.sso import SingleSignOn
@@ -193,8 +194,10 @@ def run_api(settings: Settings) -> None:
     # rather than a start-up traceback.
     bootstrap.kafka_bootstrap(settings)
     bootstrap.redis_url(settings)
+    app = create_app(settings)
+    freeze_start_up_objects()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.api_host,
         port=settings.api_port,
         log_level="info",

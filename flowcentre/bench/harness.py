@@ -415,6 +415,8 @@ async def publish_paced(
     producer = _producer(bootstrap, linger_ms=0)
     await producer.start()
     try:
+        # The topic's metadata first, so the first event's time does not include it.
+        await producer.partitions_for(topic)
         began = time.monotonic()
         pending = []
         for index, record in enumerate(records):
