@@ -261,16 +261,18 @@ def parser() -> argparse.ArgumentParser:
     ).set_defaults(run=_schemas)
     add_accounts_parser(commands)
     bench = commands.add_parser(
-        "bench", help="measure throughput, freshness, fan-out, rebuild and memory against targets"
+        "bench",
+        help="measure throughput, freshness, fan-out, rebuild, memory and the board in Chromium"
+        " against targets",
     )
-    bench.add_argument("--quick", action="store_true", help="smaller sizes: under two minutes")
+    bench.add_argument("--quick", action="store_true", help="smaller sizes: two to three minutes")
     bench.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
     bench.add_argument(
         "--clients", type=int, metavar="N", help="fan-out boards (1000; 200 with --quick)"
     )
     bench.add_argument("--events", type=int, metavar="N", help="events the throughput run drains")
     bench.add_argument(
-        "--seconds", type=float, metavar="S", help="length of the freshness and fan-out runs"
+        "--seconds", type=float, metavar="S", help="length of the freshness, fan-out and board runs"
     )
     bench.add_argument(
         "--replay-days", type=float, metavar="DAYS", help="simulated days the rebuild replays"

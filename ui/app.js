@@ -2,7 +2,8 @@
 // deltas that follow it. Views are built from that one picture, so switching between the
 // system and a ward needs no request, and a reconnect resumes from the last cursor.
 
-import { byName, el } from "./dom.js";
+import { bedStatusChanges } from "./bed_status.js";
+import { byName, el, keeper, reconcile } from "./dom.js";
 import { liveLink } from "./live.js";
 import { dayAndClock, duration } from "./time.js";
 
@@ -35,10 +36,19 @@ const picture = {
   opel: new Map(),
 };
 
-// Whether the account may open the capacity alerts page, which the alert count links to.
-const reader = { alerts: false };
+// Whether the account may open the capacity alerts page, which the alert count links to;
+// its grants, which say on which wards it may set beds' states; and whether it is a wall
+// screen's (its only role the display's).
+const reader = { alerts: false, grants: [], display: false };
+
+// A wall screen's address may name several views to show in turn, each for so long:
+// #/wall?views=ward/WRH-AVON4,site/WRH&seconds=30.
+const WALL_SECONDS = 30;
+const WALL_SECONDS_LEAST = 5;
 
 const live = liveLink({ takeSnapshot, applyDeltas, scheduleRender, forget, signedOut });
+const keep = keeper();
+const bedChanges = bedStatusChanges(scheduleRender);
 
 // --- The picture ---------------------------------------------------------------------------
 
@@ -50,7 +60,7 @@ function takeSnapshot(data) {
   picture.opel = new Map((data.opel ?? []).map((place) => [place.place, place]));
 }
 
-function applyDeltas(deltas) {
+function applyDeltas(deltas, eventId) {
   for (const delta of deltas) {
     if (delta.kind === "bed") picture.beds.set(delta.bed.bed_id, delta.bed);
     else if (delta.kind === "ward") picture.wards.set(delta.ward.ward_id, delta.ward);
@@ -62,6 +72,7 @@ function applyDeltas(deltas) {
       else picture.alerts.set(alert.alert_id, alert);
     }
   }
+  bedChanges.heard(eventId);
 }
 
 // Same rules as the server's bed counts: registered beds only; closed includes blocked.
@@ -180,6 +191,37 @@ function tiles(counts) {
   );
 }
 
+const wardHref = (wardId) => `#/ward/${encodeURIComponent(wardId)}`;
+const siteHref = (siteId) => `#/site/${encodeURIComponent(siteId)}`;
+
+// A site's wards, a row each with its beds counted ({ ward, counts }), and the site's total.
+function wardCounts(siteName, rows, total) {
+  return el(
+    "table",
+    { class: "counts" },
+    el("caption", { class: "visually-hidden" }, `Beds by ward at ${siteName}`),
+    el("thead", {}, countHeaders("Ward")),
+    el(
+      "tbody",
+      {},
+      rows.map(({ ward, counts }) =>
+        el(
+          "tr",
+          {},
+          el(
+            "th",
+            { scope: "row" },
+            el("a", { href: wardHref(ward.ward_id), "data-focus-key": `ward:${ward.ward_id}` }, ward.name),
+            el("span", { class: "specialty" }, ward.specialty),
+          ),
+          countCells(counts),
+        ),
+      ),
+    ),
+    el("tfoot", {}, el("tr", {}, el("th", { scope: "row" }, "Site total"), countCells(total))),
+  );
+}
+
 function systemView() {
   const wardsBySite = new Map();
   for (const ward of picture.wards.values()) {
@@ -201,61 +243,49 @@ function systemView() {
     const site = picture.sites.get(siteId);
     const siteName = site?.name ?? `Site ${siteId}`;
     const wards = wardsBySite.get(siteId).sort((a, b) => byName(a.name, b.name));
+    const rows = wards.map((ward) => ({ ward, counts: countBeds(wardBeds(ward)) }));
+    const total = countBeds(wards.flatMap(wardBeds));
+    const level = picture.opel.has(siteId) ? (picture.opel.get(siteId).level ?? "unknown") : null;
+    const inputs = JSON.stringify([siteName, level, rows.map(({ ward, counts }) => [ward, counts])]);
     const headingId = `site-${siteId}`;
-    return el(
-      "section",
-      { class: "site", "aria-labelledby": headingId },
+    // A site whose wards' counts did not change keeps its drawn table (see reconcile).
+    return keep(`site:${siteId}`, inputs, () =>
       el(
-        "h2",
-        { id: headingId, class: "site-heading" },
-        siteName,
-        picture.opel.has(siteId) ? opelBadge(siteId) : null,
-      ),
-      el(
-        "table",
-        { class: "counts" },
-        el("caption", { class: "visually-hidden" }, `Beds by ward at ${siteName}`),
-        el("thead", {}, countHeaders("Ward")),
+        "section",
+        { class: "site", "aria-labelledby": headingId },
         el(
-          "tbody",
-          {},
-          wards.map((ward) =>
-            el(
-              "tr",
-              {},
-              el(
-                "th",
-                { scope: "row" },
-                el("a", { href: `#/ward/${encodeURIComponent(ward.ward_id)}` }, ward.name),
-                el("span", { class: "specialty" }, ward.specialty),
-              ),
-              countCells(countBeds(wardBeds(ward))),
-            ),
-          ),
+          "h2",
+          { id: headingId, class: "site-heading" },
+          el("a", { href: siteHref(siteId), "data-focus-key": `site:${siteId}` }, siteName),
+          level !== null ? opelBadge(siteId) : null,
         ),
-        el(
-          "tfoot",
-          {},
-          el(
-            "tr",
-            {},
-            el("th", { scope: "row" }, "Site total"),
-            countCells(countBeds(wards.flatMap(wardBeds))),
-          ),
-        ),
+        wardCounts(siteName, rows, total),
       ),
     );
   });
 
+  const counts = countBeds(everyBed);
+  const levels = [...picture.opel.values()].map((place) => [place.place, place.level]);
   return [
-    el("h1", { tabindex: "-1" }, "All sites"),
-    pressure([]),
-    tiles(countBeds(everyBed)),
+    keep("system:heading", "", () => el("h1", { tabindex: "-1" }, "All sites")),
+    keep("system:pressure", JSON.stringify([levels, picture.alerts.size, reader.alerts]), () =>
+      pressure([]),
+    ),
+    keep("system:tiles", JSON.stringify(counts), () => tiles(counts)),
     sections.length ? sections : el("p", { class: "empty" }, "No wards are registered yet."),
   ];
 }
 
-function bedCard(bed, now) {
+function maySetBeds(wardId) {
+  return reader.grants.some(
+    (grant) =>
+      grant.permissions.includes("bed.status.set") &&
+      (grant.wards === null || grant.wards.includes(wardId)),
+  );
+}
+
+function bedCard(stored, now, changeable) {
+  const bed = bedChanges.shown(stored);
   const occupants = bed.occupants ?? [];
   const label = STATE_LABELS[bed.state] ?? bed.state;
   const since = bed.since ? new Date(bed.since.at) : null;
@@ -286,7 +316,7 @@ function bedCard(bed, now) {
   }
   return el(
     "li",
-    { class: `bed state-${bed.state}` },
+    { class: `bed state-${bed.state}${bed.pending ? " pending" : ""}` },
     el(
       "p",
       { class: "bed-head" },
@@ -297,6 +327,7 @@ function bedCard(bed, now) {
       "p",
       { class: "bed-state" },
       label,
+      bed.pending ? el("span", { class: "flag flag-pending" }, "Saving") : null,
       // Occupancy outranks every status in the state, but isolation still matters.
       bed.state === "occupied" && bed.status === "isolated"
         ? el("span", { class: "flag flag-hazard" }, "Isolation")
@@ -312,17 +343,82 @@ function bedCard(bed, now) {
           ` (${duration(now - since.getTime())})`,
         )
       : null,
+    changeable ? bedChanges.control(stored) : null,
   );
 }
 
-function wardView(wardId) {
-  const ward = picture.wards.get(wardId);
-  if (!ward) {
-    return [
-      el("h1", { tabindex: "-1" }, "Ward not found"),
-      el("p", {}, `No ward with the id “${wardId}” is registered. `, el("a", { href: "#/" }, "All sites")),
-    ];
+function notFound(what, id) {
+  return [
+    el("h1", { tabindex: "-1" }, `${what} not found`),
+    el("p", {}, `No ${what.toLowerCase()} with the id “${id}” is registered. `, el("a", { href: "#/" }, "All sites")),
+  ];
+}
+
+// The beds a patient could go to now, side rooms first: what a coordinator asked for a
+// bed looks for.
+function freeBeds(beds) {
+  const free = beds.filter((bed) => bed.registered && bed.state === "available");
+  free.sort(
+    (a, b) =>
+      Number(b.side_room) - Number(a.side_room) ||
+      byName(picture.wards.get(a.ward_id)?.name ?? a.ward_id, picture.wards.get(b.ward_id)?.name ?? b.ward_id) ||
+      byName(a.label, b.label),
+  );
+  if (!free.length) return el("p", { class: "empty" }, "No bed is free on this site now.");
+  const header = (text) => el("th", { scope: "col" }, text);
+  return el(
+    "table",
+    { class: "counts free-beds" },
+    el("caption", { class: "visually-hidden" }, "Free beds, side rooms first"),
+    el("thead", {}, el("tr", {}, ["Bed", "Ward", "Bay or room", "Side room", "Free since"].map(header))),
+    el(
+      "tbody",
+      {},
+      free.map((bed) => {
+        const ward = picture.wards.get(bed.ward_id);
+        const sex = ward && ward.sex !== "mixed" ? `${ward.sex} ward` : null;
+        return el(
+          "tr",
+          {},
+          el("th", { scope: "row" }, el("a", { href: wardHref(bed.ward_id) }, bed.label)),
+          el("td", {}, ward?.name ?? bed.ward_id, sex ? el("span", { class: "specialty" }, sex) : null),
+          el("td", {}, bed.room ?? "–"),
+          el("td", {}, bed.side_room ? "Side room" : "–"),
+          el("td", {}, bed.since ? el("time", { datetime: bed.since.at }, dayAndClock(new Date(bed.since.at))) : "–"),
+        );
+      }),
+    ),
+  );
+}
+
+function siteView(siteId) {
+  const site = picture.sites.get(siteId);
+  if (!site) return notFound("Site", siteId);
+  const wards = [...picture.wards.values()]
+    .filter((ward) => ward.site_id === siteId)
+    .sort((a, b) => byName(a.name, b.name));
+  const wardIds = new Set(wards.map((ward) => ward.ward_id));
+  const bedsByWard = new Map(wards.map((ward) => [ward.ward_id, []]));
+  for (const bed of picture.beds.values()) {
+    if (wardIds.has(bed.ward_id)) bedsByWard.get(bed.ward_id).push(bed);
   }
+  const wardBeds = (ward) => bedsByWard.get(ward.ward_id);
+  const beds = wards.flatMap(wardBeds);
+  const rows = wards.map((ward) => ({ ward, counts: countBeds(wardBeds(ward)) }));
+  const section = (id, title, ...content) =>
+    el("section", { class: "site", "aria-labelledby": id }, el("h2", { id }, title), content);
+  return [
+    el("h1", { tabindex: "-1" }, site.name),
+    pressure([siteId]),
+    tiles(countBeds(beds)),
+    section("free-beds", "Free beds", freeBeds(beds)),
+    section("site-wards", "Wards", wardCounts(site.name, rows, countBeds(beds))),
+  ];
+}
+
+function wardView(wardId, controls) {
+  const ward = picture.wards.get(wardId);
+  if (!ward) return notFound("Ward", wardId);
   const site = picture.sites.get(ward.site_id);
   const beds = bedsOfWard(wardId).filter((bed) => bed.registered || bed.occupants.length);
   const rooms = new Map();
@@ -332,6 +428,7 @@ function wardView(wardId) {
     rooms.get(room).push(bed);
   }
   const now = Date.now();
+  const changeable = controls && maySetBeds(wardId);
   const groups = [...rooms.keys()].sort(byName).map((room, index) => {
     const headingId = `room-${index}`;
     const roomBeds = rooms.get(room).sort((a, b) => byName(a.label, b.label));
@@ -339,7 +436,7 @@ function wardView(wardId) {
       "section",
       { class: "room", "aria-labelledby": headingId },
       el("h2", { id: headingId }, room),
-      el("ul", { class: "beds" }, roomBeds.map((bed) => bedCard(bed, now))),
+      el("ul", { class: "beds" }, roomBeds.map((bed) => bedCard(bed, now, changeable))),
     );
   });
   const facts = [site?.name, ward.specialty, ward.sex === "mixed" ? null : `${ward.sex} ward`]
@@ -350,42 +447,91 @@ function wardView(wardId) {
     el("p", { class: "ward-facts" }, facts),
     pressure([ward.site_id]),
     tiles(countBeds(beds)),
+    changeable ? bedChanges.lastChange() : null,
     groups.length ? groups : el("p", { class: "empty" }, "No beds are registered on this ward."),
   ];
 }
 
 // --- Routing and rendering -----------------------------------------------------------------
 
-function route() {
-  const match = /^#\/ward\/(.+)$/.exec(location.hash);
-  return match ? { view: "ward", wardId: decodeURIComponent(match[1]) } : { view: "system" };
+function route(hash = location.hash) {
+  const wall = /^#\/wall(?:\?(.*))?$/.exec(hash);
+  if (wall) {
+    const asked = new URLSearchParams(wall[1] ?? "");
+    const views = (asked.get("views") ?? "")
+      .split(",")
+      .filter(Boolean)
+      .map((one) => route(`#/${one}`));
+    if (!views.length) views.push({ view: "system" });
+    const seconds = Math.max(WALL_SECONDS_LEAST, Number(asked.get("seconds")) || WALL_SECONDS);
+    // Turned by the clock, so the screens of a room turn together and a redraw keeps its turn.
+    const turn = Math.floor(Date.now() / (seconds * 1000)) % views.length;
+    return { ...views[turn], wall: { turn, of: views.length } };
+  }
+  const ward = /^#\/ward\/(.+)$/.exec(hash);
+  if (ward) return { view: "ward", wardId: decodeURIComponent(ward[1]) };
+  const site = /^#\/site\/(.+)$/.exec(hash);
+  if (site) return { view: "site", siteId: decodeURIComponent(site[1]) };
+  return { view: "system" };
 }
+
+// A wall screen shows no controls, whoever's session it holds.
+const onWall = (current) => current.wall !== undefined || reader.display;
 
 function crumbs(current) {
   const items = [el("li", {}, el("a", { href: "#/" }, "All sites"))];
+  const here = (name) => el("li", {}, el("span", { "aria-current": "page" }, name));
+  const siteName = (siteId) => picture.sites.get(siteId)?.name ?? siteId;
+  if (current.view === "site") items.push(here(siteName(current.siteId)));
   if (current.view === "ward") {
     const ward = picture.wards.get(current.wardId);
-    items.push(el("li", {}, el("span", { "aria-current": "page" }, ward?.name ?? current.wardId)));
+    if (ward) items.push(el("li", {}, el("a", { href: siteHref(ward.site_id) }, siteName(ward.site_id))));
+    items.push(here(ward?.name ?? current.wardId));
   }
   return items;
 }
 
+// What the address asks for: the view's content and its name for the window's title.
+function viewOf(current) {
+  const turn = current.wall && current.wall.of > 1
+    ? el("p", { class: "wall-turn" }, `View ${current.wall.turn + 1} of ${current.wall.of}`)
+    : null;
+  if (current.view === "ward") {
+    const content = wardView(current.wardId, !onWall(current));
+    return { content: [...content, turn], title: picture.wards.get(current.wardId)?.name };
+  }
+  if (current.view === "site") {
+    return { content: [...siteView(current.siteId), turn], title: picture.sites.get(current.siteId)?.name };
+  }
+  return { content: [...systemView(), turn], title: null };
+}
+
 let renderQueued = false;
 let renderedRoute = null;
+let shownTurn = null;
 
 function render() {
+  // Timed for `flowcentre bench` as "fc:render" (User Timing: see live.js), up to the first
+  // task after the frame this render is drawn in, so the browser's style, layout and paint
+  // of it count too.
+  const began = performance.now();
   renderQueued = false;
   if (live.cursor === null) return;
   const current = route();
   const main = document.getElementById("main");
-  const content = current.view === "ward" ? wardView(current.wardId) : systemView();
-  main.replaceChildren(...content.flat());
+  const { content, title } = viewOf(current);
+  document.documentElement.classList.toggle("wall", onWall(current));
+  shownTurn = current.wall?.turn ?? null;
+  // The board is drawn anew on every change: the keyboard's place must survive it.
+  const focused = document.activeElement?.closest("[data-focus-key]")?.dataset.focusKey;
+  reconcile(main, content.flat().filter((part) => part !== null));
+  bedChanges.keepFocus(main, focused);
   document.getElementById("crumbs").replaceChildren(...crumbs(current));
-  const title = current.view === "ward" ? picture.wards.get(current.wardId)?.name : null;
   document.title = title ? `${title} – Flow Centre` : "Flow Centre whiteboard";
   const key = location.hash;
   if (renderedRoute !== null && renderedRoute !== key) main.querySelector("h1")?.focus();
   renderedRoute = key;
+  setTimeout(() => performance.measure("fc:render", { start: began }));
 }
 
 function scheduleRender() {
@@ -406,6 +552,8 @@ function showAccount(session) {
     session?.grants.some((held) => held.permissions.includes(permission)) ?? false;
   document.getElementById("audit-link").hidden = !may("audit.read");
   reader.alerts = may("alerts.read");
+  reader.grants = session?.grants ?? [];
+  reader.display = reader.grants.length > 0 && reader.grants.every((grant) => grant.role === "display");
   document.getElementById("alerts-link").hidden = !reader.alerts;
 }
 
@@ -416,6 +564,7 @@ function forget() {
   picture.beds.clear();
   picture.alerts.clear();
   picture.opel.clear();
+  keep.clear();
   document.getElementById("main").replaceChildren(el("p", { class: "loading" }, "Loading the live picture…"));
 }
 
@@ -497,8 +646,17 @@ document.getElementById("pair-form").addEventListener("submit", (event) => {
   startSession(`${SESSION}/device`, body, form, document.getElementById("pair-problem"));
 });
 document.getElementById("sign-out").addEventListener("click", signOut);
+// The address names the board shown: the skip link moves the keyboard without changing it.
+document.querySelector(".skip-link").addEventListener("click", (event) => {
+  event.preventDefault();
+  document.getElementById("content").focus();
+});
+bedChanges.listen(document.getElementById("main"), (bedId) => picture.beds.get(bedId));
 window.addEventListener("hashchange", scheduleRender);
 // Keeps the "since" durations moving on a board with no changes.
 setInterval(scheduleRender, 30_000);
 setInterval(live.watchdog, 1_000);
+setInterval(() => {
+  if ((route().wall?.turn ?? null) !== shownTurn) scheduleRender();
+}, 1_000);
 start();

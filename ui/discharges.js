@@ -1217,6 +1217,12 @@ document.getElementById("main").addEventListener("click", (event) => {
     requestAnimationFrame(() => document.getElementById("plan-title").focus()),
   );
 });
+// The address holds the ward and the plan shown: the skip link moves the keyboard to the
+// lists without following its own address, which would replace them.
+document.querySelector(".skip-link").addEventListener("click", (event) => {
+  event.preventDefault();
+  document.getElementById("main").focus();
+});
 window.addEventListener("hashchange", scheduleRender);
 // Keeps the clocks moving when nothing changes.
 setInterval(scheduleRender, 30_000);

@@ -15,5 +15,33 @@ export function el(tag, attributes = {}, ...children) {
   return node;
 }
 
-// Bed 2 before Bed 10, as staff would list them.
-export const byName = (a, b) => a.localeCompare(b, "en-GB", { numeric: true, sensitivity: "base" });
+// Bed 2 before Bed 10, as staff would list them; one collator, since building one for each
+// comparison was most of the cost of sorting a county's wards.
+const names = new Intl.Collator("en-GB", { numeric: true, sensitivity: "base" });
+export const byName = (a, b) => names.compare(a, b);
+
+// Puts ``nodes`` in ``parent`` in this order, leaving in place those already there: a
+// board drawn anew on every change then lays out and paints only what changed, and the
+// keyboard's focus stays on an element left in place.
+export function reconcile(parent, nodes) {
+  nodes.forEach((node, index) => {
+    const there = parent.childNodes[index] ?? null;
+    if (there !== node) parent.insertBefore(node, there);
+  });
+  while (parent.childNodes.length > nodes.length) parent.lastChild.remove();
+}
+
+// Pieces of a page kept between draws, each by its key with the inputs it was drawn
+// from (a string): asked again with the same inputs, it is the same element.
+export function keeper() {
+  const kept = new Map();
+  const keep = (key, inputs, draw) => {
+    const before = kept.get(key);
+    if (before?.inputs === inputs) return before.node;
+    const node = draw();
+    kept.set(key, { inputs, node });
+    return node;
+  };
+  keep.clear = () => kept.clear();
+  return keep;
+}

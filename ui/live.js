@@ -10,6 +10,18 @@ const SILENCE_LIMIT_MS = 20_000;
 const STALE_AFTER_MS = 30_000;
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
+// The clock on the log ticks at an interval the heartbeats give; a tick this much later
+// than due means no events are reaching the view (the stream has stopped), so a board says
+// so within a minute even though its own connection is sound.
+const CLOCK_GRACE_MS = 20_000;
+
+// Each snapshot and delta frame is timed with the User Timing API, from its arrival to the
+// end of taking it in ("fc:snapshot", "fc:delta"; pages time their render as "fc:render"),
+// so that `flowcentre bench` can read, in a real browser, how long a board takes to show
+// the county and each change (docs/performance.md). A measure costs microseconds, and it
+// is always on so the bench times the page as it is deployed. The entries are cleared
+// every so many frames (heartbeats count), since a wall screen stays open for weeks.
+const TIMED_FRAMES_KEPT = 5_000;
 
 // Close codes the server gives a board it will not serve (see docs/whiteboard.md).
 const SIGN_IN_AGAIN = 4401;
@@ -25,9 +37,10 @@ const WORDS = {
   refused: "This account may not see any board",
 };
 
-// page.takeSnapshot(data) and page.applyDeltas(deltas) take in what the server sends, and
-// page.scheduleRender() follows either; page.forget() drops everything shown;
-// page.signedOut() runs when the session has ended.
+// page.takeSnapshot(data) and page.applyDeltas(deltas, eventId) take in what the server
+// sends (eventId: the event that made the deltas), and page.scheduleRender() follows
+// either; page.forget() drops everything shown; page.signedOut() runs when the session
+// has ended.
 export function liveLink(page) {
   const link = {
     socket: null,
@@ -37,7 +50,47 @@ export function liveLink(page) {
     cursor: null,
     // Local clock time at which the server last vouched that we had everything.
     confirmedAt: null,
+    framesTimed: 0,
+    // Local clock time since when the connection has been lost.
+    offlineSince: null,
+    clockEveryMs: null,
+    // Local clock time at which the last tick of the clock on the log arrived.
+    tickHeardAt: null,
   };
+
+  // Why the board may be out of date, in words that stay the same while the reason does
+  // (the banner is announced whenever its words change), or null while it is live.
+  function notLive(level, now) {
+    const since = (at) => dayAndClock(new Date(at));
+    if (level === "offline" && link.offlineSince !== null) {
+      return `The connection to Flow Centre was lost at ${since(link.offlineSince)}; reconnecting.`;
+    }
+    if (level === "stale") {
+      return `Flow Centre has not confirmed this board since ${since(link.confirmedAt)}.`;
+    }
+    const due = link.clockEveryMs === null ? null : link.clockEveryMs + CLOCK_GRACE_MS;
+    if (level === "live" && due !== null && link.tickHeardAt !== null && now - link.tickHeardAt > due) {
+      return `No events have reached Flow Centre since ${since(link.tickHeardAt)}: its event stream has stopped.`;
+    }
+    return null;
+  }
+
+  function showBanner(reason) {
+    let banner = document.getElementById("not-live");
+    if (reason === null) {
+      banner?.remove();
+      return;
+    }
+    if (!banner) {
+      banner = document.createElement("div");
+      banner.id = "not-live";
+      banner.className = "not-live";
+      banner.setAttribute("role", "alert");
+      document.body.prepend(banner);
+    }
+    const text = `Not live. ${reason} What this board shows may be out of date.`;
+    if (banner.textContent !== text) banner.textContent = text;
+  }
 
   function showFreshness() {
     const now = Date.now();
@@ -55,6 +108,7 @@ export function liveLink(page) {
     const changed = link.cursor ? Number(link.cursor.split("-")[0]) : 0;
     if (changed > 0) parts.push(`last change ${dayAndClock(new Date(changed))}`);
     document.getElementById("age").textContent = parts.join(" · ");
+    showBanner(notLive(level, now));
   }
 
   function heard(message) {
@@ -67,14 +121,34 @@ export function liveLink(page) {
 
   function take(message) {
     if (message.type === "snapshot") page.takeSnapshot(message.data);
-    else if (message.type === "delta") page.applyDeltas(message.deltas);
+    else if (message.type === "delta") page.applyDeltas(message.deltas, message.event_id);
     else if (message.type === "heartbeat") heard(message);
     else if (message.type === "resnapshot") link.cursor = null;
+    if (message.type === "heartbeat" && message.clock_every_s) {
+      link.clockEveryMs = message.clock_every_s * 1000;
+    }
+    // A snapshot carries no tick: the next one is due from now.
+    if (message.type === "snapshot" || message.deltas?.some((delta) => delta.kind === "clock")) {
+      link.tickHeardAt = Date.now();
+    }
     if (message.type === "snapshot" || message.type === "delta") {
       link.cursor = message.cursor;
       link.confirmedAt = Date.now();
       link.retryMs = RETRY_FIRST_MS;
       page.scheduleRender();
+    }
+  }
+
+  function timeFrame(messages, arrivedAt) {
+    if (messages.some((message) => message.type === "snapshot")) {
+      performance.measure("fc:snapshot", { start: arrivedAt });
+    } else if (messages.some((message) => message.type === "delta")) {
+      performance.measure("fc:delta", { start: arrivedAt });
+    }
+    link.framesTimed += 1;
+    if (link.framesTimed >= TIMED_FRAMES_KEPT) {
+      link.framesTimed = 0;
+      performance.clearMeasures();
     }
   }
 
@@ -92,14 +166,17 @@ export function liveLink(page) {
     link.lastHeard = Date.now();
     socket.addEventListener("open", () => {
       link.state = "live";
+      link.offlineSince = null;
       showFreshness();
     });
     socket.addEventListener("message", (event) => {
       link.lastHeard = Date.now();
       // A frame holds one message, or an array of the several waiting for this board.
       const frame = JSON.parse(event.data);
-      for (const message of Array.isArray(frame) ? frame : [frame]) take(message);
+      const messages = Array.isArray(frame) ? frame : [frame];
+      for (const message of messages) take(message);
       showFreshness();
+      timeFrame(messages, event.timeStamp);
     });
     socket.addEventListener("close", (event) => closed(socket, event.code));
   }
@@ -117,6 +194,7 @@ export function liveLink(page) {
     if (link.socket !== socket) return;
     link.socket = null;
     link.state = "offline";
+    link.offlineSince ??= Date.now();
     showFreshness();
     // Jitter spreads out a hospital's boards reconnecting together after a restart.
     const wait = link.retryMs * (0.5 + Math.random());
@@ -159,6 +237,8 @@ export function liveLink(page) {
     link.state = state;
     link.cursor = null;
     link.confirmedAt = null;
+    link.offlineSince = null;
+    link.tickHeardAt = null;
     page.forget();
     showFreshness();
   }

@@ -146,7 +146,9 @@ def create_app(
             board_audit = BoardAudit(reads, audit_trail)
             await board_audit.start()
             stack.push_async_callback(board_audit.stop)
-            hub = WhiteboardHub(reads, hub_options)
+            hub = WhiteboardHub(
+                reads, hub_options or HubOptions(clock_every_s=settings.clock_tick_s or None)
+            )
             await hub.start()
             stack.push_async_callback(hub.stop)
             app.state.services = Services(

@@ -132,6 +132,10 @@ class HubOptions:
     recheck_s: float = 30.0
     """How often a board's session and access are checked again while it is connected."""
 
+    clock_every_s: float | None = None
+    """How often the clock on the log ticks, if this process knows: heartbeats tell boards,
+    which then notice when the ticks stop reaching them (the event stream has stopped)."""
+
     def __post_init__(self) -> None:
         if self.queue_size < 2:
             # A rebuild replaces a board's queue with a notice and a snapshot.
@@ -565,12 +569,14 @@ class WhiteboardHub:
             await asyncio.sleep(self.options.heartbeat_s)
             if self._mirror is None or self._checked_at is None:
                 continue
-            message = {
+            message: dict[str, str | float] = {
                 "type": "heartbeat",
                 "cursor": format_cursor(self._mirror.cursor),
                 "at": _now().isoformat(),
                 "checked_at": self._checked_at.isoformat(),
             }
+            if self.options.clock_every_s is not None:
+                message["clock_every_s"] = self.options.clock_every_s
             self._fan_out(_Item(_Kind.HEARTBEAT, self._mirror.cursor, _encode(message)))
 
 

@@ -101,18 +101,19 @@ class History:
 
 
 def simulate_history(days: float, at_least: int) -> History:
-    """``days`` of the county from its registry on, extended to ``at_least`` records."""
+    """``days`` of the county from its registry on, extended to ``at_least`` records of
+    traffic after the registry."""
     county = County.load()
     end = HISTORY_START + timedelta(days=days)
+    registry = len(registry_events(county, HISTORY_START))
     records: list[Record] = []
     within = 0
     for event in simulate(county, HISTORY_START, HISTORY_SEED):
-        if event.occurred_at >= end and len(records) >= at_least:
+        if event.occurred_at >= end and len(records) >= registry + at_least:
             break
         records.append(Record(event.event_id, message_key(event), encode_event(event)))
         if event.occurred_at < end:
             within = len(records)
-    registry = len(registry_events(county, HISTORY_START))
     return History(records=records, registry=registry, days=days, within_days=within)
 
 

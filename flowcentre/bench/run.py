@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from flowcentre.bench.chromium import require_browser
 from flowcentre.bench.fanout import measure_fanout
 from flowcentre.bench.freshness import measure_freshness
 from flowcentre.bench.harness import Bench, BenchError, Figures, simulate_history
@@ -43,7 +44,18 @@ class Plan:
     fanout_seconds: float
     fanout_rate: float
     replay_days: float
+    ui_loads: int
+    """Page loads of the county's view in Chromium; its first render is their median."""
+    ui_fill_events: int
+    """Traffic applied before the pages open, so the county's beds are occupied."""
+    ui_seconds: float
+    ui_rate: float
 
+
+#: The county's first three weeks from empty beds: 826 of its 1,164 beds occupied, where
+#: it holds 850 to 970 in the weeks after. The board's snapshot (occupants, discharge
+#: plans) grows with its patients, so its pages are timed on a county that has filled.
+FILL_EVENTS = 20_000
 
 FULL = Plan(
     mode="full",
@@ -54,6 +66,10 @@ FULL = Plan(
     fanout_seconds=20,
     fanout_rate=20,
     replay_days=365,
+    ui_loads=5,
+    ui_fill_events=FILL_EVENTS,
+    ui_seconds=20,
+    ui_rate=20,
 )
 QUICK = dataclasses.replace(
     FULL,
@@ -63,6 +79,8 @@ QUICK = dataclasses.replace(
     fanout_clients=200,
     fanout_seconds=10,
     replay_days=30,
+    ui_loads=3,
+    ui_seconds=10,
 )
 
 
@@ -72,7 +90,10 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
         plan = dataclasses.replace(plan, throughput_events=args.events)
     if args.seconds is not None:
         plan = dataclasses.replace(
-            plan, freshness_seconds=args.seconds, fanout_seconds=args.seconds
+            plan,
+            freshness_seconds=args.seconds,
+            fanout_seconds=args.seconds,
+            ui_seconds=args.seconds,
         )
     if args.clients is not None:
         plan = dataclasses.replace(plan, fanout_clients=args.clients)
@@ -93,11 +114,17 @@ async def _timed(name: str, measurement: Awaitable[Figures]) -> Figures:
 
 
 async def _measure(bench: Bench, plan: Plan) -> Figures:
+    # Before the long measurements: without a browser the run could not finish.
+    require_browser()
+    # Playwright is a development dependency, imported once it is known to be installed.
+    from flowcentre.bench.ui import measure_ui
+
     began = time.monotonic()
     traffic = max(
         plan.throughput_events,
         round(plan.freshness_seconds * plan.freshness_rate),
         round(plan.fanout_seconds * plan.fanout_rate),
+        plan.ui_fill_events + round(plan.ui_seconds * plan.ui_rate),
     )
     history = simulate_history(plan.replay_days, traffic)
     # The simulated year is millions of objects: a collection walking them would stall
@@ -115,6 +142,12 @@ async def _measure(bench: Bench, plan: Plan) -> Figures:
     results |= await _timed(
         "fan-out",
         measure_fanout(bench, history, plan.fanout_clients, plan.fanout_seconds, plan.fanout_rate),
+    )
+    results |= await _timed(
+        "board in Chromium",
+        measure_ui(
+            bench, history, plan.ui_loads, plan.ui_fill_events, plan.ui_seconds, plan.ui_rate
+        ),
     )
     results |= await _timed("rebuild", measure_replay(bench, history))
     return results

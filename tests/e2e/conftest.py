@@ -16,11 +16,13 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright, expect
 from websockets.asyncio.client import ClientConnection
 
 from flowcentre.api.auth import SESSION_COOKIE
 from flowcentre.api.whiteboard import frame_messages
+from flowcentre.bench.chromium import CHROMIUM, CHROMIUM_FLAGS
 from flowcentre.config import Settings
 from flowcentre.runtime import free_port
 from tests.accounts import PASSWORD, sign_in
@@ -146,18 +148,6 @@ async def next_delta(socket: ClientConnection, kind: str, holds: Callable[[JSON]
                     return dict(record)
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Root may not use Chromium's sandbox; the rest keeps a headless run to this machine.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Long enough for a worker that has only just joined its group to apply its first events.
 WAIT_MS = 60_000
 
@@ -231,7 +221,54 @@ async def sign_in_through_the_form(page: Page, username: str) -> None:
     await board_is_live(page)
 
 
+async def pair_wall_screen(page: Page, address: str, token: str) -> None:
+    """Opens ``address`` on ``page`` and pairs it, as a wall screen is, with its device token."""
+    await page.goto(address, timeout=WAIT_MS)
+    await page.get_by_text("Wall screen? Pair it with its device token").click(timeout=WAIT_MS)
+    await page.get_by_label("Device token").fill(token, timeout=WAIT_MS)
+    await page.get_by_role("button", name="Pair this screen").click(timeout=WAIT_MS)
+    await board_is_live(page)
+
+
 async def board_is_live(page: Page) -> None:
     await expect(
         page.get_by_role("status"), "the board's socket did not open after signing in"
     ).to_have_text("Live", timeout=WAIT_MS)
+
+
+# WCAG 2.1 at levels A and AA, as the UK's public sector accessibility regulations require,
+# and axe's best practices.
+AXE_OPTIONS: JSON = {
+    "runOnly": {
+        "type": "tag",
+        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"],
+    },
+    "resultTypes": ["violations"],
+}
+# A moderate or minor finding is worth fixing but does not keep a person from the page.
+BLOCKING_IMPACTS = ("serious", "critical")
+NODES_SHOWN = 3
+
+
+def describe_violation(violation: JSON) -> str:
+    nodes: list[JSON] = violation["nodes"]
+    lines = [f"{violation['id']} ({violation['impact']}): {violation['help']}"]
+    for node in nodes[:NODES_SHOWN]:
+        # A target is a list of selectors, one a frame or shadow root deep.
+        where = " >>> ".join(str(selector) for selector in node["target"])
+        summary = " ".join(str(node.get("failureSummary", "")).split())
+        lines.append(f"  {where}: {summary}")
+    if len(nodes) > NODES_SHOWN:
+        lines.append(f"  and {len(nodes) - NODES_SHOWN} more")
+    return "\n".join(lines)
+
+
+async def assert_accessible(page: Page, view: str) -> None:
+    """Fails if axe-core finds a serious or critical WCAG 2.1 A or AA (or best practice)
+    violation on ``view`` as the page shows it now."""
+    results = await Axe().run(page, options=AXE_OPTIONS)
+    violations: list[JSON] = results.response["violations"]
+    blocking = [one for one in violations if one["impact"] in BLOCKING_IMPACTS]
+    assert not blocking, f"{view} has accessibility violations:\n" + "\n".join(
+        describe_violation(one) for one in blocking
+    )

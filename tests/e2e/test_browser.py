@@ -24,7 +24,9 @@ from tests.e2e.conftest import (
     WAIT_MS,
     Processes,
     WatchedBrowser,
+    assert_accessible,
     board_is_live,
+    pair_wall_screen,
     rest_until,
     sign_in_through_the_form,
     sign_in_when_up,
@@ -144,6 +146,7 @@ async def test_a_nurse_signs_in_watches_the_board_change_live_and_signs_out(
     await expect(row.get_by_role("cell"), f"{WARD}'s counts missed the admission").to_have_text(
         ["1", "1", "0", "0", "2", "50.0%"], timeout=WAIT_MS
     )
+    await assert_accessible(page, "the system board")
     assert len(loads) == 1, f"the page was loaded again: {loads}"
 
     await row.get_by_role("link", name=WARD, exact=True).click(timeout=WAIT_MS)
@@ -158,6 +161,7 @@ async def test_a_nurse_signs_in_watches_the_board_change_live_and_signs_out(
     await expect(
         card.get_by_title("Patient initials"), "bed 1 does not show the patient's initials"
     ).to_have_text("AL", timeout=WAIT_MS)
+    await assert_accessible(page, "the ward's board")
     assert len(loads) == 1, f"the page was loaded again: {loads}"
 
     await page.get_by_role("button", name="Sign out").click(timeout=WAIT_MS)
@@ -185,11 +189,7 @@ async def test_a_wall_screen_shows_its_wards_initials_and_no_names(
     base = await start_whiteboard(processes)
     page = await chromium.new_page()
 
-    await page.goto(f"{base}/#/ward/{WARD}", timeout=WAIT_MS)
-    await page.get_by_text("Wall screen? Pair it with its device token").click(timeout=WAIT_MS)
-    await page.get_by_label("Device token").fill(WALL_TOKEN, timeout=WAIT_MS)
-    await page.get_by_role("button", name="Pair this screen").click(timeout=WAIT_MS)
-    await board_is_live(page)
+    await pair_wall_screen(page, f"{base}/#/ward/{WARD}", WALL_TOKEN)
     await expect(
         page.get_by_role("heading", name=WARD, level=1), "the wall screen shows no ward"
     ).to_be_visible(timeout=WAIT_MS)
@@ -201,6 +201,7 @@ async def test_a_wall_screen_shows_its_wards_initials_and_no_names(
     await expect(bed_card(page, "Bed 2"), "bed 2 is not shown available").to_contain_text(
         "Available", timeout=WAIT_MS
     )
+    await assert_accessible(page, "the wall screen's board")
 
     text = await page.locator("body").inner_text(timeout=WAIT_MS)
     markup = await page.content()
@@ -226,7 +227,10 @@ async def test_a_person_signs_in_through_the_organisations_provider(
         await page.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())
 
         await page.goto(f"{base}/", timeout=WAIT_MS)
-        await page.get_by_role("link", name="Sign in with NHS Care Identity").click(timeout=WAIT_MS)
+        provider_link = page.get_by_role("link", name="Sign in with NHS Care Identity")
+        await expect(provider_link, "no provider to sign in with").to_be_visible(timeout=WAIT_MS)
+        await assert_accessible(page, "the sign-in form")
+        await provider_link.click(timeout=WAIT_MS)
         await page.locator('input[name="sub"]').fill("sam-sub", timeout=WAIT_MS)
         await page.locator('button[type="submit"]', has_text="Authorize").click(timeout=WAIT_MS)
 
@@ -268,6 +272,7 @@ async def test_an_administrator_finds_who_read_a_patients_details(
 
     await expect(reads, "the nurse's read is not on the trail").to_have_count(1, timeout=WAIT_MS)
     await expect(reads).to_contain_text(BED, timeout=WAIT_MS)
+    await assert_accessible(page, "the audit trail")
     download = page.get_by_role("link", name="Download these reads as CSV")
     href = await download.get_attribute("href", timeout=WAIT_MS)
     assert href is not None

@@ -37,7 +37,9 @@ from tests.e2e.conftest import (
     WAIT_MS,
     Processes,
     WatchedBrowser,
+    assert_accessible,
     board_is_live,
+    pair_wall_screen,
     sign_in_through_the_form,
     sign_in_when_up,
     start_whiteboard,
@@ -183,11 +185,7 @@ async def nothing_private_on(wall: Page) -> None:
 
 async def open_the_wall_screen(chromium: WatchedBrowser, base: str) -> Page:
     wall = await chromium.new_page()
-    await wall.goto(f"{base}/#/ward/{WARD}", timeout=WAIT_MS)
-    await wall.get_by_text("Wall screen? Pair it with its device token").click(timeout=WAIT_MS)
-    await wall.get_by_label("Device token").fill(WALL_TOKEN, timeout=WAIT_MS)
-    await wall.get_by_role("button", name="Pair this screen").click(timeout=WAIT_MS)
-    await board_is_live(wall)
+    await pair_wall_screen(wall, f"{base}/#/ward/{WARD}", WALL_TOKEN)
     await expect(wall.get_by_role("heading", name=WARD, level=1)).to_be_visible(timeout=WAIT_MS)
     return wall
 
@@ -309,6 +307,7 @@ async def test_a_manager_acknowledges_an_alert_reads_opel_and_sees_the_alert_lea
     await expect(four_hours.get_by_role("cell").first).to_contain_text("Too old to count")
     await expect(four_hours, "a stale reading is shown as current").not_to_contain_text("65")
     await expect(four_hours.get_by_role("cell").nth(1)).to_have_text("Not scored")
+    await assert_accessible(page, "the capacity alerts page")
 
     # A resolution by hand, held back on its way while a patient leaves and the alert
     # resolves itself: it leaves the list, and the late resolution is refused.

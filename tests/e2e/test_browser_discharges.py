@@ -26,6 +26,7 @@ from tests.e2e.conftest import (
     WAIT_MS,
     Processes,
     WatchedBrowser,
+    assert_accessible,
     sign_in_through_the_form,
     start_whiteboard,
 )
@@ -205,6 +206,7 @@ async def test_a_coordinator_takes_a_patient_from_the_ward_list_through_the_queu
         "0 places free from today", timeout=WAIT_MS
     )
     await expect(plan.get_by_role("button", name="Release")).to_be_visible(timeout=WAIT_MS)
+    await assert_accessible(page, "the discharge planning page")
 
     # Discharged, as the feed says: the patient leaves the queue and the ward's list.
     left = datetime.now(UTC) + timedelta(seconds=1)

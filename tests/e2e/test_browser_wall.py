@@ -1,0 +1,77 @@
+"""A wall screen in a real browser: read-only, type sized for a room, and turning through
+the views its address names."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from playwright.async_api import ViewportSize, expect
+
+from flowcentre.config import Settings
+from flowcentre.publisher import KafkaPublisher
+from flowcentre.runtime import ensure_topics
+from tests.accounts import device, record
+from tests.builders import bed, organisation, site, ward
+from tests.e2e.conftest import (
+    WAIT_MS,
+    Processes,
+    WatchedBrowser,
+    assert_accessible,
+    pair_wall_screen,
+    start_whiteboard,
+)
+
+WARD = "WRH-SEVERN3"
+WALL_TOKEN, WALL_ACCOUNT = device("acc-wall-severn3", "wall.severn3", "display", WARD)
+TURN_S = 5
+# A wall panel's own size: the type must grow to be read across a room.
+FULL_HD = ViewportSize(width=1920, height=1080)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"redis_prefix": f"wall-{uuid.uuid4().hex[:12]}"})
+
+
+async def test_a_wall_screen_turns_through_its_views_with_large_type_and_no_controls(
+    processes: Processes, settings: Settings, chromium: WatchedBrowser
+) -> None:
+    assert settings.kafka_bootstrap
+    ensure_topics(settings.kafka_bootstrap, settings)
+    publisher = KafkaPublisher(settings.kafka_bootstrap, settings.events_topic)
+    try:
+        publisher.publish(
+            [
+                organisation("RWP"),
+                site("WRH", "RWP"),
+                ward(WARD, "WRH"),
+                bed(f"{WARD}-B1", WARD, label="Bed 1", room="Bay 1"),
+            ]
+        )
+    finally:
+        publisher.close()
+    record(settings, WALL_ACCOUNT)
+    base = await start_whiteboard(processes)
+    page = await chromium.new_page()
+    await page.set_viewport_size(FULL_HD)
+
+    await pair_wall_screen(
+        page, f"{base}/#/wall?views=ward/{WARD},site/WRH&seconds={TURN_S}", WALL_TOKEN
+    )
+
+    ward_heading = page.get_by_role("heading", name=WARD, level=1)
+    site_heading = page.get_by_role("heading", name="Royal", level=1)
+    for heading in (ward_heading, site_heading, ward_heading):
+        await expect(heading, "the wall did not turn to its next view").to_be_visible(
+            timeout=WAIT_MS
+        )
+    await expect(page.get_by_text("View 1 of 2")).to_be_visible(timeout=WAIT_MS)
+    await assert_accessible(page, "a wall screen")
+    await expect(page.get_by_role("button"), "the wall shows controls").to_have_count(
+        0, timeout=WAIT_MS
+    )
+    root_size = await page.evaluate(
+        "parseFloat(getComputedStyle(document.documentElement).fontSize)"
+    )
+    assert root_size >= 24, f"the wall's type is {root_size}px at full HD, not sized for a room"
