@@ -33,6 +33,11 @@ def _document(kind: str, payload: dict[str, Any], minute: float, **envelope: Any
     }
 
 
+def minutes_from_t0(moment: datetime) -> float:
+    """The ``minute`` argument of the builders that puts an event at ``moment``."""
+    return (moment - T0).total_seconds() / 60
+
+
 def event(kind: str, payload: dict[str, Any], minute: float = 0, **envelope: Any) -> EventBase:
     built: EventBase = event_from_document(_document(kind, payload, minute, **envelope))
     return built

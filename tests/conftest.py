@@ -17,6 +17,15 @@ from flowcentre.config import Settings
 from flowcentre.runtime import EmbeddedBroker, EmbeddedRedis
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--screenshots",
+        metavar="DIR",
+        type=Path,
+        help="keep the browser tests' pictures of the boards in DIR (docs/images: the docs')",
+    )
+
+
 @pytest.fixture(scope="session")
 def broker() -> Iterator[str]:
     """Bootstrap address of an embedded Kafka-protocol broker shared by the test run."""

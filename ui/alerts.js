@@ -17,7 +17,7 @@ import {
   signedIn,
   signedOutOfPage,
 } from "./page.js";
-import { dayAndClock, duration } from "./time.js";
+import { dayAndClock, duration, logClock } from "./time.js";
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -79,8 +79,7 @@ const picture = {
   opel: new Map(),
 };
 
-// The log's latest tick, and when this page heard of it.
-const clock = { at: null, heardAt: 0 };
+const clock = logClock();
 
 const account = { id: null, manages: false };
 
@@ -89,13 +88,7 @@ const live = liveLink({ takeSnapshot, applyDeltas, scheduleRender, forget, signe
 
 // --- Time ----------------------------------------------------------------------------------
 
-// As the server reads it: the log's clock when it runs ahead of this computer's (the
-// simulator's does), this computer's otherwise.
-function now() {
-  const wall = Date.now();
-  if (clock.at === null) return wall;
-  return Math.max(wall, clock.at + (wall - clock.heardAt));
-}
+const now = clock.now;
 
 function moment(iso) {
   return el("time", { datetime: iso }, dayAndClock(new Date(iso)));
@@ -126,10 +119,8 @@ function applyDeltas(deltas) {
     else if (delta.kind === "organisation") {
       picture.organisations.set(delta.organisation.organisation_id, delta.organisation);
     } else if (delta.kind === "opel") picture.opel.set(delta.opel.place, delta.opel);
-    else if (delta.kind === "clock") {
-      clock.at = Date.parse(delta.clock.at);
-      clock.heardAt = Date.now();
-    } else if (delta.kind === "alert") {
+    else if (delta.kind === "clock") clock.ticked(delta.clock.at);
+    else if (delta.kind === "alert") {
       const alert = delta.alert;
       if (alert.status === "resolved") picture.alerts.delete(alert.alert_id);
       else picture.alerts.set(alert.alert_id, alert);
@@ -140,7 +131,7 @@ function applyDeltas(deltas) {
 // Nothing of the picture stays on screen for whoever uses the browser next.
 function forget() {
   for (const map of Object.values(picture)) map.clear();
-  clock.at = null;
+  clock.forget();
   cards.clear();
   opelShown.clear();
   for (const id of ["summary", "open-alerts", "opel"]) document.getElementById(id).hidden = true;

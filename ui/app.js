@@ -5,7 +5,7 @@
 import { bedStatusChanges } from "./bed_status.js";
 import { byName, el, keeper, reconcile } from "./dom.js";
 import { liveLink } from "./live.js";
-import { dayAndClock, duration } from "./time.js";
+import { dayAndClock, duration, logClock } from "./time.js";
 
 const STATE_LABELS = {
   available: "Available",
@@ -36,10 +36,10 @@ const picture = {
   opel: new Map(),
 };
 
-// Whether the account may open the capacity alerts page, which the alert count links to;
-// its grants, which say on which wards it may set beds' states; and whether it is a wall
-// screen's (its only role the display's).
-const reader = { alerts: false, grants: [], display: false };
+// The signed-in account: whether it may open the capacity alerts page, which the alert
+// count links to; its grants, which say on which wards it may set beds' states; and
+// whether it is a wall screen's (its only role the display's).
+const account = { alerts: false, grants: [], display: false };
 
 // A wall screen's address may name several views to show in turn, each for so long:
 // #/wall?views=ward/WRH-AVON4,site/WRH&seconds=30.
@@ -48,6 +48,7 @@ const WALL_SECONDS_LEAST = 5;
 
 const live = liveLink({ takeSnapshot, applyDeltas, scheduleRender, forget, signedOut });
 const keep = keeper();
+const clock = logClock();
 const bedChanges = bedStatusChanges(scheduleRender);
 
 // --- The picture ---------------------------------------------------------------------------
@@ -66,13 +67,15 @@ function applyDeltas(deltas, eventId) {
     else if (delta.kind === "ward") picture.wards.set(delta.ward.ward_id, delta.ward);
     else if (delta.kind === "site") picture.sites.set(delta.site.site_id, delta.site);
     else if (delta.kind === "opel") picture.opel.set(delta.opel.place, delta.opel);
+    else if (delta.kind === "clock") clock.ticked(delta.clock.at);
     else if (delta.kind === "alert") {
       const alert = delta.alert;
       if (alert.status === "resolved") picture.alerts.delete(alert.alert_id);
       else picture.alerts.set(alert.alert_id, alert);
     }
   }
-  bedChanges.heard(eventId);
+  const beds = deltas.filter((delta) => delta.kind === "bed").map((delta) => delta.bed.bed_id);
+  bedChanges.heard(eventId, beds);
 }
 
 // Same rules as the server's bed counts: registered beds only; closed includes blocked.
@@ -139,12 +142,16 @@ function pressure(siteIds) {
       .map((siteId) => item(picture.sites.get(siteId)?.name ?? siteId, opelBadge(siteId))),
     item(
       "Capacity alerts",
-      reader.alerts
+      account.alerts && !drawingWall
         ? el("a", { href: "alerts.html", class: "alert-count" }, count)
         : el("span", { class: "alert-count" }, count),
     ),
   );
 }
+
+const opelLevels = () => [...picture.opel.values()].map((place) => [place.place, place.level]);
+const pressureInputs = (levels) =>
+  JSON.stringify([levels, picture.alerts.size, account.alerts, drawingWall]);
 
 function occupancyCell(pct) {
   if (pct === null) return el("td", { class: "num" }, "–");
@@ -265,32 +272,54 @@ function systemView() {
   });
 
   const counts = countBeds(everyBed);
-  const levels = [...picture.opel.values()].map((place) => [place.place, place.level]);
+  const levels = opelLevels();
   return [
     keep("system:heading", "", () => el("h1", { tabindex: "-1" }, "All sites")),
-    keep("system:pressure", JSON.stringify([levels, picture.alerts.size, reader.alerts]), () =>
-      pressure([]),
-    ),
+    keep("system:pressure", pressureInputs(levels), () => pressure([])),
     keep("system:tiles", JSON.stringify(counts), () => tiles(counts)),
     sections.length ? sections : el("p", { class: "empty" }, "No wards are registered yet."),
   ];
 }
 
+const DAY_MS = 86_400_000;
+
+const stayDays = (admittedAt, now) => Math.max(0, Math.floor((now - Date.parse(admittedAt)) / DAY_MS));
+
+// Days in hospital, flagged in words at 7 and 21 days (stranded and super-stranded).
+function lengthOfStay(days) {
+  const flag = days >= 21 ? "21+ days" : days >= 7 ? "7+ days" : null;
+  return el(
+    "span",
+    { class: "stay", title: "Length of stay" },
+    `${days} ${days === 1 ? "day" : "days"}`,
+    flag ? el("span", { class: `flag ${days >= 21 ? "flag-hazard" : "flag-long"}` }, flag) : null,
+  );
+}
+
 function maySetBeds(wardId) {
-  return reader.grants.some(
+  return account.grants.some(
     (grant) =>
       grant.permissions.includes("bed.status.set") &&
       (grant.wards === null || grant.wards.includes(wardId)),
   );
 }
 
+// A bed's card, drawn again only when what it shows changes; how long ago its state
+// began is brought up to date in place (refreshAges).
 function bedCard(stored, now, changeable) {
   const bed = bedChanges.shown(stored);
+  const days = (bed.occupants ?? []).map((one) => (one.admitted_at ? stayDays(one.admitted_at, now) : null));
+  const sinceText = bed.since ? dayAndClock(new Date(bed.since.at)) : null;
+  const controls = changeable && stored.registered;
+  const inputs = JSON.stringify([bed, days, sinceText, controls && bedChanges.drawnWith(bed.bed_id)]);
+  return keep(`bed:${bed.bed_id}`, inputs, () => drawBedCard(stored, bed, days, sinceText, controls, now));
+}
+
+function drawBedCard(stored, bed, days, sinceText, controls, now) {
   const occupants = bed.occupants ?? [];
   const label = STATE_LABELS[bed.state] ?? bed.state;
-  const since = bed.since ? new Date(bed.since.at) : null;
   const details = [];
-  for (const occupant of occupants) {
+  for (const [index, occupant] of occupants.entries()) {
     details.push(
       el(
         "p",
@@ -305,6 +334,7 @@ function bedCard(stored, now, changeable) {
         occupant.expected_discharge_date
           ? el("span", { class: "edd" }, `EDD ${calendarDay(occupant.expected_discharge_date)}`)
           : null,
+        days[index] === null ? null : lengthOfStay(days[index]),
       ),
     );
   }
@@ -334,17 +364,28 @@ function bedCard(stored, now, changeable) {
         : null,
     ),
     details,
-    since
+    sinceText
       ? el(
           "p",
           { class: "since" },
           "Since ",
-          el("time", { datetime: bed.since.at }, dayAndClock(since)),
-          ` (${duration(now - since.getTime())})`,
+          el("time", { datetime: bed.since.at }, sinceText),
+          " ",
+          el("span", { "data-since": bed.since.at }, ago(bed.since.at, now)),
         )
       : null,
-    changeable ? bedChanges.control(stored) : null,
+    controls ? bedChanges.control(stored) : null,
   );
+}
+
+const ago = (iso, now) => `(${duration(now - Date.parse(iso))})`;
+
+// Brings every "since" duration drawn in ``root`` up to ``now`` without redrawing its card.
+function refreshAges(root, now) {
+  for (const span of root.querySelectorAll("[data-since]")) {
+    const text = ago(span.dataset.since, now);
+    if (span.textContent !== text) span.textContent = text;
+  }
 }
 
 function notFound(what, id) {
@@ -427,27 +468,36 @@ function wardView(wardId, controls) {
     if (!rooms.has(room)) rooms.set(room, []);
     rooms.get(room).push(bed);
   }
-  const now = Date.now();
+  const now = clock.now();
   const changeable = controls && maySetBeds(wardId);
+  // Rooms and cards that did not change stay where they are, focus and all (reconcile).
   const groups = [...rooms.keys()].sort(byName).map((room, index) => {
     const headingId = `room-${index}`;
     const roomBeds = rooms.get(room).sort((a, b) => byName(a.label, b.label));
-    return el(
-      "section",
-      { class: "room", "aria-labelledby": headingId },
-      el("h2", { id: headingId }, room),
-      el("ul", { class: "beds" }, roomBeds.map((bed) => bedCard(bed, now, changeable))),
+    const section = keep(`room:${wardId}:${room}`, headingId, () =>
+      el(
+        "section",
+        { class: "room", "aria-labelledby": headingId },
+        el("h2", { id: headingId }, room),
+        el("ul", { class: "beds" }),
+      ),
     );
+    reconcile(section.lastChild, roomBeds.map((bed) => bedCard(bed, now, changeable)));
+    return section;
   });
   const facts = [site?.name, ward.specialty, ward.sex === "mixed" ? null : `${ward.sex} ward`]
     .filter(Boolean)
     .join(" · ");
+  const counts = countBeds(beds);
+  const part = (name, inputs, draw) => keep(`ward:${wardId}:${name}`, inputs, draw);
   return [
-    el("h1", { tabindex: "-1" }, ward.name),
-    el("p", { class: "ward-facts" }, facts),
-    pressure([ward.site_id]),
-    tiles(countBeds(beds)),
-    changeable ? bedChanges.lastChange() : null,
+    part("heading", ward.name, () => el("h1", { tabindex: "-1" }, ward.name)),
+    part("facts", facts, () => el("p", { class: "ward-facts" }, facts)),
+    part("pressure", pressureInputs(opelLevels()), () => pressure([ward.site_id])),
+    part("tiles", JSON.stringify(counts), () => tiles(counts)),
+    changeable
+      ? part("last", bedChanges.lastChangeDrawnWith(wardId), () => bedChanges.lastChange(wardId))
+      : null,
     groups.length ? groups : el("p", { class: "empty" }, "No beds are registered on this ward."),
   ];
 }
@@ -476,7 +526,9 @@ function route(hash = location.hash) {
 }
 
 // A wall screen shows no controls, whoever's session it holds.
-const onWall = (current) => current.wall !== undefined || reader.display;
+const onWall = (current) => current.wall !== undefined || account.display;
+// Whether the board being drawn is on a wall: set by render before it draws.
+let drawingWall = false;
 
 function crumbs(current) {
   const items = [el("li", {}, el("a", { href: "#/" }, "All sites"))];
@@ -509,6 +561,7 @@ function viewOf(current) {
 let renderQueued = false;
 let renderedRoute = null;
 let shownTurn = null;
+let crumbsDrawn = null;
 
 function render() {
   // Timed for `flowcentre bench` as "fc:render" (User Timing: see live.js), up to the first
@@ -519,14 +572,22 @@ function render() {
   if (live.cursor === null) return;
   const current = route();
   const main = document.getElementById("main");
-  const { content, title } = viewOf(current);
-  document.documentElement.classList.toggle("wall", onWall(current));
-  shownTurn = current.wall?.turn ?? null;
-  // The board is drawn anew on every change: the keyboard's place must survive it.
+  // The board is drawn again on every change: the keyboard's place must survive it.
   const focused = document.activeElement?.closest("[data-focus-key]")?.dataset.focusKey;
+  drawingWall = onWall(current);
+  const { content, title } = viewOf(current);
+  document.documentElement.classList.toggle("wall", drawingWall);
+  document.documentElement.classList.toggle("wall-screen", account.display);
+  shownTurn = current.wall?.turn ?? null;
   reconcile(main, content.flat().filter((part) => part !== null));
-  bedChanges.keepFocus(main, focused);
-  document.getElementById("crumbs").replaceChildren(...crumbs(current));
+  refreshAges(main, clock.now());
+  const trail = crumbs(current);
+  const crumbsOf = JSON.stringify(trail.map((item) => item.textContent));
+  if (crumbsOf !== crumbsDrawn) {
+    document.getElementById("crumbs").replaceChildren(...trail);
+    crumbsDrawn = crumbsOf;
+  }
+  bedChanges.keepFocus(focused);
   document.title = title ? `${title} – Flow Centre` : "Flow Centre whiteboard";
   const key = location.hash;
   if (renderedRoute !== null && renderedRoute !== key) main.querySelector("h1")?.focus();
@@ -545,16 +606,15 @@ function scheduleRender() {
 const SESSION = "api/v1/session";
 
 function showAccount(session) {
-  const account = document.getElementById("account");
-  account.hidden = session === null;
+  document.getElementById("account").hidden = session === null;
   if (session !== null) document.getElementById("who").textContent = session.name ?? session.account_id;
   const may = (permission) =>
     session?.grants.some((held) => held.permissions.includes(permission)) ?? false;
   document.getElementById("audit-link").hidden = !may("audit.read");
-  reader.alerts = may("alerts.read");
-  reader.grants = session?.grants ?? [];
-  reader.display = reader.grants.length > 0 && reader.grants.every((grant) => grant.role === "display");
-  document.getElementById("alerts-link").hidden = !reader.alerts;
+  account.alerts = may("alerts.read");
+  account.grants = session?.grants ?? [];
+  account.display = account.grants.length > 0 && account.grants.every((grant) => grant.role === "display");
+  document.getElementById("alerts-link").hidden = !account.alerts;
 }
 
 // Nothing of a board stays on screen for whoever uses the browser next.
@@ -565,6 +625,8 @@ function forget() {
   picture.alerts.clear();
   picture.opel.clear();
   keep.clear();
+  clock.forget();
+  bedChanges.forget();
   document.getElementById("main").replaceChildren(el("p", { class: "loading" }, "Loading the live picture…"));
 }
 

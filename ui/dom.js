@@ -24,11 +24,15 @@ export const byName = (a, b) => names.compare(a, b);
 // board drawn anew on every change then lays out and paints only what changed, and the
 // keyboard's focus stays on an element left in place.
 export function reconcile(parent, nodes) {
+  // Those going first, so that every node kept is already at its place when reached.
+  const wanted = new Set(nodes);
+  for (const child of [...parent.childNodes]) {
+    if (!wanted.has(child)) child.remove();
+  }
   nodes.forEach((node, index) => {
     const there = parent.childNodes[index] ?? null;
     if (there !== node) parent.insertBefore(node, there);
   });
-  while (parent.childNodes.length > nodes.length) parent.lastChild.remove();
 }
 
 // Pieces of a page kept between draws, each by its key with the inputs it was drawn

@@ -10,9 +10,10 @@ const SILENCE_LIMIT_MS = 20_000;
 const STALE_AFTER_MS = 30_000;
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
-// The clock on the log ticks at an interval the heartbeats give; a tick this much later
-// than due means no events are reaching the view (the stream has stopped), so a board says
-// so within a minute even though its own connection is sound.
+// The clock on the log ticks at an interval the heartbeats give, so at least one event
+// reaches every board that often; nothing for this much longer than that means no events
+// are being applied (the worker, the broker or the watch has stopped), and a board says so
+// within a minute even though its own connection is sound.
 const CLOCK_GRACE_MS = 20_000;
 
 // Each snapshot and delta frame is timed with the User Timing API, from its arrival to the
@@ -32,6 +33,7 @@ const WORDS = {
   connecting: "Connecting…",
   live: "Live",
   stale: "Live, but not confirmed recently",
+  stalled: "Live, but no events are arriving",
   offline: "Connection lost – reconnecting",
   signed_out: "Signed out",
   refused: "This account may not see any board",
@@ -54,7 +56,8 @@ export function liveLink(page) {
     // Local clock time since when the connection has been lost.
     offlineSince: null,
     clockEveryMs: null,
-    // Local clock time at which the last tick of the clock on the log arrived.
+    // Local clock time at which the last event (a tick of the clock on the log, or any
+    // other) reached the board.
     tickHeardAt: null,
   };
 
@@ -68,11 +71,15 @@ export function liveLink(page) {
     if (level === "stale") {
       return `Flow Centre has not confirmed this board since ${since(link.confirmedAt)}.`;
     }
-    const due = link.clockEveryMs === null ? null : link.clockEveryMs + CLOCK_GRACE_MS;
-    if (level === "live" && due !== null && link.tickHeardAt !== null && now - link.tickHeardAt > due) {
-      return `No events have reached Flow Centre since ${since(link.tickHeardAt)}: its event stream has stopped.`;
+    if (level === "stalled") {
+      return `No events have reached Flow Centre since ${since(link.tickHeardAt)}, not even its clock's ticks: its event stream has stopped.`;
     }
     return null;
+  }
+
+  function stalled(now) {
+    if (link.clockEveryMs === null || link.tickHeardAt === null) return false;
+    return now - link.tickHeardAt > link.clockEveryMs + CLOCK_GRACE_MS;
   }
 
   function showBanner(reason) {
@@ -97,6 +104,7 @@ export function liveLink(page) {
     const age = link.confirmedAt === null ? null : now - link.confirmedAt;
     let level = link.state;
     if (link.state === "live" && age !== null && age > STALE_AFTER_MS) level = "stale";
+    else if (link.state === "live" && stalled(now)) level = "stalled";
     const box = document.querySelector(".freshness");
     // The status region is announced, so it changes only when the state does.
     if (box.dataset.level !== level) {
@@ -124,18 +132,18 @@ export function liveLink(page) {
     else if (message.type === "delta") page.applyDeltas(message.deltas, message.event_id);
     else if (message.type === "heartbeat") heard(message);
     else if (message.type === "resnapshot") link.cursor = null;
-    if (message.type === "heartbeat" && message.clock_every_s) {
-      link.clockEveryMs = message.clock_every_s * 1000;
+    if (message.type === "heartbeat") {
+      link.clockEveryMs = message.clock_every_s ? message.clock_every_s * 1000 : null;
     }
-    // A snapshot carries no tick: the next one is due from now.
-    if (message.type === "snapshot" || message.deltas?.some((delta) => delta.kind === "clock")) {
-      link.tickHeardAt = Date.now();
-    }
+    // Every applied event shows the stream moving; a snapshot carries no tick, so the next
+    // one is due from now.
     if (message.type === "snapshot" || message.type === "delta") {
+      link.tickHeardAt = Date.now();
       link.cursor = message.cursor;
       link.confirmedAt = Date.now();
       link.retryMs = RETRY_FIRST_MS;
-      page.scheduleRender();
+      // An event that changed nothing this board shows leaves it as drawn.
+      if (message.type === "snapshot" || message.deltas.length) page.scheduleRender();
     }
   }
 

@@ -20,6 +20,27 @@ export function duration(ms) {
   return `${Math.floor(hours / 24)} days`;
 }
 
+// The time as the server reads it: the log's clock (its latest tick, moved on by this
+// computer's clock since) when it runs ahead of this computer's, as the simulator's does;
+// this computer's otherwise.
+export function logClock() {
+  let at = null;
+  let heardAt = 0;
+  return {
+    ticked(iso) {
+      at = Date.parse(iso);
+      heardAt = Date.now();
+    },
+    forget() {
+      at = null;
+    },
+    now() {
+      const wall = Date.now();
+      return at === null ? wall : Math.max(wall, at + (wall - heardAt));
+    },
+  };
+}
+
 export function shortAge(ms) {
   const seconds = Math.max(0, Math.round(ms / 1000));
   if (seconds < 90) return `${seconds} s`;

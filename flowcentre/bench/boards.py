@@ -144,7 +144,8 @@ async def _serve_boards(args: argparse.Namespace) -> None:
         for ws, board in zip(sockets, boards, strict=True)
         if ws is not None
     ]
-    # A collection stalling this process would count as delay on every board.
+    # A collection stalling this process would count as delay on every board. The
+    # connections live for the whole measurement, which is this process's life.
     freeze_start_up_objects()
     _write(folder / "ready.json", {"connected": len(followers)})
     cpu_before, wall_before = _cpu_now(), time.monotonic()

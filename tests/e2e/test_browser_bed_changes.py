@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -21,7 +22,7 @@ from flowcentre.config import Settings
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.runtime import ensure_topics
 from tests.accounts import account, device, record
-from tests.builders import admitted, bed, bed_status, organisation, site, ward
+from tests.builders import admitted, bed, bed_status, minutes_from_t0, organisation, site, ward
 from tests.e2e.conftest import (
     WAIT_MS,
     Processes,
@@ -35,6 +36,9 @@ from tests.e2e.conftest import (
 )
 
 WARD = "WRH-TEME2"
+# Under the 30 s after which the board drops a change that was never confirmed, so that
+# a change seen confirmed within it was confirmed by its own event.
+CONFIRMED_WITHIN_MS = 10_000
 NURSE = "charge.nurse"
 COORDINATOR = "flow.coordinator"
 WALL_TOKEN, WALL_ACCOUNT = device("acc-wall-teme2", "wall.teme2", "display", WARD)
@@ -163,9 +167,9 @@ async def test_a_bed_marked_clean_in_two_taps_reaches_the_flow_centre_and_the_wa
     await expect(state_of(card), "the change was not confirmed").to_have_text(
         "Available", timeout=WAIT_MS
     )
-    await expect(
-        nurse.get_by_role("status").filter(has_text="set to"), "the change is not offered to undo"
-    ).to_have_text("Bed 2 set to Clean. Undo", timeout=WAIT_MS)
+    await expect(nurse.locator(".last-change"), "the change is not offered to undo").to_have_text(
+        "Bed 2 set to Clean. Undo", timeout=WAIT_MS
+    )
     await expect(row.get_by_role("cell"), "the flow centre missed the clean bed").to_have_text(
         ["0", "3", "0", "0", "3", "0.0%"], timeout=WAIT_MS
     )
@@ -197,14 +201,21 @@ async def test_a_change_is_pending_until_its_event_comes_back_and_can_be_undone(
         "Saving", timeout=WAIT_MS
     )
     await assert_accessible(page, "a ward's board with a change saving")
-    await expect(page.get_by_role("status").filter(has_text="set to")).to_have_text(
+    await expect(page.locator(".last-change")).to_have_text(
         "Bed 2 set to Being cleaned (saving).", timeout=WAIT_MS
     )
     gate.release()
-    await expect(saving, "the change's event did not confirm it").to_have_count(0, timeout=WAIT_MS)
+    # Well within the 30 s after which an unconfirmed change is dropped anyway.
+    await expect(saving, "the change's event did not confirm it").to_have_count(
+        0, timeout=CONFIRMED_WITHIN_MS
+    )
+    await expect(card.locator(".problem"), "a confirmed change reported a problem").to_have_count(0)
     await expect(state_of(card)).to_have_text("Being cleaned", timeout=WAIT_MS)
 
     await page.get_by_role("button", name="Undo").click(timeout=WAIT_MS)
+    await expect(saving, "the undo's event did not confirm it").to_have_count(
+        0, timeout=CONFIRMED_WITHIN_MS
+    )
     await expect(state_of(card), "undo did not put the bed back").to_have_text(
         "Awaiting clean", timeout=WAIT_MS
     )
@@ -223,14 +234,15 @@ async def test_a_refused_change_rolls_back_and_says_why(
 
     # A patient takes the bed while the nurse's board has not yet heard of it.
     gate.held = True
-    hospital.publish([admitted("S-REFUSED", f"{WARD}-B3", minute=5, ward_id=WARD)])
+    eight_days_ago = minutes_from_t0(datetime.now(UTC) - timedelta(days=8, hours=1))
+    hospital.publish([admitted("S-REFUSED", f"{WARD}-B3", eight_days_ago, ward_id=WARD)])
     async with httpx.AsyncClient(base_url=base, timeout=10) as api:
         await sign_in_when_up(api, NURSE)
         await rest_until(api, f"/api/v1/beds/{WARD}-B3", lambda seen: seen["state"] == "occupied")
     await card.get_by_role("button", name="Change state of Bed 3").click(timeout=WAIT_MS)
     await card.get_by_role("button", name="Closed").click(timeout=WAIT_MS)
 
-    await expect(card.get_by_role("alert"), "the refusal is not explained").to_contain_text(
+    await expect(card.locator(".problem"), "the refusal is not explained").to_contain_text(
         "it is occupied", timeout=WAIT_MS
     )
     await expect(state_of(card), "the refused change was not rolled back").to_have_text(
@@ -238,6 +250,9 @@ async def test_a_refused_change_rolls_back_and_says_why(
     )
     gate.release()
     await expect(state_of(card)).to_have_text("Occupied", timeout=WAIT_MS)
+    await expect(card.get_by_title("Length of stay"), "no long-stay flag").to_have_text(
+        "8 days7+ days", timeout=WAIT_MS
+    )
 
 
 async def test_a_bed_changes_state_with_the_keyboard_alone(
@@ -265,9 +280,22 @@ async def test_a_bed_changes_state_with_the_keyboard_alone(
     await page.keyboard.press("Enter")
     await expect(first).to_be_focused(timeout=WAIT_MS)
     await page.keyboard.press("Tab")
-    await expect(card.get_by_role("button", name="Being cleaned")).to_be_focused(timeout=WAIT_MS)
+    second = card.get_by_role("button", name="Being cleaned")
+    await expect(second).to_be_focused(timeout=WAIT_MS)
+    # Another bed of the ward changes, and the board is drawn again around the keyboard.
+    hospital.publish([bed_status(f"{WARD}-B2", "cleaning", minute=40)])
+    await expect(state_of(bed_card(page, "Bed 2"))).to_have_text("Being cleaned", timeout=WAIT_MS)
+    await expect(second, "a change elsewhere lost the keyboard's place").to_be_focused()
     await page.keyboard.press("Enter")
     await expect(state_of(card), "the keyboard's change was not made").to_have_text(
         "Being cleaned", timeout=WAIT_MS
     )
     await expect(toggle, "the keyboard's place was lost").to_be_focused(timeout=WAIT_MS)
+
+    # The same ward as a wall: read-only, whoever is signed in.
+    await page.goto(f"{base}/#/wall?views=ward/{WARD}", timeout=WAIT_MS)
+    await expect(page.locator("html.wall")).to_have_count(1, timeout=WAIT_MS)
+    await expect(
+        page.get_by_role("button", name="Change state"), "a wall offers to change beds"
+    ).to_have_count(0, timeout=WAIT_MS)
+    await expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=WAIT_MS)

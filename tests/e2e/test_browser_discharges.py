@@ -21,7 +21,7 @@ from flowcentre.config import Settings
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.runtime import ensure_topics
 from tests.accounts import account, record
-from tests.builders import T0, admitted, bed, event, organisation, site, ward
+from tests.builders import admitted, bed, event, minutes_from_t0, organisation, site, ward
 from tests.e2e.conftest import (
     WAIT_MS,
     Processes,
@@ -48,10 +48,6 @@ ANSWERS = {
     "Rehabilitation potential": "good",
 }
 PATHWAY_1 = "Pathway 1: home with new or restarted support"
-
-
-def minutes_from_t0(moment: datetime) -> float:
-    return (moment - T0).total_seconds() / 60
 
 
 @pytest.fixture

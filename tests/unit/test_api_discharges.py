@@ -29,13 +29,13 @@ from flowcentre.domain.events import (
 from flowcentre.domain.triage import Pathway, TriageAnswers, load_rules
 from tests.api_app import HISTORY, StateReads, app_over, signed_in
 from tests.builders import (
-    T0,
     WELL,
     admitted,
     bed,
     capacity_declared,
     event,
     fold,
+    minutes_from_t0,
     pool,
     referred,
     triaged,
@@ -142,10 +142,6 @@ async def planning_as(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client
-
-
-def minutes_from_t0(moment: datetime) -> float:
-    return (moment - T0).total_seconds() / 60
 
 
 def local_day(days_from_today: int = 0) -> date:
