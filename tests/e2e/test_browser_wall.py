@@ -1,5 +1,5 @@
-"""A wall screen in a real browser: read-only, type sized for a room, and turning through
-the views its address names."""
+"""Boards at the two ends of the screens they are read on: a wall screen, read-only, type
+sized for a room and turning through the views its address names; and a phone."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from playwright.async_api import ViewportSize, expect
 from flowcentre.config import Settings
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.runtime import ensure_topics
-from tests.accounts import device, record
+from tests.accounts import account, device, record
 from tests.builders import bed, organisation, site, ward
 from tests.e2e.conftest import (
     WAIT_MS,
@@ -19,6 +19,7 @@ from tests.e2e.conftest import (
     WatchedBrowser,
     assert_accessible,
     pair_wall_screen,
+    sign_in_through_the_form,
     start_whiteboard,
 )
 
@@ -27,16 +28,11 @@ WALL_TOKEN, WALL_ACCOUNT = device("acc-wall-severn3", "wall.severn3", "display",
 TURN_S = 5
 # A wall panel's own size: the type must grow to be read across a room.
 FULL_HD = ViewportSize(width=1920, height=1080)
+PHONE = ViewportSize(width=390, height=844)
+NURSE = "severn.nurse"
 
 
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"redis_prefix": f"wall-{uuid.uuid4().hex[:12]}"})
-
-
-async def test_a_wall_screen_turns_through_its_views_with_large_type_and_no_controls(
-    processes: Processes, settings: Settings, chromium: WatchedBrowser
-) -> None:
+def publish_the_ward(settings: Settings) -> None:
     assert settings.kafka_bootstrap
     ensure_topics(settings.kafka_bootstrap, settings)
     publisher = KafkaPublisher(settings.kafka_bootstrap, settings.events_topic)
@@ -51,6 +47,17 @@ async def test_a_wall_screen_turns_through_its_views_with_large_type_and_no_cont
         )
     finally:
         publisher.close()
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"redis_prefix": f"wall-{uuid.uuid4().hex[:12]}"})
+
+
+async def test_a_wall_screen_turns_through_its_views_with_large_type_and_no_controls(
+    processes: Processes, settings: Settings, chromium: WatchedBrowser
+) -> None:
+    publish_the_ward(settings)
     record(settings, WALL_ACCOUNT)
     base = await start_whiteboard(processes)
     page = await chromium.new_page()
@@ -75,3 +82,27 @@ async def test_a_wall_screen_turns_through_its_views_with_large_type_and_no_cont
         "parseFloat(getComputedStyle(document.documentElement).fontSize)"
     )
     assert root_size >= 24, f"the wall's type is {root_size}px at full HD, not sized for a room"
+
+
+async def test_the_boards_fit_a_phone(
+    processes: Processes, settings: Settings, chromium: WatchedBrowser
+) -> None:
+    publish_the_ward(settings)
+    record(settings, account("acc-severn-nurse", NURSE, "ward_staff", WARD))
+    base = await start_whiteboard(processes)
+    page = await chromium.new_page()
+    await page.set_viewport_size(PHONE)
+    await page.goto(f"{base}/", timeout=WAIT_MS)
+    await sign_in_through_the_form(page, NURSE)
+    for address, heading in (
+        (f"{base}/#/", "All sites"),
+        (f"{base}/#/site/WRH", "Royal"),
+        (f"{base}/#/ward/{WARD}", WARD),
+    ):
+        await page.goto(address, timeout=WAIT_MS)
+        await expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible(
+            timeout=WAIT_MS
+        )
+        overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{address} is {overflow}px wider than a phone's screen"
+        await assert_accessible(page, f"{heading} on a phone")
