@@ -24,8 +24,10 @@ from flowcentre.api.auth import SESSION_COOKIE
 from flowcentre.api.whiteboard import frame_messages
 from flowcentre.bench.chromium import CHROMIUM, CHROMIUM_FLAGS
 from flowcentre.config import Settings
+from flowcentre.domain.events import EventBase
 from flowcentre.runtime import free_port
 from tests.accounts import PASSWORD, sign_in
+from tests.builders import bed, organisation, site, ward
 
 JSON = dict[str, Any]
 
@@ -219,6 +221,16 @@ async def sign_in_through_the_form(page: Page, username: str) -> None:
     await form.get_by_role("button", name="Sign in").click(timeout=WAIT_MS)
     await expect(form, f"{username}'s sign-in did not close the form").to_be_hidden(timeout=WAIT_MS)
     await board_is_live(page)
+
+
+def one_bed_ward(ward_id: str) -> list[EventBase]:
+    """An organisation, its site WRH, and on it ``ward_id`` with one bed: "Bed 1", in Bay 1."""
+    return [
+        organisation("RWP"),
+        site("WRH", "RWP"),
+        ward(ward_id, "WRH"),
+        bed(f"{ward_id}-B1", ward_id, label="Bed 1", room="Bay 1"),
+    ]
 
 
 async def pair_wall_screen(page: Page, address: str, token: str) -> None:

@@ -16,13 +16,14 @@ from flowcentre.config import Settings
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.runtime import ensure_topics, free_port
 from tests.accounts import account, record
-from tests.builders import bed, bed_status, organisation, site, ward
+from tests.builders import bed_status
 from tests.e2e.conftest import (
     WAIT_MS,
     Processes,
     WatchedBrowser,
     assert_accessible,
     healthy,
+    one_bed_ward,
     sign_in_through_the_form,
 )
 
@@ -70,14 +71,7 @@ async def test_a_board_says_when_it_is_not_live_and_resumes_by_itself(
     ensure_topics(settings.kafka_bootstrap, settings)
     publisher = KafkaPublisher(settings.kafka_bootstrap, settings.events_topic)
     try:
-        publisher.publish(
-            [
-                organisation("RWP"),
-                site("WRH", "RWP"),
-                ward(WARD, "WRH"),
-                bed(f"{WARD}-B1", WARD, label="Bed 1", room="Bay 1"),
-            ]
-        )
+        publisher.publish(one_bed_ward(WARD))
         record(settings, account("acc-lark-nurse", NURSE, "ward_staff", WARD))
         worker = processes.start("worker", **TICK)
         processes.start("alert-watch", **TICK)

@@ -12,12 +12,12 @@ from flowcentre.config import Settings
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.runtime import ensure_topics
 from tests.accounts import account, device, record
-from tests.builders import bed, organisation, site, ward
 from tests.e2e.conftest import (
     WAIT_MS,
     Processes,
     WatchedBrowser,
     assert_accessible,
+    one_bed_ward,
     pair_wall_screen,
     sign_in_through_the_form,
     start_whiteboard,
@@ -37,14 +37,7 @@ def publish_the_ward(settings: Settings) -> None:
     ensure_topics(settings.kafka_bootstrap, settings)
     publisher = KafkaPublisher(settings.kafka_bootstrap, settings.events_topic)
     try:
-        publisher.publish(
-            [
-                organisation("RWP"),
-                site("WRH", "RWP"),
-                ward(WARD, "WRH"),
-                bed(f"{WARD}-B1", WARD, label="Bed 1", room="Bay 1"),
-            ]
-        )
+        publisher.publish(one_bed_ward(WARD))
     finally:
         publisher.close()
 
