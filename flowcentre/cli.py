@@ -160,8 +160,7 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
         elif not args.no_simulator:
             parts.append(["simulate", "--scenario", args.scenario])
         if args.hl7 or not args.no_simulator:
-            # The simulator ticks the clock in simulated time; the watch must not as well.
-            env["FLOWCENTRE_CLOCK_TICK_S"] = "0"
+            _simulated_clock_and_feeds(env, settings, hl7=args.hl7)
         children = [
             subprocess.Popen([sys.executable, "-m", "flowcentre", *part], env=env) for part in parts
         ]
@@ -196,6 +195,18 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
                 except subprocess.TimeoutExpired:
                     child.kill()
         return 0 if interrupted else 1
+
+
+def _simulated_clock_and_feeds(env: dict[str, str], settings: Settings, *, hl7: bool) -> None:
+    """The simulator ticks the clock in simulated time, so the watch must not as well; the
+    API tells boards how often its ticks come in wall time, and judges the county's feeds,
+    unless told otherwise."""
+    from producers.county import COUNTY_FEEDS, COUNTY_FEEDS_HL7
+    from producers.run import TICK
+
+    env["FLOWCENTRE_CLOCK_TICK_S"] = "0"
+    env.setdefault("FLOWCENTRE_CLOCK_EVERY_S", str(TICK.total_seconds() / settings.simulator_speed))
+    env.setdefault("FLOWCENTRE_FEEDS", str(COUNTY_FEEDS_HL7 if hl7 else COUNTY_FEEDS))
 
 
 def _demo_accounts(settings: Settings) -> list[DemoAccount]:

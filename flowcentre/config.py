@@ -14,6 +14,7 @@ from flowcentre.domain.access import DEFAULT_POLICY
 from flowcentre.domain.alert_rules import DEFAULT_ALERTS
 from flowcentre.domain.contract import Identifier
 from flowcentre.domain.discharge import DEFAULT_DELAY_REASONS
+from flowcentre.domain.feeds import DEFAULT_FEEDS
 from flowcentre.domain.opel import DEFAULT_OPEL
 from flowcentre.domain.triage import DEFAULT_RULES
 from flowcentre.hl7.sources import DEFAULT_SOURCES
@@ -148,6 +149,16 @@ class Settings(BaseSettings):
     clock_tick_s: float = Field(default=30.0, ge=0, le=3600)
     """How often the alert watch ticks the clock; 0 when another publisher ticks it (the
     simulator ticks in simulated time)."""
+
+    clock_every_s: float | None = Field(default=None, gt=0, le=3600)
+    """How often, in seconds of wall time, another publisher's ticks of the clock reach the
+    log when the watch does not tick it (``clock_tick_s`` 0): the API tells boards, which
+    then notice a stopped event stream. ``flowcentre up`` sets it to the simulator's tick
+    (a simulated minute); unset, boards make no such check."""
+
+    feeds: Path = DEFAULT_FEEDS
+    """The source feeds expected and how long each may be silent before boards say so: a
+    TOML file like ``flowcentre/domain/feeds.toml`` (docs/whiteboards.md)."""
 
     webhook_secret: SecretStr | None = None
     """The shared secret webhook requests are signed with; required once the alerts file

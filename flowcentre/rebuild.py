@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 
 from flowcentre.domain.apply import State, apply
 from flowcentre.domain.events import EventRejected, decode_event
+from flowcentre.domain.feeds import FeedKey, Heard, hear
 from flowcentre.store.keyspace import Keyspace
 from flowcentre.store.view import ViewOvertaken, replace_view
 
@@ -49,6 +50,7 @@ class Replay:
     topic: str
     state: State = field(default_factory=State)
     positions: dict[int, int] = field(default_factory=dict)
+    heard: dict[FeedKey, Heard] = field(default_factory=dict)
     applied: int = 0
     rejected: int = 0
 
@@ -128,6 +130,7 @@ class Replay:
             self.rejected += 1
             return
         self.state.absorb(change)
+        hear(self.heard, (event,))
         self.applied += 1
 
 
@@ -169,7 +172,14 @@ async def rebuild(
         await replay.start()
         while True:
             try:
-                await replace_view(redis, Keyspace(prefix), topic, replay.state, replay.positions)
+                await replace_view(
+                    redis,
+                    Keyspace(prefix),
+                    topic,
+                    replay.state,
+                    replay.positions,
+                    replay.heard,
+                )
                 break
             except ViewOvertaken as overtaken:
                 await replay.catch_up(overtaken.tracked)

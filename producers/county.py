@@ -23,6 +23,10 @@ from flowcentre.domain.events import (
 from flowcentre.domain.places import OrganisationKind, SiteKind, WardSex
 
 COUNTY_FILE = Path(__file__).with_name("county.json")
+COUNTY_FEEDS = Path(__file__).with_name("county_feeds.toml")
+"""The county's source feeds and how long each may be silent (``FLOWCENTRE_FEEDS``)."""
+COUNTY_FEEDS_HL7 = Path(__file__).with_name("county_feeds_hl7.toml")
+"""The same, when its admissions, transfers, discharges and bed statuses come as HL7."""
 
 Share = Annotated[float, Field(ge=0, le=1)]
 Hour = Annotated[int, Field(ge=0, le=24)]

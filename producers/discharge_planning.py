@@ -12,7 +12,10 @@ and the care home beds they offer the next day, and the community hospitals the 
 they have free. A referred patient on pathways 1-3 waits in their service's queue,
 oldest first, until a start is free; the reservation holds it for its day, and the
 discharge that day uses it. Patients who no longer meet the criteria to reside but are
-still in hospital are reviewed each morning, with the reason they wait.
+still in hospital are reviewed each morning, with the reason they wait. Each afternoon the
+nurse in charge marks every patient's day red or green (SAFER): most days of a patient
+still needing hospital care are green, and most of a patient waiting for a start of care
+or a bed are red, with the reason they wait.
 
 It works in the simulation's clock and draws from its generator, so the same county,
 start and seed still give the same events.
@@ -20,6 +23,7 @@ start and seed still give the same events.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -27,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from flowcentre.domain.discharge import triage
+from flowcentre.domain.discharge import load_delay_reasons, triage
 from flowcentre.domain.events import (
     Actor,
     ActorKind,
@@ -36,10 +40,12 @@ from flowcentre.domain.events import (
     CapacityRef,
     CapacityReserved,
     CriteriaToResideReviewed,
+    DayMark,
     DischargeTaskUpdated,
     EventBase,
     PatientReferred,
     PatientTriaged,
+    RedGreenDayMarked,
     Referral,
     ReferralCancellation,
     ReferralCancelled,
@@ -53,11 +59,11 @@ from flowcentre.domain.events import (
     Triage,
 )
 from flowcentre.domain.triage import Pathway, TaskKind, TaskStatus, TriageAnswers, load_rules
-from producers.county import Capacity, County
+from producers.county import Capacity, County, WardRole
 from producers.county import Pathway as PlannedPathway
 
 if TYPE_CHECKING:
-    from producers.simulator import _Simulation, _Spell
+    from producers.simulator import _Simulation, _Spell, _Ward
 
 MINUTE = 60
 HOUR = 60 * MINUTE
@@ -171,6 +177,24 @@ _TASK_DELAYS: dict[TaskKind, str] = {
 _HOME_DELAYS = {"awaiting-transport": 5, "awaiting-medicines": 4, "patient-or-family-choice": 1}
 # The task that is done once a start or a bed is reserved.
 _CAPACITY_TASKS = (TaskKind.CARE_START, TaskKind.PLACEMENT)
+# Red and green days: the afternoon board round, which a busy ward now and then misses.
+# An assessment unit's patients move on within hours, so only the wards they move to
+# mark days.
+_BOARD_ROUND_HOURS = (14 * HOUR, 17 * HOUR)
+_BOARD_ROUND_SHARE = 0.9
+# How often a day is red: of a patient still needing hospital care, of one without criteria
+# to reside waiting for a start of care or a bed, and of one waiting for anything else.
+_RED_IN_CARE = 0.12
+_RED_WAITING_FOR_CAPACITY = 0.9
+_RED_WAITING = 0.5
+_IN_CARE_RED_REASONS = (
+    "Awaiting a scan",
+    "Test results not back",
+    "Awaiting a specialist opinion",
+    "No senior review today",
+    "Procedure postponed",
+)
+_NO_CRITERIA_TO_RESIDE = "No criteria to reside: awaiting discharge"
 # How soon, in working hours, pharmacy has the medicines ready once the discharge time
 # is set, and equipment is delivered once ordered.
 _MEDICINES_READY = (30 * MINUTE, 6 * HOUR)
@@ -265,6 +289,12 @@ class DischargePlanning:
             self.community_sites.setdefault(area, set()).add(site)
         self.pools: dict[tuple[Service, str, date], _Pool] = {}
         self.queues: dict[tuple[Service, str], list[tuple[_Spell, DischargePlan]]] = {}
+        # Red and green days draw from a generator of their own, so that marking them
+        # takes nothing from the one the rest of the county's traffic is drawn from.
+        self.days_rng = random.Random(f"{simulation.tag}:red-green-days")
+        self.delay_reasons = load_delay_reasons().reasons
+        self.delayed: dict[str, str] = {}
+        """The delay reason of each patient's latest criteria-to-reside review."""
 
     # Drawing ----------------------------------------------------------------------------
 
@@ -332,6 +362,12 @@ class DischargePlanning:
                 second = _DECLARED_FROM + self.rng.randrange(HOUR)
                 self.sim.at_local(day, second, self._declaration(capacity, area, offered))
         self.sim.at_local(day, _MORNING_ROUND, self._morning_round)
+        for ward in self.sim.wards:
+            if ward.role is WardRole.ASSESSMENT:
+                continue
+            if self.days_rng.random() < _BOARD_ROUND_SHARE:
+                second = self.days_rng.randrange(*_BOARD_ROUND_HOURS)
+                self.sim.at_local(day, second, self._board_round(ward))
 
     def _declaration(self, capacity: Capacity, area: str, day: date) -> Callable[[], None]:
         def declare() -> None:
@@ -444,6 +480,7 @@ class DischargePlanning:
 
     def discharged(self, spell: _Spell) -> None:
         """The discharge uses the reservation holding the patient's start."""
+        self.delayed.pop(spell.spell_id, None)
         plan = spell.plan
         if plan is not None and plan.hold is not None and plan.hold.holds(self.sim.now):
             plan.hold.used = True
@@ -689,6 +726,8 @@ class DischargePlanning:
                 delay_reason=self._delay_reason(spell, pathway),
             )
             self._emit(spell, spell.bed.ward.nurse_in_charge, CriteriaToResideReviewed, review)
+            if review.delay_reason is not None:
+                self.delayed[spell.spell_id] = review.delay_reason
         tomorrow = self._review_time(self.sim.today() + timedelta(days=1))
         self.sim.at(tomorrow, lambda: self._review(spell, pathway))
 
@@ -712,3 +751,42 @@ class DischargePlanning:
             return _TASK_DELAYS[outstanding[0]]
         # All done: the patient waits for the day of the start, or of the transport.
         return _AWAITING[service] if service else "awaiting-transport"
+
+    # Red and green days -----------------------------------------------------------------
+
+    def _board_round(self, ward: _Ward) -> Callable[[], None]:
+        def mark() -> None:
+            today = self.sim.today()
+            source = Source(system=_APP, organisation=ward.organisation.spec.id)
+            for bed in ward.beds:
+                spell = bed.occupant
+                # Like a review, not for a patient being moved or discharged, nor on leave.
+                if spell is None or not spell.active or spell.busy or spell.on_leave:
+                    continue
+                green, reason = self._day_of(spell)
+                envelope = self.sim.envelope(source, ward.nurse_in_charge, self.days_rng)
+                payload = DayMark(spell_id=spell.spell_id, day=today, green=green, reason=reason)
+                self.sim.emit(RedGreenDayMarked(**envelope, payload=payload))
+
+        return mark
+
+    def _day_of(self, spell: _Spell) -> tuple[bool, str | None]:
+        """Green, or red and why: while the patient needs hospital care a red day is now and
+        then one lost to the hospital's own waits; once they no longer do, every day they
+        stay is at risk of being red, most of all while they wait for capacity outside."""
+        draw = self.days_rng.random()
+        if self.sim.now < spell.optimised_at:
+            if draw < _RED_IN_CARE:
+                return False, self.days_rng.choice(_IN_CARE_RED_REASONS)
+            return True, None
+        plan = spell.plan
+        for_capacity = (
+            plan is not None
+            and not plan.cancelled
+            and plan.service is not None
+            and plan.hold is None
+        )
+        if draw >= (_RED_WAITING_FOR_CAPACITY if for_capacity else _RED_WAITING):
+            return True, None
+        code = self.delayed.get(spell.spell_id)
+        return False, self.delay_reasons.get(code, code) if code else _NO_CRITERIA_TO_RESIDE

@@ -31,7 +31,8 @@ DEFAULT_WARM_UP = timedelta(days=28)
 """Long enough for occupancy to settle and for super-stranded (21+ day) stays to exist."""
 
 _PUBLISH_BATCH = 1000
-_TICK = timedelta(minutes=1)
+TICK = timedelta(minutes=1)
+"""How often, in simulated time, the simulator ticks the clock on the log."""
 _SIMULATED_CLOCK = Actor(kind=ActorKind.SYSTEM, id="simulator-clock", name="Simulated clock")
 
 
@@ -126,7 +127,7 @@ class _Ticks:
                     payload=Tick(clock=self._clock),
                 )
             )
-            self.next += _TICK
+            self.next += TICK
         return due
 
 

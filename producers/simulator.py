@@ -507,15 +507,18 @@ class _Simulation:
 
     # Emitting ---------------------------------------------------------------------------
 
-    def envelope(self, source: Source, actor: Actor) -> _Envelope:
+    def envelope(self, source: Source, actor: Actor, rng: random.Random | None = None) -> _Envelope:
+        """The envelope of an event happening now; ``rng``: the generator its recording lag
+        is drawn from, when not the county's."""
+        draw = rng or self.rng
         self._event_count += 1
         if actor.kind is ActorKind.SYSTEM:
             # Feeds batch and queue: most messages land within a minute, a few much later.
-            lag = min(int(self.rng.lognormvariate(math.log(45), 1.0)), 15 * MINUTE)
+            lag = min(int(draw.lognormvariate(math.log(45), 1.0)), 15 * MINUTE)
         elif actor.kind is ActorKind.DEVICE:
-            lag = self.rng.randrange(15)
+            lag = draw.randrange(15)
         else:
-            lag = self.rng.randrange(4 * MINUTE)
+            lag = draw.randrange(4 * MINUTE)
         return _Envelope(
             event_id=f"{self.tag}-{self._event_count:08d}",
             occurred_at=self._now_dt,

@@ -1,5 +1,6 @@
 """The alert watch process: the view's board deltas fed to the alert watch, the clock
-ticked on the log, and what the watch decides published as events.
+ticked on the log, what the watch decides published as events, and the managers' trends
+sampled each quarter hour of the clock.
 
 It starts from the view, so a restart or a rebuild of the view costs nothing but a
 reload; what it publishes is named by its cause, so publishing again after a crash
@@ -32,9 +33,11 @@ from flowcentre.domain.events import AlertRuleSaved, ClockTicked, EventBase, Sou
 from flowcentre.domain.measures import Picture
 from flowcentre.domain.opel import OpelConfiguration, load_opel
 from flowcentre.domain.opel_watch import OpelWatch
+from flowcentre.domain.trends import TrendSampler
 from flowcentre.domain.watched import WATCH
 from flowcentre.heap import freeze_start_up_objects
 from flowcentre.publisher import EventPublisher, PublishFailed
+from flowcentre.store.trends import Trends
 from flowcentre.store.watch_feed import Place, WatchFeed
 from flowcentre.webhooks import WebhookOutbox, WebhookSender
 
@@ -72,6 +75,7 @@ async def watch_alerts(settings: Settings, stop: asyncio.Event) -> None:
     redis = bootstrap.redis_client(settings)
     feed = WatchFeed(redis, prefix=settings.redis_prefix)
     outbox = WebhookOutbox(redis, prefix=settings.redis_prefix)
+    trends = Trends(redis, prefix=settings.redis_prefix)
     running = []
     if settings.clock_tick_s:
         running.append(asyncio.create_task(_tick(settings, publisher, stop)))
@@ -86,7 +90,7 @@ async def watch_alerts(settings: Settings, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 await _watch_until_rebuilt(
-                    settings, configuration, opel, feed, outbox, publisher, stop
+                    settings, configuration, opel, feed, outbox, trends, publisher, stop
                 )
             except RedisConnectionError:
                 # `flowcentre up` stops its servers with the watch: no fault then.
@@ -105,6 +109,7 @@ async def _watch_until_rebuilt(
     opel: OpelConfiguration,
     feed: WatchFeed,
     outbox: WebhookOutbox,
+    trends: Trends,
     publisher: EventPublisher,
     stop: asyncio.Event,
 ) -> None:
@@ -123,6 +128,8 @@ async def _watch_until_rebuilt(
     watch.watches = resumed(place.watches, state.alerts.values())
     await _publish(publisher, default_rules(settings, configuration, state))
     await _publish(publisher, watch.take(state))
+    sampler = TrendSampler()
+    await trends.keep(sampler.take(watch.picture, watch.now))
     # Alerts told of before and resolved since are not among the open ones; once told,
     # they are forgotten.
     resolved = await feed.alerts(set(place.told) - set(state.alerts))
@@ -137,6 +144,7 @@ async def _watch_until_rebuilt(
             return
         for change in changes:
             await _publish(publisher, watch.take(change))
+            await trends.keep(sampler.take(watch.picture, watch.now))
             await _tell(outbox, place.told, change.alerts.values())
         place.watches = watch.watches
         await feed.keep_place(place)

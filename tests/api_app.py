@@ -20,6 +20,7 @@ from flowcentre.api.deps import (
     get_publisher,
     get_reads,
     get_settings,
+    get_trends,
     get_webhook_outbox,
     get_write_limit,
 )
@@ -43,7 +44,7 @@ from flowcentre.domain.pending_admissions import PendingAdmission
 from flowcentre.publisher import EventPublisher
 from flowcentre.store.reads import LiveReads
 from tests.builders import admitted, bed, fold, organisation, requested, site, ward
-from tests.fakes import InMemoryAuditIndex, NoWebhookFailures, Unlimited
+from tests.fakes import InMemoryAuditIndex, KeptTrends, NoWebhookFailures, Unlimited
 from tests.unit.conftest import RecordingPublisher
 
 HISTORY: list[EventBase] = [
@@ -192,6 +193,7 @@ def app_over(
         app.dependency_overrides[get_audit] = lambda: recorded
         app.dependency_overrides[get_audit_index] = lambda: index
         app.dependency_overrides[get_write_limit] = Unlimited
+        app.dependency_overrides[get_trends] = lambda: KeptTrends({})
     else:
         app = create_app(settings, publisher=publisher)
     app.dependency_overrides[get_reads] = lambda: StateReads(fold(HISTORY))

@@ -222,6 +222,14 @@ def reside_reviewed(
     return event("CriteriaToResideReviewed", payload, minute)
 
 
+def day_marked(
+    spell: str, minute: float, day: str, *, green: bool, reason: str | None = None
+) -> EventBase:
+    """A red or green day: ``day`` is the calendar day marked (``YYYY-MM-DD``)."""
+    payload = {"spell_id": spell, "day": day, "green": green, "reason": reason}
+    return event("RedGreenDayMarked", payload, minute)
+
+
 #: A patient who can go home as they came: every triage answer the least needy.
 WELL: dict[str, Any] = {
     "residence": "own_home",

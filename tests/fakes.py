@@ -7,9 +7,13 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from redis.asyncio import Redis
+
 from flowcentre.domain.audit import PatientDetailsRead
+from flowcentre.domain.trends import TrendRecord
 from flowcentre.store.audit_index import AuditIndex, AuditQuery
 from flowcentre.store.rate_limits import WriteLimit
+from flowcentre.store.trends import Trends
 from flowcentre.store.view import LiveView, PositionedEvent
 from flowcentre.webhooks import WebhookOutbox
 
@@ -94,3 +98,14 @@ class NoWebhookFailures(WebhookOutbox):
 
     async def failures(self, count: int = 100) -> list[dict[str, Any]]:
         return []
+
+
+class KeptTrends(Trends):
+    """Trends held in memory."""
+
+    def __init__(self, records: dict[str, TrendRecord]) -> None:
+        super().__init__(Redis())
+        self._kept = records
+
+    async def record(self, place: str) -> TrendRecord | None:
+        return self._kept.get(place)

@@ -1,10 +1,11 @@
 // Capacity alerts: the open alerts and each place's OPEL, kept live by the whiteboard
 // socket (boards of readers of alerts are sent alerts whole and OPEL with the parameters
-// and the week's levels behind it), and a manager's acknowledgement or resolution of an
-// alert, one request each. Nothing here decides an alert or a level: the alert watch
-// does, on the log's clock, and this page shows what it published.
+// and the week's levels behind it), the trends of the measures managers watch (trends.js),
+// and a manager's acknowledgement or resolution of an alert, one request each. Nothing
+// here decides an alert or a level: the alert watch does, on the log's clock, and this
+// page shows what it published.
 
-import { byName, el } from "./dom.js";
+import { byName, el, svg } from "./dom.js";
 import { liveLink } from "./live.js";
 import {
   describeProblem,
@@ -18,6 +19,7 @@ import {
   signedOutOfPage,
 } from "./page.js";
 import { dayAndClock, duration, logClock } from "./time.js";
+import { trendsPanel } from "./trends.js";
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -71,6 +73,9 @@ const ABBREVIATIONS = { ed: "ED", resus: "resuscitation" };
 
 const API = "api/v1/alerts";
 
+// What the page shows once the socket has given it the picture.
+const SECTIONS = ["summary", "open-alerts", "opel", "trends"];
+
 const picture = {
   organisations: new Map(),
   sites: new Map(),
@@ -85,6 +90,15 @@ const account = { id: null, manages: false };
 
 const scheduleRender = onceAFrame(render);
 const live = liveLink({ takeSnapshot, applyDeltas, scheduleRender, forget, signedOut });
+// The time is read when drawn: `now` is defined further down.
+const trends = trendsPanel({
+  now: () => now(),
+  places: trendPlaces,
+  placeName,
+  measureName: (measure) => MEASURES[measure]?.[0] ?? measure,
+  measured,
+  scheduleRender,
+});
 
 // --- Time ----------------------------------------------------------------------------------
 
@@ -119,8 +133,10 @@ function applyDeltas(deltas) {
     else if (delta.kind === "organisation") {
       picture.organisations.set(delta.organisation.organisation_id, delta.organisation);
     } else if (delta.kind === "opel") picture.opel.set(delta.opel.place, delta.opel);
-    else if (delta.kind === "clock") clock.ticked(delta.clock.at);
-    else if (delta.kind === "alert") {
+    else if (delta.kind === "clock") {
+      clock.ticked(delta.clock.at);
+      trends.ticked(delta.clock.at);
+    } else if (delta.kind === "alert") {
       const alert = delta.alert;
       if (alert.status === "resolved") picture.alerts.delete(alert.alert_id);
       else picture.alerts.set(alert.alert_id, alert);
@@ -134,7 +150,8 @@ function forget() {
   clock.forget();
   cards.clear();
   opelShown.clear();
-  for (const id of ["summary", "open-alerts", "opel"]) document.getElementById(id).hidden = true;
+  trends.forget();
+  for (const id of SECTIONS) document.getElementById(id).hidden = true;
   for (const id of ["summary", "alert-groups", "opel-places"]) {
     document.getElementById(id).replaceChildren();
   }
@@ -199,6 +216,13 @@ function opelPlaces() {
       .sort((a, b) => byName(a.name, b.name))
       .map((site) => site.site_id),
   ];
+}
+
+// The system, then each acute site by name: the trends are sampled for those alone.
+function trendPlaces() {
+  return opelPlaces().filter(
+    (place) => place === "system" || picture.sites.get(place)?.kind === "acute_hospital",
+  );
 }
 
 // --- The summary ---------------------------------------------------------------------------
@@ -495,10 +519,12 @@ function measuredCell(part) {
   return part.value === null ? el("span", { class: "none" }, "None") : "Live picture";
 }
 
+// On a phone the table scrolls sideways within itself: it takes the keyboard's focus so
+// that it can be scrolled without a pointer.
 function parametersTable(record, name) {
   return el(
     "table",
-    { class: "counts opel-parameters" },
+    { class: "counts opel-parameters", tabindex: "0" },
     el("caption", { class: "visually-hidden" }, `Parameters behind the OPEL of ${name}`),
     el(
       "thead",
@@ -540,17 +566,6 @@ function parametersTable(record, name) {
       ),
     ),
   );
-}
-
-const SVG = "http://www.w3.org/2000/svg";
-
-function svg(tag, attributes = {}, ...children) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-  for (const child of children) {
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
 }
 
 // The levels over a window as runs: the level standing at its start (undefined before
@@ -720,10 +735,11 @@ function render() {
   // An alert whose raising has not reached the view yet (its events came out of order)
   // has nothing to show.
   const alerts = [...picture.alerts.values()].filter((alert) => alert.rule && alert.raised);
-  for (const id of ["summary", "open-alerts", "opel"]) document.getElementById(id).hidden = false;
+  for (const id of SECTIONS) document.getElementById(id).hidden = false;
   document.getElementById("summary").replaceChildren(...summaryView(alerts));
   alertsView(alerts);
   opelView();
+  trends.render();
   const at = now();
   for (const node of document.querySelectorAll("[data-since]")) {
     const text = agoText(node.dataset.since, at);

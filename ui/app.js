@@ -3,8 +3,12 @@
 // system and a ward needs no request, and a reconnect resumes from the last cursor.
 
 import { bedStatusChanges } from "./bed_status.js";
+import { twoTapChanges } from "./changes.js";
+import { localDay } from "./discharge_work.js";
 import { byName, el, keeper, reconcile } from "./dom.js";
 import { liveLink } from "./live.js";
+import { flowSections } from "./flow.js";
+import { calendarDay, planChanges } from "./plans.js";
 import { dayAndClock, duration, logClock } from "./time.js";
 
 const STATE_LABELS = {
@@ -34,6 +38,11 @@ const picture = {
   beds: new Map(),
   alerts: new Map(),
   opel: new Map(),
+  // Discharge plans by spell, on the wards this account plans: of the patients in hospital
+  // (listed), and of those discharged lately, for the day's count.
+  discharges: new Map(),
+  // Community capacity pools by key, to accounts that read capacity.
+  pools: new Map(),
 };
 
 // The signed-in account: whether it may open the capacity alerts page, which the alert
@@ -49,7 +58,9 @@ const WALL_SECONDS_LEAST = 5;
 const live = liveLink({ takeSnapshot, applyDeltas, scheduleRender, forget, signedOut });
 const keep = keeper();
 const clock = logClock();
-const bedChanges = bedStatusChanges(scheduleRender);
+const changes = twoTapChanges(scheduleRender);
+const bedChanges = bedStatusChanges(changes);
+const plans = planChanges(changes, () => localDay(new Date(clock.now())));
 
 // --- The picture ---------------------------------------------------------------------------
 
@@ -59,6 +70,23 @@ function takeSnapshot(data) {
   picture.beds = new Map(data.beds.map((bed) => [bed.bed_id, bed]));
   picture.alerts = new Map((data.alerts ?? []).map((alert) => [alert.alert_id, alert]));
   picture.opel = new Map((data.opel ?? []).map((place) => [place.place, place]));
+  picture.discharges = new Map();
+  for (const plan of data.discharges ?? []) takePlan(plan);
+  picture.pools = new Map((data.capacity ?? []).map((pool) => [pool.key, pool]));
+  changes.snapshotTaken();
+}
+
+// A day and a half of discharges is enough to count today's wherever the board is.
+const DISCHARGES_KEPT_MS = 36 * 3_600_000;
+
+function takePlan(plan) {
+  if (plan.listed || plan.discharged_at) picture.discharges.set(plan.spell_id, plan);
+  else picture.discharges.delete(plan.spell_id);
+  if (plan.listed) return;
+  const since = Date.parse(plan.discharged_at) - DISCHARGES_KEPT_MS;
+  for (const [spellId, kept] of picture.discharges) {
+    if (!kept.listed && Date.parse(kept.discharged_at) < since) picture.discharges.delete(spellId);
+  }
 }
 
 function applyDeltas(deltas, eventId) {
@@ -68,14 +96,20 @@ function applyDeltas(deltas, eventId) {
     else if (delta.kind === "site") picture.sites.set(delta.site.site_id, delta.site);
     else if (delta.kind === "opel") picture.opel.set(delta.opel.place, delta.opel);
     else if (delta.kind === "clock") clock.ticked(delta.clock.at);
+    else if (delta.kind === "discharge") takePlan(delta.discharge);
+    else if (delta.kind === "capacity") picture.pools.set(delta.capacity.key, delta.capacity);
     else if (delta.kind === "alert") {
       const alert = delta.alert;
       if (alert.status === "resolved") picture.alerts.delete(alert.alert_id);
       else picture.alerts.set(alert.alert_id, alert);
     }
   }
-  const beds = deltas.filter((delta) => delta.kind === "bed").map((delta) => delta.bed.bed_id);
-  bedChanges.heard(eventId, beds);
+  const subjects = [];
+  for (const delta of deltas) {
+    if (delta.kind === "bed") subjects.push(`bed:${delta.bed.bed_id}`);
+    else if (delta.kind === "discharge") subjects.push(`plan:${delta.discharge.spell_id}`);
+  }
+  changes.heard(eventId, subjects);
 }
 
 // Same rules as the server's bed counts: registered beds only; closed includes blocked.
@@ -96,17 +130,6 @@ function countBeds(beds) {
 
 function bedsOfWard(wardId) {
   return [...picture.beds.values()].filter((bed) => bed.ward_id === wardId);
-}
-
-// --- Time ----------------------------------------------------------------------------------
-
-function calendarDay(isoDate) {
-  // A date without a time is a calendar day where the ward is, not UTC midnight.
-  const [year, month, day] = isoDate.split("-").map(Number);
-  return new Date(year, month - 1, day).toLocaleDateString("en-GB", {
-    day: "numeric",
-    month: "short",
-  });
 }
 
 // --- Views ---------------------------------------------------------------------------------
@@ -153,10 +176,19 @@ const opelLevels = () => [...picture.opel.values()].map((place) => [place.place,
 const pressureInputs = (levels) =>
   JSON.stringify([levels, picture.alerts.size, account.alerts, drawingWall]);
 
+// Above 85% problems grow quickly; 92% is the usual ceiling. Each is marked in a symbol
+// and, for a screen reader, in words, as well as in colour.
 function occupancyCell(pct) {
   if (pct === null) return el("td", { class: "num" }, "–");
   const level = pct >= 92 ? "critical" : pct >= 85 ? "high" : "normal";
-  return el("td", { class: `num occupancy occupancy-${level}` }, `${pct.toFixed(1)}%`);
+  const words = { critical: "above 92%", high: "above 85%", normal: null }[level];
+  return el(
+    "td",
+    { class: `num occupancy occupancy-${level}`, title: words },
+    `${pct.toFixed(1)}%`,
+    words ? el("span", { "aria-hidden": "true" }, level === "critical" ? " ▲▲" : " ▲") : null,
+    words ? el("span", { class: "visually-hidden" }, ` (${words})`) : null,
+  );
 }
 
 function countCells(counts) {
@@ -277,8 +309,27 @@ function systemView() {
     keep("system:heading", "", () => el("h1", { tabindex: "-1" }, "All sites")),
     keep("system:pressure", pressureInputs(levels), () => pressure([])),
     keep("system:tiles", JSON.stringify(counts), () => tiles(counts)),
+    flowSections(keep, flowData(), flowNames(), clock.now()),
     sections.length ? sections : el("p", { class: "empty" }, "No wards are registered yet."),
   ];
+}
+
+// What the flow centre's glance is drawn from; a wall names no patient in it.
+const flowData = () => ({
+  discharges: [...picture.discharges.values()],
+  pools: [...picture.pools.values()],
+  patients: !drawingWall,
+});
+
+function flowNames() {
+  const siteName = (siteId) => picture.sites.get(siteId)?.name ?? siteId;
+  const wardName = (wardId) => picture.wards.get(wardId)?.name ?? wardId;
+  return {
+    siteName,
+    siteOf: (wardId) => picture.wards.get(wardId)?.site_id ?? null,
+    where: (item) =>
+      `${wardName(item.ward_id)}, ${item.bed_id ? (picture.beds.get(item.bed_id)?.label ?? item.bed_id) : "no bed"}`,
+  };
 }
 
 const DAY_MS = 86_400_000;
@@ -305,17 +356,28 @@ function maySetBeds(wardId) {
 }
 
 // A bed's card, drawn again only when what it shows changes; how long ago its state
-// began is brought up to date in place (refreshAges).
-function bedCard(stored, now, changeable) {
+// began is brought up to date in place (refreshAges). ``bedPlans``: the discharge plans of
+// the bed's patients, when the board shows them.
+function bedCard(stored, bedPlans, now, changeable) {
   const bed = bedChanges.shown(stored);
   const days = (bed.occupants ?? []).map((one) => (one.admitted_at ? stayDays(one.admitted_at, now) : null));
   const sinceText = bed.since ? dayAndClock(new Date(bed.since.at)) : null;
   const controls = changeable && stored.registered;
-  const inputs = JSON.stringify([bed, days, sinceText, controls && bedChanges.drawnWith(bed.bed_id)]);
-  return keep(`bed:${bed.bed_id}`, inputs, () => drawBedCard(stored, bed, days, sinceText, controls, now));
+  const shownPlans = bedPlans.map((plan) => ({ stored: plan, plan: plans.shown(plan) }));
+  const inputs = JSON.stringify([
+    bed,
+    days,
+    sinceText,
+    controls && bedChanges.drawnWith(bed.bed_id),
+    shownPlans.length && localDay(new Date(now)),
+    shownPlans.map(({ plan }) => [plan, plans.drawnWith(plan)]),
+  ]);
+  return keep(`bed:${bed.bed_id}`, inputs, () =>
+    drawBedCard(stored, bed, days, sinceText, controls, shownPlans, now),
+  );
 }
 
-function drawBedCard(stored, bed, days, sinceText, controls, now) {
+function drawBedCard(stored, bed, days, sinceText, controls, shownPlans, now) {
   const occupants = bed.occupants ?? [];
   const label = STATE_LABELS[bed.state] ?? bed.state;
   const details = [];
@@ -331,13 +393,15 @@ function drawBedCard(stored, bed, days, sinceText, controls, now) {
           ? el("span", { class: "flag" }, "Do not share")
           : null,
         occupant.on_leave ? el("span", { class: "flag" }, "On leave") : null,
-        occupant.expected_discharge_date
+        // A plan, when shown, has the date staff change from the card.
+        occupant.expected_discharge_date && !shownPlans.length
           ? el("span", { class: "edd" }, `EDD ${calendarDay(occupant.expected_discharge_date)}`)
           : null,
         days[index] === null ? null : lengthOfStay(days[index]),
       ),
     );
   }
+  for (const { plan } of shownPlans) details.push(el("div", { class: "bed-plan" }, plans.facts(plan, now)));
   if (bed.conflict) {
     details.push(el("p", { class: "warning" }, "More than one patient recorded in this bed"));
   }
@@ -374,6 +438,7 @@ function drawBedCard(stored, bed, days, sinceText, controls, now) {
           el("span", { "data-since": bed.since.at }, ago(bed.since.at, now)),
         )
       : null,
+    shownPlans.map(({ stored: plan }) => plans.control(plan, bed)),
     controls ? bedChanges.control(stored) : null,
   );
 }
@@ -470,6 +535,15 @@ function wardView(wardId, controls) {
   }
   const now = clock.now();
   const changeable = controls && maySetBeds(wardId);
+  // Plans are for those who work on them, not for a wall across the room.
+  const plansByBed = new Map();
+  if (controls) {
+    for (const plan of picture.discharges.values()) {
+      if (!plan.listed || plan.ward_id !== wardId || plan.bed_id === null) continue;
+      if (!plansByBed.has(plan.bed_id)) plansByBed.set(plan.bed_id, []);
+      plansByBed.get(plan.bed_id).push(plan);
+    }
+  }
   // Rooms and cards that did not change stay where they are, focus and all (reconcile).
   const groups = [...rooms.keys()].sort(byName).map((room, index) => {
     const headingId = `room-${index}`;
@@ -482,7 +556,10 @@ function wardView(wardId, controls) {
         el("ul", { class: "beds" }),
       ),
     );
-    reconcile(section.lastChild, roomBeds.map((bed) => bedCard(bed, now, changeable)));
+    reconcile(
+      section.lastChild,
+      roomBeds.map((bed) => bedCard(bed, plansByBed.get(bed.bed_id) ?? [], now, changeable)),
+    );
     return section;
   });
   const facts = [site?.name, ward.specialty, ward.sex === "mixed" ? null : `${ward.sex} ward`]
@@ -495,8 +572,8 @@ function wardView(wardId, controls) {
     part("facts", facts, () => el("p", { class: "ward-facts" }, facts)),
     part("pressure", pressureInputs(opelLevels()), () => pressure([ward.site_id])),
     part("tiles", JSON.stringify(counts), () => tiles(counts)),
-    changeable
-      ? part("last", bedChanges.lastChangeDrawnWith(wardId), () => bedChanges.lastChange(wardId))
+    changeable || plansByBed.size
+      ? part("last", changes.lastChangeDrawnWith(wardId), () => changes.lastChange(wardId))
       : null,
     groups.length ? groups : el("p", { class: "empty" }, "No beds are registered on this ward."),
   ];
@@ -587,7 +664,7 @@ function render() {
     document.getElementById("crumbs").replaceChildren(...trail);
     crumbsDrawn = crumbsOf;
   }
-  bedChanges.keepFocus(focused);
+  changes.keepFocus(focused);
   document.title = title ? `${title} – Flow Centre` : "Flow Centre whiteboard";
   const key = location.hash;
   if (renderedRoute !== null && renderedRoute !== key) main.querySelector("h1")?.focus();
@@ -624,9 +701,11 @@ function forget() {
   picture.beds.clear();
   picture.alerts.clear();
   picture.opel.clear();
+  picture.discharges.clear();
+  picture.pools.clear();
   keep.clear();
   clock.forget();
-  bedChanges.forget();
+  changes.forget();
   document.getElementById("main").replaceChildren(el("p", { class: "loading" }, "Loading the live picture…"));
 }
 
@@ -713,7 +792,14 @@ document.querySelector(".skip-link").addEventListener("click", (event) => {
   event.preventDefault();
   document.getElementById("content").focus();
 });
-bedChanges.listen(document.getElementById("main"), (bedId) => picture.beds.get(bedId));
+const main = document.getElementById("main");
+changes.listen(main);
+bedChanges.listen(main, (bedId) => picture.beds.get(bedId));
+plans.listen(main, (spellId) => {
+  const plan = picture.discharges.get(spellId);
+  const bed = plan?.listed && picture.beds.get(plan.bed_id);
+  return bed ? { plan, bed } : null;
+});
 window.addEventListener("hashchange", scheduleRender);
 // Keeps the "since" durations moving on a board with no changes.
 setInterval(scheduleRender, 30_000);

@@ -3,8 +3,25 @@
 // capacity pools), and the forms that change a plan, one request each. The clocks (time
 // since referral, time in the pathway's queue, length of stay) are worked out here from
 // the plans' timestamps, so the lists keep moving without a reload.
+//
+// A ward's list also shows each patient's red or green day (SAFER) for today, on the
+// browser's calendar, and marks it: colour and words, never colour alone.
 
 import { byName, el } from "./dom.js";
+import {
+  PATHWAYS,
+  QUEUE_GROUPS,
+  SERVICES,
+  TASKS,
+  TASK_STATES,
+  blockers as whatBlocks,
+  free,
+  holds,
+  lateTasks,
+  localDay,
+  openReferral,
+  outstanding,
+} from "./discharge_work.js";
 import { liveLink } from "./live.js";
 import {
   describeProblem,
@@ -16,7 +33,7 @@ import {
   signedIn,
   signedOutOfPage,
 } from "./page.js";
-import { dayAndClock, duration } from "./time.js";
+import { dayAndClock, duration, logClock } from "./time.js";
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -26,43 +43,11 @@ const SUPER_STRANDED_MS = 21 * DAY_MS;
 
 const API = "api/v1/discharges";
 
-const PATHWAYS = {
-  0: "Pathway 0: home, no new support",
-  1: "Pathway 1: home with new or restarted support",
-  2: "Pathway 2: short-term bed-based recovery",
-  3: "Pathway 3: long-term residential or nursing care",
-};
-const QUEUE_GROUPS = ["untriaged", "0", "1", "2", "3"];
-
-const TASKS = {
-  transport: "Transport",
-  medicines: "Medicines to take home",
-  equipment: "Equipment",
-  care_start: "Care start agreed",
-  placement: "Placement confirmed",
-  family_informed: "Family informed",
-};
-const TASK_STATES = {
-  pending: "To do",
-  started: "Started",
-  done: "Done",
-  not_needed: "Not needed",
-};
 const TASK_ACTIONS = [
   ["started", "Started"],
   ["done", "Done"],
   ["not_needed", "Not needed"],
 ];
-
-const SERVICES = {
-  reablement: "Reablement",
-  home_care: "Home care",
-  community_hospital_bed: "Community hospital bed",
-  step_down_bed: "Step-down bed",
-  rehabilitation_bed: "Rehabilitation bed",
-  care_home_residential: "Care home (residential)",
-  care_home_nursing: "Care home (nursing)",
-};
 
 // The triage conversation (flowcentre/domain/triage.py, TriageAnswers).
 const QUESTIONS = [
@@ -139,6 +124,7 @@ const picture = {
   pools: new Map(),
 };
 
+const clock = logClock();
 const scheduleRender = onceAFrame(render);
 const live = liveLink({ takeSnapshot, applyDeltas, scheduleRender, forget, signedOut });
 
@@ -165,12 +151,6 @@ function calendarDay(isoDate) {
   });
 }
 
-function localDay(date = new Date()) {
-  const month = String(date.getMonth() + 1).padStart(2, "0");
-  const day = String(date.getDate()).padStart(2, "0");
-  return `${date.getFullYear()}-${month}-${day}`;
-}
-
 function elapsed(iso, now) {
   return iso ? now - Date.parse(iso) : null;
 }
@@ -181,28 +161,6 @@ function moment(iso) {
 
 // --- The plans' clocks and blockers, as the API works them out ----------------------------
 
-function openReferral(item) {
-  const referral = item.referral;
-  return referral && !referral.discharged_at ? referral : null;
-}
-
-function outstanding(item) {
-  return item.tasks.filter((task) => task.status === "pending" || task.status === "started");
-}
-
-// Outstanding on the day the patient is expected to leave, or after it.
-function lateTasks(item, today) {
-  const expected = item.expected_discharge_date;
-  if (!expected || expected > today) return new Set();
-  return new Set(outstanding(item).map((task) => task.task));
-}
-
-function holds(reservation, now) {
-  return (
-    !reservation.released_at && !reservation.used_at && now < Date.parse(reservation.expires_at)
-  );
-}
-
 function longStay(item, now) {
   const stay = elapsed(item.admitted_at, now);
   if (stay === null || stay < STRANDED_MS) return null;
@@ -210,33 +168,11 @@ function longStay(item, now) {
 }
 
 function blockers(item, now, today) {
-  const found = [];
-  const referral = openReferral(item);
-  if (referral && referral.pathway === null) found.push("not triaged");
-  const pathway = item.referral?.pathway ?? null;
-  const reserved = (held) => held.pathway === pathway && holds(held, now);
-  if (pathway !== null && pathway !== "0" && !item.reservations.some(reserved)) {
-    found.push("no capacity reserved");
-  }
-  const late = lateTasks(item, today);
-  for (const task of outstanding(item)) {
-    found.push(`${TASKS[task.task] ?? task.task}${late.has(task.task) ? " (due today)" : ""}`);
-  }
-  const reside = item.criteria_to_reside;
-  if (reside?.delay_reason) found.push(`delayed: ${delayReason(reside.delay_reason)}`);
-  return found;
+  return whatBlocks(item, now, today, delayReason);
 }
 
 function delayReason(code) {
   return reference.delayReasons.get(code) ?? code;
-}
-
-// Places left in a pool: declared, less reservations that hold or were used.
-function free(pool, now) {
-  const taken = pool.reservations.filter(
-    (held) => held.used || (!held.released && now < Date.parse(held.expires_at)),
-  ).length;
-  return pool.available - taken;
 }
 
 function poolsFor(pathway, now, today) {
@@ -268,6 +204,7 @@ function applyDeltas(deltas) {
     else if (delta.kind === "ward") picture.wards.set(delta.ward.ward_id, delta.ward);
     else if (delta.kind === "site") picture.sites.set(delta.site.site_id, delta.site);
     else if (delta.kind === "capacity") picture.pools.set(delta.capacity.key, delta.capacity);
+    else if (delta.kind === "clock") clock.ticked(delta.clock.at);
     else if (delta.kind === "discharge") {
       const item = delta.discharge;
       // A plan no longer listed has left the lists: discharged, or gone from these wards.
@@ -279,6 +216,7 @@ function applyDeltas(deltas) {
 
 // Nothing of a board stays on screen for whoever uses the browser next.
 function forget() {
+  clock.forget();
   picture.sites.clear();
   picture.wards.clear();
   picture.beds.clear();
@@ -290,6 +228,7 @@ function forget() {
   document.getElementById("plan-facts").replaceChildren();
   document.getElementById("plan-actions").replaceChildren();
   built.clear();
+  dayControls.clear();
 }
 
 // --- What the page is showing: the ward and the patient, kept in the address -------------
@@ -558,11 +497,76 @@ function wardRow(item, now, today) {
     patientCell(item),
     el("td", {}, eddText(item, today)),
     el("td", {}, resideText(item, now)),
+    el("td", { class: "day-cell" }, dayText(item, today), dayControl(item, today)),
     el("td", {}, referralText(item, now)),
     el("td", {}, list(tasks, "None")),
     stayCell(item, now),
     planButton(item),
   );
+}
+
+// --- Red and green days --------------------------------------------------------------------
+
+// Today's mark in words as well as colour; a mark of another day is not today's.
+function dayText(item, today) {
+  const day = item.day;
+  if (!day || day.date !== today) return [el("span", { class: "none" }, "Not marked today")];
+  return [
+    el(
+      "span",
+      { class: `day-mark ${day.green ? "day-mark-green" : "day-mark-red"}` },
+      day.green ? "Green day" : "Red day",
+    ),
+    !day.green && day.reason ? el("span", { class: "reason" }, day.reason) : null,
+  ];
+}
+
+// Each patient's marking form is kept while their mark stays as it is, so a live update
+// of the list keeps a reason half typed; a new mark brings an empty form.
+const dayControls = new Map();
+
+function dayControl(item, today) {
+  // The form names the patient by bed: a move draws it anew.
+  const key = JSON.stringify([today, item.day, item.bed_id]);
+  const kept = dayControls.get(item.spell_id);
+  if (kept?.key === key) return kept.node;
+  const node = dayForm(item, today);
+  dayControls.set(item.spell_id, { key, node });
+  return node;
+}
+
+function dayForm(item, today) {
+  const patient = `${who(item)}, ${bedName(item)}`;
+  const reason = el("input", {
+    name: "reason",
+    maxlength: 200,
+    autocomplete: "off",
+    "data-focus": `day-reason-${item.spell_id}`,
+  });
+  const button = (green, words) =>
+    el(
+      "button",
+      {
+        type: "submit",
+        name: green ? "green" : "red",
+        class: `secondary day-button ${green ? "day-button-green" : "day-button-red"}`,
+        "aria-label": `${words}: ${patient}`,
+        "data-focus": `day-${green ? "green" : "red"}-${item.spell_id}`,
+      },
+      words,
+    );
+  const form = el(
+    "form",
+    { class: "day-form", "aria-label": `Mark today: ${patient}` },
+    field("Reason for a red day (optional)", reason),
+    el("div", { class: "day-buttons" }, button(false, "Red day"), button(true, "Green day")),
+  );
+  return onSubmit(form, (pressed) => {
+    const green = pressed.name === "green";
+    const body = { green, reason: green ? null : reason.value.trim() || null };
+    const path = spellPath(item.spell_id, `/days/${today}`);
+    send("PUT", path, body, pressed, "ward");
+  });
 }
 
 function wardView(wardId, now, today) {
@@ -573,6 +577,10 @@ function wardView(wardId, now, today) {
         (a.expected_discharge_date ?? "9999").localeCompare(b.expected_discharge_date ?? "9999") ||
         byName(a.spell_id, b.spell_id),
     );
+  const shown = new Set(items.map((item) => item.spell_id));
+  for (const spellId of dayControls.keys()) {
+    if (!shown.has(spellId)) dayControls.delete(spellId);
+  }
   if (!items.length)
     return [el("p", { class: "empty" }, "No patients of this ward are on your lists.")];
   return [
@@ -591,6 +599,7 @@ function wardView(wardId, now, today) {
             "Patient",
             "Expected discharge",
             "Criteria to reside",
+            "Today: red or green day",
             "Referral",
             "Tasks outstanding",
             "Length of stay",
@@ -663,6 +672,7 @@ function planFacts(item, now, today) {
     fact("Expected discharge", ...eddText(item, today)),
     fact("Clinical criteria for discharge", item.clinical_criteria ?? "None recorded"),
     fact("Criteria to reside", ...resideText(item, now)),
+    fact("Today", ...dayText(item, today)),
     fact(
       "Referral",
       referral
@@ -691,10 +701,11 @@ function block(name, key, build) {
   holder.replaceChildren(...[build()].flat().filter(Boolean));
 }
 
-// One request; its problem, if any, shown where the plan's forms are.
-async function send(method, path, body, control) {
-  const problem = document.getElementById("plan-problem");
-  const sent = document.getElementById("plan-sent");
+// One request; its problem, if any, shown where its form is: by the plan's forms, or
+// ("ward") above the ward's list.
+async function send(method, path, body, control, where = "plan") {
+  const problem = document.getElementById(`${where}-problem`);
+  const sent = document.getElementById(`${where}-sent`);
   problem.textContent = "";
   sent.textContent = "";
   try {
@@ -1150,8 +1161,9 @@ function planView(spellId, now, today) {
 
 function render() {
   if (live.cursor === null) return;
-  const now = Date.now();
-  const today = localDay();
+  // The log's clock: the simulator's runs ahead of this computer's.
+  const now = clock.now();
+  const today = localDay(new Date(now));
   // A list drawn again keeps the keyboard where it was.
   const focused = document.activeElement?.dataset?.focus ?? null;
   document.getElementById("queue").hidden = false;

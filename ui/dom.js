@@ -49,3 +49,16 @@ export function keeper() {
   keep.clear = () => kept.clear();
   return keep;
 }
+
+const SVG = "http://www.w3.org/2000/svg";
+
+// An SVG element, its text likewise put in as text.
+export function svg(tag, attributes = {}, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}

@@ -43,6 +43,11 @@ const WORDS = {
 // sends (eventId: the event that made the deltas), and page.scheduleRender() follows
 // either; page.forget() drops everything shown; page.signedOut() runs when the session
 // has ended.
+function allowedSilence(minutes) {
+  if (minutes >= 120 && minutes % 60 === 0) return `${minutes / 60} hours`;
+  return minutes === 1 ? "minute" : `${minutes} minutes`;
+}
+
 export function liveLink(page) {
   const link = {
     socket: null,
@@ -59,6 +64,9 @@ export function liveLink(page) {
     // Local clock time at which the last event (a tick of the clock on the log, or any
     // other) reached the board.
     tickHeardAt: null,
+    // The configured source feeds as the server last judged them: name, whether silent,
+    // and when last heard once silent.
+    feeds: [],
   };
 
   // Why the board may be out of date, in words that stay the same while the reason does
@@ -82,21 +90,55 @@ export function liveLink(page) {
     return now - link.tickHeardAt > link.clockEveryMs + CLOCK_GRACE_MS;
   }
 
-  function showBanner(reason) {
-    let banner = document.getElementById("not-live");
-    if (reason === null) {
+  // Each source feed that has fallen silent, in words that stay the same while it stays
+  // silent: when it was last heard, not for how long, which would change every minute.
+  function silentFeeds() {
+    return link.feeds
+      .filter((feed) => feed.silent)
+      .map((feed) => {
+        const expected = `expected at least every ${allowedSilence(feed.silent_after_minutes)}`;
+        const outOfDate = "what this board shows from it may be out of date.";
+        if (feed.heard_at === null) {
+          return `No messages from ${feed.name} have reached Flow Centre (${expected}): ${outOfDate}`;
+        }
+        const since = dayAndClock(new Date(feed.heard_at));
+        return `No messages from ${feed.name} since ${since} (${expected}): ${outOfDate}`;
+      });
+  }
+
+  // The banners stack at the top of the page: why the board is not live, then which feeds
+  // are silent. Each is announced whenever its words change, so they change only when the
+  // reason does.
+  function showAlert(id, text) {
+    let banner = document.getElementById(id);
+    if (text === null) {
       banner?.remove();
       return;
     }
+    let box = document.getElementById("banners");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "banners";
+      box.className = "banners";
+      document.body.prepend(box);
+    }
     if (!banner) {
       banner = document.createElement("div");
-      banner.id = "not-live";
-      banner.className = "not-live";
+      banner.id = id;
+      banner.className = id;
       banner.setAttribute("role", "alert");
-      document.body.prepend(banner);
+      // Why the board is not live comes first.
+      if (id === "not-live") box.prepend(banner);
+      else box.append(banner);
     }
-    const text = `Not live. ${reason} What this board shows may be out of date.`;
     if (banner.textContent !== text) banner.textContent = text;
+  }
+
+  function showBanner(reason) {
+    const text = reason === null ? null : `Not live. ${reason} What this board shows may be out of date.`;
+    showAlert("not-live", text);
+    const silent = silentFeeds();
+    showAlert("feeds-silent", silent.length ? silent.join(" ") : null);
   }
 
   function showFreshness() {
@@ -132,6 +174,7 @@ export function liveLink(page) {
     else if (message.type === "delta") page.applyDeltas(message.deltas, message.event_id);
     else if (message.type === "heartbeat") heard(message);
     else if (message.type === "resnapshot") link.cursor = null;
+    else if (message.type === "feeds") link.feeds = message.feeds;
     if (message.type === "heartbeat") {
       link.clockEveryMs = message.clock_every_s ? message.clock_every_s * 1000 : null;
     }
@@ -247,6 +290,7 @@ export function liveLink(page) {
     link.confirmedAt = null;
     link.offlineSince = null;
     link.tickHeardAt = null;
+    link.feeds = [];
     page.forget();
     showFreshness();
   }

@@ -34,13 +34,15 @@ from flowcentre.api.routes import (
     sites,
     sso,
     system,
+    trends,
     wards,
 )
 from flowcentre.api.security import CrossSiteRefusal, SecurityHeaders
-from flowcentre.api.whiteboard import HubOptions, WhiteboardHub
+from flowcentre.api.whiteboard import HubOptions, WhiteboardHub, feed_statuses
 from flowcentre.config import Settings
 from flowcentre.domain.access import load_policy
 from flowcentre.domain.alert_rules import load_alerts
+from flowcentre.domain.feeds import load_feeds
 from flowcentre.domain.opel import load_opel
 from flowcentre.heap import freeze_start_up_objects
 from flowcentre.passwords import Passwords
@@ -66,6 +68,7 @@ ROUTERS = tuple(
         alerts,
         alert_rules,
         opel,
+        trends,
         audit,
         discharge_reads,
         discharge_changes,
@@ -146,8 +149,11 @@ def create_app(
             board_audit = BoardAudit(reads, audit_trail)
             await board_audit.start()
             stack.push_async_callback(board_audit.stop)
+            clock_every_s = settings.clock_tick_s or settings.clock_every_s
             hub = WhiteboardHub(
-                reads, hub_options or HubOptions(clock_every_s=settings.clock_tick_s or None)
+                reads,
+                hub_options or HubOptions(clock_every_s=clock_every_s),
+                feed_statuses(reads, load_feeds(settings.feeds), settings.clock),
             )
             await hub.start()
             stack.push_async_callback(hub.stop)

@@ -9,7 +9,7 @@ socket takes its hub through ``whiteboard.hub_of``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,7 @@ from flowcentre.store.pending_sign_ins import PendingSignIns
 from flowcentre.store.rate_limits import SignInAttempts, WriteLimit
 from flowcentre.store.reads import LiveReads
 from flowcentre.store.sessions import Sessions
+from flowcentre.store.trends import Trends
 from flowcentre.webhooks import WebhookOutbox
 
 
@@ -147,6 +148,10 @@ def get_webhook_outbox(services: ServicesDep) -> WebhookOutbox:
     return services.webhooks
 
 
+def get_trends(services: ServicesDep) -> Trends:
+    return Trends(services.redis, prefix=services.settings.redis_prefix)
+
+
 def get_access(services: ServicesDep) -> Access:
     return services.access
 
@@ -157,6 +162,17 @@ def get_policy(access: Annotated[Access, Depends(get_access)]) -> AccessPolicy:
 
 def get_write_limit(access: Annotated[Access, Depends(get_access)]) -> WriteLimit:
     return access.writes
+
+
+async def get_log_now(
+    reads: Annotated[LiveReads, Depends(get_reads)],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> datetime:
+    """Now as the live picture reads it: the clock on the log when it runs ahead of this
+    server's (as the simulator's does), this server's otherwise."""
+    now = datetime.now(UTC)
+    clock = await reads.clock(settings.clock)
+    return max(now, clock.at) if clock else now
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -173,3 +189,5 @@ PlanningDep = Annotated[Planning, Depends(get_planning)]
 AlertConfigurationDep = Annotated[AlertConfiguration, Depends(get_alert_configuration)]
 WebhookOutboxDep = Annotated[WebhookOutbox, Depends(get_webhook_outbox)]
 OpelConfigurationDep = Annotated[OpelConfiguration, Depends(get_opel_configuration)]
+TrendsDep = Annotated[Trends, Depends(get_trends)]
+LogNowDep = Annotated[datetime, Depends(get_log_now)]

@@ -12,6 +12,10 @@ A board that reconnects with its cursor gets the entries after it: it joins the 
 first and then reads the gap with XRANGE, and entries it already has are skipped by id,
 so the hand-over neither loses nor repeats one. A cursor the stream no longer covers, or
 never held, gets a resnapshot instruction and a fresh snapshot instead.
+
+On each heartbeat the hub also judges the source feeds (``flowcentre.domain.feeds``)
+against the clock on the log, and sends every board the feeds whenever one falls silent
+or is heard again, and each board as it joins.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected, Web
 
 from flowcentre.api.auth import scope_of, signed_in_as
 from flowcentre.api.deps import Access, AccessDep, BoardAuditDep, ReadsDep
-from flowcentre.domain.board import BoardScope
+from flowcentre.domain.board import RECENT_DISCHARGES, BoardScope
+from flowcentre.domain.feeds import FeedConfiguration, judge
 from flowcentre.store.reads import LiveReads
 
 JSON = dict[str, Any]
@@ -91,6 +96,24 @@ class DeltaSource(Protocol):
     ) -> list[tuple[str, JSON]]: ...
 
     async def oldest_delta(self) -> str | None: ...
+
+
+FeedStatuses = Callable[[], Awaitable[list[JSON]]]
+"""The configured source feeds as boards are sent them, judged as of now."""
+
+
+def feed_statuses(reads: LiveReads, configuration: FeedConfiguration, clock: str) -> FeedStatuses:
+    """The configured feeds judged against ``clock``'s latest tick, from the view."""
+
+    async def judged() -> list[JSON]:
+        if not configuration.feeds:
+            return []
+        ticked = await reads.clock(clock)
+        heard = await reads.feeds_heard()
+        now = ticked.at if ticked else None
+        return [status.view() for status in judge(configuration, heard, now)]
+
+    return judged
 
 
 class BoardSocket(Protocol):
@@ -211,6 +234,10 @@ class BoardMirror:
                 item = delta["discharge"]
                 if item["listed"]:
                     self._discharges[item["spell_id"]] = item
+                elif item.get("discharged_at"):
+                    # Kept a while, for boards to count the day's discharges.
+                    self._discharges[item["spell_id"]] = item
+                    self._forget_old_discharges()
                 else:
                     self._discharges.pop(item["spell_id"], None)
             elif kind == "capacity":
@@ -226,6 +253,19 @@ class BoardMirror:
         self.cursor = entry
         self._messages.clear()
         self._spells.clear()
+
+    def _forget_old_discharges(self) -> None:
+        discharged = [
+            (datetime.fromisoformat(item["discharged_at"]), spell_id)
+            for spell_id, item in self._discharges.items()
+            if not item["listed"]
+        ]
+        if not discharged:
+            return
+        since = max(discharged)[0] - RECENT_DISCHARGES
+        for at, spell_id in discharged:
+            if at < since:
+                del self._discharges[spell_id]
 
     def snapshot_item(self, scope: BoardScope) -> _Item:
         spells = self._spells.get(scope)
@@ -259,6 +299,7 @@ class _Kind(Enum):
     SNAPSHOT = "snapshot"
     HEARTBEAT = "heartbeat"
     NOTICE = "notice"
+    FEEDS = "feeds"
     CUT = "cut"
 
 
@@ -375,9 +416,16 @@ class HubNotReady(RuntimeError):
 class WhiteboardHub:
     """The one follower of the delta stream in this process, and its fan-out to boards."""
 
-    def __init__(self, source: DeltaSource, options: HubOptions | None = None) -> None:
+    def __init__(
+        self,
+        source: DeltaSource,
+        options: HubOptions | None = None,
+        feeds: FeedStatuses | None = None,
+    ) -> None:
         self._source = source
         self.options = options or HubOptions()
+        self._feeds = feeds
+        self._feed_views: list[JSON] | None = None
         self._subscribers: set[Subscription] = set()
         self._mirror: BoardMirror | None = None
         self._ready = asyncio.Event()
@@ -433,6 +481,9 @@ class WhiteboardHub:
             self.close(subscription)
             raise
         if reason is None:
+            # A board resuming from its cursor is told the feeds as one that starts afresh
+            # is: what it held may have changed while it was away.
+            subscription.initial.extend(self._feeds_items(scope))
             return subscription
         self.close(subscription)
         return self._attach_snapshot(reason, scope)
@@ -450,6 +501,7 @@ class WhiteboardHub:
         mirror = self._loaded()
         initial = [] if reason is None else [_Item(_Kind.NOTICE, START, _resnapshot_notice(reason))]
         initial.append(mirror.snapshot_item(scope))
+        initial.extend(self._feeds_items(scope))
         subscription = Subscription(self.options.queue_size, initial, mirror.cursor, scope)
         self._subscribers.add(subscription)
         return subscription
@@ -539,7 +591,8 @@ class WhiteboardHub:
         mirror = self._loaded()
         notice = _Item(_Kind.NOTICE, START, _resnapshot_notice("view_rebuilt"))
         for subscription in self._subscribers:
-            subscription.replace([notice, mirror.snapshot_item(subscription.scope)])
+            scope = subscription.scope
+            subscription.replace([notice, mirror.snapshot_item(scope), *self._feeds_items(scope)])
 
     def _fan_out(self, item: _Item) -> None:
         for subscription in list(self._subscribers):
@@ -578,6 +631,36 @@ class WhiteboardHub:
             if self.options.clock_every_s is not None:
                 message["clock_every_s"] = self.options.clock_every_s
             self._fan_out(_Item(_Kind.HEARTBEAT, self._mirror.cursor, _encode(message)))
+            await self._judge_feeds()
+
+    async def _judge_feeds(self) -> None:
+        """Tell every board the feeds when any has fallen silent or been heard again."""
+        if self._feeds is None:
+            return
+        try:
+            views = await self._feeds()
+        except Exception:
+            # The heartbeats stop vouching for the board too, so it says it is not live.
+            log.warning("whiteboard feeds: judging the source feeds failed", exc_info=True)
+            return
+        if views == self._feed_views:
+            return
+        self._feed_views = views
+        items: dict[BoardScope, _Item] = {}
+        for subscription in list(self._subscribers):
+            scope = subscription.scope
+            if scope not in items:
+                items[scope] = self._feeds_items(scope)[0]
+            if not subscription.offer(items[scope]):
+                self._cut(subscription)
+
+    def _feeds_items(self, scope: BoardScope) -> list[_Item]:
+        """The feeds as ``scope`` is shown them, once they have been judged."""
+        if self._feed_views is None:
+            return []
+        deltas = scope.deltas([{"kind": "feed", "feed": one} for one in self._feed_views])
+        feeds = [delta["feed"] for delta in deltas]
+        return [_Item(_Kind.FEEDS, START, _encode({"type": "feeds", "feeds": feeds}))]
 
 
 async def serve_board(

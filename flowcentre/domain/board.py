@@ -10,6 +10,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from flowcentre.domain.access import AccessPolicy, BoardDetail, Permission, Principal
@@ -115,9 +116,14 @@ def _shared(occupant: JSON) -> JSON:
     return {**occupant, "initials": None}
 
 
-#: Deltas every board is sent: the registry above wards, the clock on the log, and the
-#: rebuild's instruction.
-EVERY_BOARD = frozenset({"organisation", "site", "clock", "resnapshot"})
+RECENT_DISCHARGES = timedelta(hours=36)
+"""How far back, from the latest discharge, a snapshot's discharge plans reach beyond the
+patients in hospital: enough for a board to count today's discharges wherever it is."""
+
+#: Deltas every board is sent: the registry above wards, the clock on the log, the
+#: rebuild's instruction, and the source feeds (a feed's name and whether it is silent,
+#: nothing of a patient), since any board may show beds a silent feed would change.
+EVERY_BOARD = frozenset({"organisation", "site", "clock", "resnapshot", "feed"})
 
 
 def _opel_level(opel: JSON) -> JSON:
@@ -130,6 +136,16 @@ def _alert_counted(alert: JSON) -> JSON:
     the rule and the place in trouble, turned into a token that only tells it apart."""
     token = hashlib.sha256(alert["alert_id"].encode()).hexdigest()[:16]
     return {"alert_id": token, "status": alert["status"], "severity": alert["severity"]}
+
+
+_LEFT_HOSPITAL = (
+    "spell_id",
+    "listed",
+    "ward_id",
+    "discharged_at",
+    "expected_discharge_date",
+    "destination",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,10 +228,13 @@ class BoardScope:
 
     def discharge(self, item: JSON) -> JSON | None:
         """A patient's discharge plan, to boards of those who may plan it: the spell id is
-        sent, for the ward and the flow centre to act on the plan."""
+        sent, for the ward and the flow centre to act on the plan. Of a patient no longer
+        in hospital, only what counts the day's discharges against their expected dates."""
         ward_id = item["ward_id"]
         if ward_id is None or not self._covers(self.plan_wards, ward_id):
             return None
+        if not item["listed"]:
+            return {key: item.get(key) for key in _LEFT_HOSPITAL}
         if item["sharing_objection"] and not self._covers(self.home_wards, ward_id):
             return {**item, "initials": None}
         return item

@@ -1,9 +1,10 @@
 """Discharge planning as staff do it: triage turned into the payload that records it, the
-delay reasons a review may give, and what a reservation of community capacity must fit."""
+delay reasons a review may give, what a reservation of community capacity must fit, and
+which days of a stay can be marked red or green."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ from pydantic import Field
 from flowcentre.domain import clocks
 from flowcentre.domain.configuration import load_toml
 from flowcentre.domain.contract import Contract, Identifier
-from flowcentre.domain.events import CapacityRef, ProposedPathway, Triage
+from flowcentre.domain.events import CapacityRef, DayMark, ProposedPathway, Triage
 from flowcentre.domain.model import CapacityPool, Spell
 from flowcentre.domain.triage import Pathway, RuleSet, TriageAnswers, allocate
 
@@ -122,3 +123,32 @@ def reservation_expiry(
     if pool.free_at(now) <= 0:
         raise ReservationConflict(f"capacity {capacity.key}: nothing left to reserve")
     return asked or min(now + hold, day_ends)
+
+
+class DayMarkInvalid(ValueError):
+    """A red or green day no stay could have; the message starts with the field at fault."""
+
+
+def day_mark(
+    spell: Spell, day: date, green: bool, reason: str | None, now: datetime, zone: ZoneInfo
+) -> DayMark:
+    """The mark of one day of the patient's stay: a day that has begun where the hospital
+    is, and not before the stay did.
+
+    Raises ``DayMarkInvalid`` for a day to come, a day before the admission, or a reason
+    given for a green day."""
+    today = now.astimezone(zone).date()
+    if day > today:
+        raise DayMarkInvalid(
+            f"day: {day.isoformat()} is still to come (today is {today.isoformat()})"
+        )
+    # A spell the feed joined mid-stay has no admission on record: its first stay starts it.
+    began = spell.admitted or (spell.stays[0].start if spell.stays else None)
+    admitted_on = began.at.astimezone(zone).date() if began is not None else None
+    if admitted_on is not None and day < admitted_on:
+        raise DayMarkInvalid(
+            f"day: {day.isoformat()} is before the admission ({admitted_on.isoformat()})"
+        )
+    if green and reason is not None:
+        raise DayMarkInvalid("reason: only a red day gives a reason")
+    return DayMark(spell_id=spell.spell_id, day=day, green=green, reason=reason)

@@ -12,7 +12,14 @@ from typing import Any
 
 from flowcentre.domain import clocks
 from flowcentre.domain.events import Service
-from flowcentre.domain.model import CapacityPool, ReferralRecord, ReservationRecord, Spell, Stamp
+from flowcentre.domain.model import (
+    CapacityPool,
+    MarkedDay,
+    ReferralRecord,
+    ReservationRecord,
+    Spell,
+    Stamp,
+)
 from flowcentre.domain.triage import Pathway
 
 JSON = dict[str, Any]
@@ -59,8 +66,23 @@ def _reservation(held: ReservationRecord) -> JSON:
     }
 
 
+def _marked_day(marked: MarkedDay | None) -> JSON | None:
+    if marked is None:
+        return None
+    return {
+        "date": marked.day.isoformat(),
+        "green": marked.green,
+        "reason": marked.reason,
+        "marked_at": marked.stamp.at.isoformat(),
+        "marked_by": _by(marked.stamp),
+    }
+
+
 def discharge_item(spell: Spell) -> JSON:
-    """The spell on a discharge list; ``listed`` is false once it has left the lists."""
+    """The spell on a discharge list; ``listed`` is false once it has left the lists.
+
+    ``day`` is the latest day marked red or green: a board shows its colour only while
+    ``date`` is today where the ward is."""
     location = spell.location
     reside = spell.reside
     return {
@@ -85,6 +107,7 @@ def discharge_item(spell: Spell) -> JSON:
             "not_met_since": _at(reside.not_met_since),
             "delay_reason": reside.delay_reason,
         },
+        "day": _marked_day(spell.latest_marked_day),
         "referral": _referral(spell.referral),
         "tasks": [
             {

@@ -271,6 +271,26 @@ class ResideReview(Contract):
         return self
 
 
+class DayMark(Contract):
+    """A SAFER red or green day: whether the day moved the patient towards discharge."""
+
+    spell_id: Identifier
+    day: date = Field(description="The calendar day marked, local to the hospital.")
+    green: bool = Field(
+        description="True: the day moved the patient towards discharge. False: a red day, "
+        "which added nothing that needed a hospital bed."
+    )
+    reason: str | None = Field(
+        default=None, max_length=200, description="Why the day was red; only for a red day."
+    )
+
+    @model_validator(mode="after")
+    def _reason_only_for_a_red_day(self) -> DayMark:
+        if self.green and self.reason is not None:
+            raise ValueError("reason: only a red day gives a reason")
+        return self
+
+
 class Referral(Contract):
     spell_id: Identifier
     referral_id: Identifier
@@ -573,6 +593,11 @@ class CriteriaToResideReviewed(EventBase):
     payload: ResideReview
 
 
+class RedGreenDayMarked(EventBase):
+    type: Literal["RedGreenDayMarked"] = "RedGreenDayMarked"
+    payload: DayMark
+
+
 class PatientReferred(EventBase):
     type: Literal["PatientReferred"] = "PatientReferred"
     payload: Referral
@@ -670,6 +695,7 @@ SpellEvent = (
     | PatientWentOnLeave
     | PatientReturnedFromLeave
     | CriteriaToResideReviewed
+    | RedGreenDayMarked
     | PatientReferred
     | ReferralCancelled
     | PatientTriaged
@@ -713,6 +739,7 @@ EVENT_TYPES: tuple[type[EventBase], ...] = (
     AdmissionRequestCancelled,
     BedStatusChanged,
     CriteriaToResideReviewed,
+    RedGreenDayMarked,
     PatientReferred,
     ReferralCancelled,
     PatientTriaged,

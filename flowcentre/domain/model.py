@@ -94,6 +94,15 @@ class ResideStatus(Contract):
     note: str | None = None
 
 
+class MarkedDay(Contract):
+    """A day of the stay marked red or green: the latest mark of that day, in event order."""
+
+    day: date
+    green: bool
+    reason: str | None
+    stamp: Stamp
+
+
 class AllocatedPathway(Contract):
     """One triage of a referral: the answers, the proposal and the pathway allocated."""
 
@@ -173,6 +182,8 @@ class Spell(Contract):
     clinical_criteria: str | None = None
     expected_discharge_dates: tuple[DateChange, ...] = ()
     reside: ResideStatus | None = None
+    marked_days: tuple[MarkedDay, ...] = ()
+    """Each day marked red or green, earliest first."""
     referrals: tuple[ReferralRecord, ...] = ()
     task_updates: tuple[TaskRecord, ...] = ()
     """The latest update of each task, in the order tasks were first updated."""
@@ -204,6 +215,10 @@ class Spell(Contract):
         ]
         listed.extend(record for record in self.task_updates if record.task not in needed)
         return tuple(listed)
+
+    @property
+    def latest_marked_day(self) -> MarkedDay | None:
+        return self.marked_days[-1] if self.marked_days else None
 
     @property
     def location(self) -> Location | None:

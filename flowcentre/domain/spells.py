@@ -32,6 +32,7 @@ from flowcentre.domain.events import (
     PatientTransferred,
     PatientTriaged,
     PatientWentOnLeave,
+    RedGreenDayMarked,
     ReferralCancelled,
     ReservationReleased,
     SpellEvent,
@@ -41,6 +42,7 @@ from flowcentre.domain.events import (
 from flowcentre.domain.model import (
     AllocatedPathway,
     DateChange,
+    MarkedDay,
     MoveKind,
     ReferralRecord,
     ReservationRecord,
@@ -81,6 +83,7 @@ class _Fold:
     clinical_criteria: str | None = None
     expected_discharge_dates: list[DateChange] = field(default_factory=list)
     reside: ResideStatus | None = None
+    marked_days: dict[date, MarkedDay] = field(default_factory=dict)
     referrals: list[ReferralRecord] = field(default_factory=list)
     task_updates: dict[TaskKind, TaskRecord] = field(default_factory=dict)
     reservations: list[ReservationRecord] = field(default_factory=list)
@@ -130,6 +133,7 @@ class _Fold:
             clinical_criteria=self.clinical_criteria,
             expected_discharge_dates=tuple(self.expected_discharge_dates),
             reside=self.reside,
+            marked_days=tuple(sorted(self.marked_days.values(), key=lambda marked: marked.day)),
             referrals=tuple(self.referrals),
             task_updates=tuple(self.task_updates.values()),
             reservations=tuple(self.reservations),
@@ -161,6 +165,7 @@ def _resume(spell: Spell) -> _Fold:
         clinical_criteria=spell.clinical_criteria,
         expected_discharge_dates=list(spell.expected_discharge_dates),
         reside=spell.reside,
+        marked_days={marked.day: marked for marked in spell.marked_days},
         referrals=list(spell.referrals),
         task_updates={record.task: record for record in spell.task_updates},
         reservations=list(spell.reservations),
@@ -362,6 +367,18 @@ def _(event: CriteriaToResideReviewed, state: _Fold) -> None:
         not_met_since=since,
         delay_reason=payload.delay_reason,
         note=payload.note,
+    )
+
+
+@_step.register
+def _(event: RedGreenDayMarked, state: _Fold) -> None:
+    # Events fold in event-time order, so the mark that replaces a day's is the later:
+    # a correction wins, and a late or repeated mark lands where it belongs. Like a
+    # review, a mark is kept whatever the spell's status: a day of a stay that has ended
+    # can still be marked.
+    payload = event.payload
+    state.marked_days[payload.day] = MarkedDay.model_construct(
+        day=payload.day, green=payload.green, reason=payload.reason, stamp=Stamp.of(event)
     )
 
 

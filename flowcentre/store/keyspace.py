@@ -125,6 +125,17 @@ class Keyspace:
     def clock(self, name: str) -> str:
         return f"{self.prefix}:clock:{name}"
 
+    @property
+    def feeds_last_heard(self) -> str:
+        """Each source feed (organisation and system), scored by the latest recorded time
+        of its events, in milliseconds since the epoch."""
+        return f"{self.prefix}:feeds-heard"
+
+    @property
+    def feeds_first_heard(self) -> str:
+        """Each source feed, scored by the earliest recorded time of its events."""
+        return f"{self.prefix}:feeds-first-heard"
+
     def tracking(self, topic: str) -> str:
         return f"{self.prefix}:tracking:{topic}"
 

@@ -12,7 +12,9 @@ from redis.asyncio import Redis
 from flowcentre.domain import board, discharge_lists
 from flowcentre.domain.alert_history import AlertRecord, ClockRecord, RuleRecord
 from flowcentre.domain.alert_views import alert_view, opel_view
+from flowcentre.domain.board import RECENT_DISCHARGES
 from flowcentre.domain.events import OrganisationRegistered, SiteRegistered, WardRegistered
+from flowcentre.domain.feeds import FeedKey, Heard
 from flowcentre.domain.model import Bed, CapacityPool, Spell
 from flowcentre.domain.opel_history import OpelRecord, ReadingRecord
 from flowcentre.domain.pending_admissions import PendingAdmission
@@ -102,6 +104,21 @@ class LiveReads:
         """Spells in hospital with a referral being worked: the flow centre's queue."""
         return await self.spells(await self._members(self._keys.referred))
 
+    async def discharged_lately(self, within: timedelta) -> list[Spell]:
+        """Spells discharged within ``within`` of the latest discharge: by the log's time,
+        which runs ahead of this server's under the simulator."""
+        latest = cast(
+            list[tuple[bytes, float]],
+            await self._redis.zrange(self._keys.discharged, -1, -1, withscores=True),
+        )
+        if not latest:
+            return []
+        since = latest[0][1] - within.total_seconds()
+        ids = cast(
+            list[bytes], await self._redis.zrangebyscore(self._keys.discharged, since, "+inf")
+        )
+        return await self.spells(text(spell_id) for spell_id in ids)
+
     async def discharged_between(self, start: datetime, end: datetime) -> list[Spell]:
         ids = cast(
             list[bytes],
@@ -177,6 +194,20 @@ class LiveReads:
         raw = await self._redis.get(self._keys.clock(name))
         return load(ClockRecord, raw) if raw else None
 
+    async def feeds_heard(self) -> dict[FeedKey, Heard]:
+        """When each source feed was first and last heard, by its events' recorded times."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrange(self._keys.feeds_first_heard, 0, -1, withscores=True)
+            pipe.zrange(self._keys.feeds_last_heard, 0, -1, withscores=True)
+            first, last = cast(list[list[tuple[bytes, float]]], await pipe.execute())
+        firsts = dict(first)
+        heard: dict[FeedKey, Heard] = {}
+        for member, score in last:
+            organisation, system = orjson.loads(member)
+            at = _from_ms(score)
+            heard[(organisation, system)] = Heard(_from_ms(firsts.get(member, score)), at)
+        return heard
+
     async def snapshot(self) -> tuple[str, JSON]:
         """Everything a board starts from, and the cursor to take deltas after.
 
@@ -199,7 +230,13 @@ class LiveReads:
             "sites": [board.site_view(site) for site in sites],
             "wards": [board.ward_view(ward) for ward in wards],
             "beds": [board.bed_view(bed) for bed in beds],
-            "discharges": [discharge_lists.discharge_item(spell) for spell in in_hospital],
+            # A spell discharged between the two reads is in both: the later read tells.
+            "discharges": list(
+                {
+                    spell.spell_id: discharge_lists.discharge_item(spell)
+                    for spell in [*in_hospital, *await self.discharged_lately(RECENT_DISCHARGES)]
+                }.values()
+            ),
             "capacity": [discharge_lists.pool_view(pool) for pool in pools],
             "alerts": [alert_view(one) for one in await self.open_alerts()],
             "opel": [opel_view(one) for one in await self.opel()],
@@ -224,3 +261,7 @@ class LiveReads:
         """The oldest delta kept: a cursor older than it cannot resume and must resnapshot."""
         oldest = cast(Entries, await self._redis.xrange(self._keys.deltas, count=1))
         return text(oldest[0][0]) if oldest else None
+
+
+def _from_ms(score: float) -> datetime:
+    return datetime.fromtimestamp(score / 1000, UTC)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
@@ -29,6 +30,7 @@ from flowcentre.domain.events import (
     SiteRegistered,
     WardRegistered,
 )
+from flowcentre.domain.feeds import FeedKey, Heard, hear
 from flowcentre.domain.model import Bed, CapacityPool, Spell
 from flowcentre.domain.opel_history import OpelRecord, ReadingRecord
 from flowcentre.domain.pending_admissions import PendingAdmission, pending_view
@@ -232,12 +234,32 @@ class RedisView(LiveView):
                 approximate=True,
             )
         write_records(pipe, self._keys, total, loaded.beds, loaded.spells)
+        write_feeds_heard(pipe, self._keys, hear({}, (p.event for p in fresh)))
         positions: dict[int, int] = {}
         for positioned in fresh:
             positions[positioned.partition] = max(
                 positions.get(positioned.partition, -1), positioned.offset
             )
         pipe.hset(self._keys.tracking(topic), mapping=positions)  # type: ignore[arg-type]
+
+
+def write_feeds_heard(pipe: Pipeline, keys: Keyspace, heard: dict[FeedKey, Heard]) -> None:
+    """Queue the feeds' times heard: two commands whatever the number of feeds or events,
+    each keeping the latest (or earliest) time, so a batch applied again changes nothing."""
+    if not heard:
+        return
+    last = {_feed_member(key): _ms(one.last) for key, one in heard.items()}
+    first = {_feed_member(key): _ms(one.first) for key, one in heard.items()}
+    pipe.zadd(keys.feeds_last_heard, last, gt=True)
+    pipe.zadd(keys.feeds_first_heard, first, lt=True)
+
+
+def _feed_member(key: FeedKey) -> bytes:
+    return orjson.dumps(list(key))
+
+
+def _ms(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)
 
 
 def registry_id(event: OrganisationRegistered | SiteRegistered | WardRegistered) -> str:
@@ -376,9 +398,11 @@ async def replace_view(
     topic: str,
     state: State,
     positions: dict[int, int],
+    heard: dict[FeedKey, Heard] | None = None,
 ) -> None:
     """Swap the whole view for ``state`` in one transaction, as of the given log positions.
 
+    ``heard`` is when each source feed was first and last heard in the replayed events.
     Raises ViewOvertaken, changing nothing, when a worker has applied events past those
     positions: swapping then would lose what it applied. A worker applying during the
     swap has WATCHed the tracking hash, so its transaction retries against the new view,
@@ -411,6 +435,7 @@ async def replace_view(
                     pending=state.pending,
                 )
                 write_records(pipe, keys, everything, {}, {})
+                write_feeds_heard(pipe, keys, heard or {})
                 if positions:
                     pipe.hset(tracking, mapping=positions)  # type: ignore[arg-type]
                 marker = {"deltas": [{"kind": "resnapshot"}]}

@@ -17,7 +17,16 @@ import httpx
 import pytest
 import pytest_asyncio
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Error,
+    Locator,
+    Page,
+    WebSocketRoute,
+    async_playwright,
+    expect,
+)
 from websockets.asyncio.client import ClientConnection
 
 from flowcentre.api.auth import SESSION_COOKIE
@@ -231,6 +240,66 @@ def one_bed_ward(ward_id: str) -> list[EventBase]:
         ward(ward_id, "WRH"),
         bed(f"{ward_id}-B1", ward_id, label="Bed 1", room="Bay 1"),
     ]
+
+
+class Gate:
+    """The page's socket through the test: while held, what the server sends waits."""
+
+    def __init__(self) -> None:
+        self.held = False
+        self._waiting: list[str | bytes] = []
+        self._page_side: WebSocketRoute | None = None
+
+    def route(self, page_side: WebSocketRoute) -> None:
+        server = page_side.connect_to_server()
+        self._page_side = page_side
+
+        def from_server(message: str | bytes) -> None:
+            if self.held:
+                self._waiting.append(message)
+            else:
+                page_side.send(message)
+
+        server.on_message(from_server)
+
+    def release(self) -> None:
+        self.held = False
+        assert self._page_side is not None, "the page never opened its socket"
+        for message in self._waiting:
+            self._page_side.send(message)
+        self._waiting.clear()
+
+
+async def open_through_a_gate(
+    chromium: WatchedBrowser, address: str, username: str
+) -> tuple[Page, Gate]:
+    """``address`` signed in as ``username``, the board's socket through a gate."""
+    gate = Gate()
+    page = await chromium.new_page()
+    await page.route_web_socket("**/ws/whiteboard*", gate.route)
+    await page.goto(address, timeout=WAIT_MS)
+    await sign_in_through_the_form(page, username)
+    return page, gate
+
+
+async def choices_open_and_close_by_keyboard(
+    page: Page, toggle: Locator, first: Locator, view: str
+) -> None:
+    """Enter on the focused ``toggle`` opens its choices at ``first`` (checked with axe as
+    ``view``); Escape closes them and goes back to ``toggle``; Enter opens them again."""
+    await toggle.focus(timeout=WAIT_MS)
+    await page.keyboard.press("Enter")
+    await expect(first, "opening the choices did not move to the first").to_be_focused(
+        timeout=WAIT_MS
+    )
+    await assert_accessible(page, view)
+    await page.keyboard.press("Escape")
+    await expect(toggle, "Escape did not go back to the choices' button").to_be_focused(
+        timeout=WAIT_MS
+    )
+    await expect(first, "Escape left the choices open").to_have_count(0, timeout=WAIT_MS)
+    await page.keyboard.press("Enter")
+    await expect(first).to_be_focused(timeout=WAIT_MS)
 
 
 async def pair_wall_screen(page: Page, address: str, token: str) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-from playwright.async_api import Locator, Page, Route, expect
+from playwright.async_api import Locator, Page, Route, ViewportSize, expect
 from redis.asyncio import Redis
 
 from flowcentre.config import Settings
@@ -357,3 +357,109 @@ async def test_a_manager_acknowledges_an_alert_reads_opel_and_sees_the_alert_lea
 
     assert loads == [], f"the alerts page was loaded again: {loads}"
     await nothing_private_on(wall)
+
+
+PHONE = ViewportSize(width=390, height=844)
+# A time as the page writes it: the clock, after the day when it is not today.
+AT = r"at [^,;]*?\d\d:\d\d"
+
+
+def trend(page: Page, name: str) -> Locator:
+    """A trend chart, by the measure it draws."""
+    return page.get_by_role("region", name="Trends").get_by_role("figure", name=re.compile(name))
+
+
+async def occupied(hospital: Hospital, count: int) -> None:
+    """Waits for the view to have the ward's ten beds, ``count`` of them occupied: a tick
+    travels on a partition of its own, and the watch samples the view as it has it."""
+    for _ in range(600):
+        beds = await hospital.reads.ward_beds(WARD)
+        if len(beds) == len(BEDS) and sum(1 for one in beds if one.occupants) == count:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the view never had {count} of the ward's beds occupied")
+
+
+async def test_a_manager_follows_a_sites_trends_on_a_phone_over_a_day_and_a_week(
+    processes: Processes, hospital: Hospital, chromium: WatchedBrowser
+) -> None:
+    base = await start_whiteboard(processes)
+    await occupied(hospital, 0)
+    # Ticked again once the ward is in the view, so that the watch's first sample counts it.
+    await hospital.ticked(90)
+    processes.start("alert-watch")
+    await hospital.watching()
+
+    page = await chromium.new_page()
+    await page.set_viewport_size(PHONE)
+    await page.goto(f"{base}/", timeout=WAIT_MS)
+    await sign_in_through_the_form(page, MANAGER)
+    await page.goto(f"{base}/alerts.html", timeout=WAIT_MS)
+    await board_is_live(page)
+    trends = page.get_by_role("region", name="Trends")
+    await trends.get_by_label("Place").select_option(label="Royal", timeout=WAIT_MS)
+    occupancy = trend(page, "^Occupancy")
+    # The sample of the clock's first tick, before anyone is admitted.
+    await expect(occupancy.locator("figcaption"), "no sample of the empty ward").to_have_text(
+        re.compile(f"^Occupancy 0% {AT}$"), timeout=WAIT_MS
+    )
+
+    # The ward fills, then two patients go home: each quarter hour's sample reaches the
+    # charts without a reload.
+    hospital.feed.publish(
+        [admitted(f"S{n}", one, hospital.minute(80), WARD) for n, one in enumerate(BEDS)]
+    )
+    await occupied(hospital, len(BEDS))
+    await hospital.ticked(75)
+    await expect(occupancy.locator("figcaption"), "the full ward was not drawn").to_have_text(
+        re.compile(f"^Occupancy 100% {AT}$"), timeout=WAIT_MS
+    )
+    hospital.feed.publish([discharged(f"S{n}", hospital.minute(50)) for n in (0, 1)])
+    await occupied(hospital, len(BEDS) - 2)
+    await hospital.ticked(45)
+    await expect(occupancy.locator("figcaption"), "the discharges were not drawn").to_have_text(
+        re.compile(f"^Occupancy 80% {AT}$"), timeout=WAIT_MS
+    )
+    # Their beds wait to be cleaned: none is available.
+    await expect(trend(page, "^Available beds").locator("figcaption")).to_have_text(
+        re.compile(f"^Available beds 0 {AT}$")
+    )
+
+    chart = occupancy.get_by_role("img")
+    await expect(chart).to_have_attribute(
+        "aria-label",
+        re.compile(
+            f"^Occupancy, Royal, last 24 hours: 0% {AT}, latest 80% {AT};"
+            f" lowest 0% {AT}, highest 100% {AT}\\. Lines mark 85% and 92%\\.$"
+        ),
+    )
+    await expect(occupancy.locator(".trend-reference")).to_have_count(2)
+    await expect(occupancy).to_contain_text("92%: the usual NHS ceiling")
+    figures = trends.get_by_role("table", name="In figures: Royal, last 24 hours")
+    await expect(figures.get_by_role("row", name=re.compile("^Occupancy"))).to_have_text(
+        re.compile(f"^Occupancy80% {AT}0% {AT}100% {AT}$")
+    )
+    waiting = figures.get_by_role("row", name=re.compile("^Patients waiting for a bed"))
+    await expect(waiting.get_by_role("cell").first).to_have_text(re.compile(f"^0 {AT}$"))
+
+    await trends.get_by_role("radio", name="7 days").check(timeout=WAIT_MS)
+    await expect(chart).to_have_attribute(
+        "aria-label",
+        re.compile(f"^Occupancy, Royal, last 7 days: .* latest 80% {AT};"),
+        timeout=WAIT_MS,
+    )
+    await expect(trends.get_by_role("table", name="In figures: Royal, last 7 days")).to_be_visible()
+    await expect(occupancy.locator(".trend-time").first).to_have_text(re.compile(r"^\w{3} \d+$"))
+
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page scrolls sideways on a phone by {overflow} px"
+    await assert_accessible(page, "the capacity alerts page's trends on a phone")
+
+    await trends.get_by_role("radio", name="24 hours").check(timeout=WAIT_MS)
+    await trends.get_by_label("Place").select_option(label="Whole system", timeout=WAIT_MS)
+    await expect(
+        trends.get_by_role("table", name="In figures: Whole system, last 24 hours")
+    ).to_be_visible(timeout=WAIT_MS)
+    await expect(chart).to_have_attribute(
+        "aria-label", re.compile(f"^Occupancy, Whole system, last 24 hours: .* latest 80% {AT};")
+    )

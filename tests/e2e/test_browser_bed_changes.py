@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from playwright.async_api import Locator, Page, WebSocketRoute, expect
+from playwright.async_api import Locator, Page, expect
 
 from flowcentre.config import Settings
 from flowcentre.publisher import KafkaPublisher
@@ -25,9 +25,12 @@ from tests.accounts import account, device, record
 from tests.builders import admitted, bed, bed_status, minutes_from_t0, organisation, site, ward
 from tests.e2e.conftest import (
     WAIT_MS,
+    Gate,
     Processes,
     WatchedBrowser,
     assert_accessible,
+    choices_open_and_close_by_keyboard,
+    open_through_a_gate,
     pair_wall_screen,
     rest_until,
     sign_in_through_the_form,
@@ -80,34 +83,6 @@ def hospital(settings: Settings) -> Iterator[KafkaPublisher]:
         publisher.close()
 
 
-class Gate:
-    """The page's socket through the test: while held, what the server sends waits."""
-
-    def __init__(self) -> None:
-        self.held = False
-        self._waiting: list[str | bytes] = []
-        self._page_side: WebSocketRoute | None = None
-
-    def route(self, page_side: WebSocketRoute) -> None:
-        server = page_side.connect_to_server()
-        self._page_side = page_side
-
-        def from_server(message: str | bytes) -> None:
-            if self.held:
-                self._waiting.append(message)
-            else:
-                page_side.send(message)
-
-        server.on_message(from_server)
-
-    def release(self) -> None:
-        self.held = False
-        assert self._page_side is not None, "the page never opened its socket"
-        for message in self._waiting:
-            self._page_side.send(message)
-        self._waiting.clear()
-
-
 def bed_card(page: Page, label: str) -> Locator:
     return page.get_by_role("listitem").filter(has=page.get_by_text(label, exact=True))
 
@@ -126,12 +101,7 @@ async def open_ward(chromium: WatchedBrowser, base: str, username: str) -> Page:
 
 async def open_gated_ward(chromium: WatchedBrowser, base: str) -> tuple[Page, Gate]:
     """The nurse's ward board, its socket through a gate."""
-    gate = Gate()
-    page = await chromium.new_page()
-    await page.route_web_socket("**/ws/whiteboard*", gate.route)
-    await page.goto(f"{base}/#/ward/{WARD}", timeout=WAIT_MS)
-    await sign_in_through_the_form(page, NURSE)
-    return page, gate
+    return await open_through_a_gate(chromium, f"{base}/#/ward/{WARD}", NURSE)
 
 
 async def test_a_bed_marked_clean_in_two_taps_reaches_the_flow_centre_and_the_wall_at_once(
@@ -222,6 +192,9 @@ async def test_a_change_is_pending_until_its_event_comes_back_and_can_be_undone(
     await expect(
         page.get_by_role("button", name="Undo"), "an undo offers to undo itself"
     ).to_have_count(0, timeout=WAIT_MS)
+    await expect(
+        card.get_by_role("button", name="Change state of Bed 2"), "undo lost the keyboard"
+    ).to_be_focused()
 
 
 async def test_a_refused_change_rolls_back_and_says_why(
@@ -264,21 +237,8 @@ async def test_a_bed_changes_state_with_the_keyboard_alone(
     toggle = card.get_by_role("button", name="Change state of Bed 1")
     await expect(state_of(card)).to_have_text("Available", timeout=WAIT_MS)
 
-    await toggle.focus(timeout=WAIT_MS)
-    await page.keyboard.press("Enter")
     first = card.get_by_role("button", name="Awaiting clean")
-    await expect(first, "opening the choices did not move to the first").to_be_focused(
-        timeout=WAIT_MS
-    )
-    await assert_accessible(page, "a bed's choices of state")
-    await page.keyboard.press("Escape")
-    await expect(toggle, "Escape did not go back to the bed's button").to_be_focused(
-        timeout=WAIT_MS
-    )
-    await expect(first, "Escape left the choices open").to_have_count(0, timeout=WAIT_MS)
-
-    await page.keyboard.press("Enter")
-    await expect(first).to_be_focused(timeout=WAIT_MS)
+    await choices_open_and_close_by_keyboard(page, toggle, first, "a bed's choices of state")
     await page.keyboard.press("Tab")
     second = card.get_by_role("button", name="Being cleaned")
     await expect(second).to_be_focused(timeout=WAIT_MS)

@@ -1,6 +1,9 @@
 """Every board on the simulated county, in a real browser: drawn from days of its traffic,
 checked for accessibility with real data on it, and photographed.
 
+The alert watch samples the county's last day hour by hour, as it would have live, so
+that the managers' trends have a day to draw.
+
 The pictures in docs/whiteboards.md and the README are these: given a folder
 (``pytest tests/e2e/test_browser_county.py --screenshots docs/images``), the test keeps
 them there; otherwise it takes them and drops them with its temporary folder.
@@ -9,6 +12,7 @@ them there; otherwise it takes them and drops them with its temporary folder.
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -21,11 +25,14 @@ from redis.asyncio import Redis
 from flowcentre.bench.harness import applied
 from flowcentre.config import Settings
 from flowcentre.domain.events import EventBase
+from flowcentre.domain.trends import quarter_hour
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.runtime import ensure_topics
+from flowcentre.store.trends import Trends
 from producers.county import County
 from producers.simulator import simulate
 from tests.accounts import account, device, record
+from tests.builders import event, minutes_from_t0
 from tests.e2e.conftest import (
     WAIT_MS,
     Processes,
@@ -83,6 +90,51 @@ async def applied_all(settings: Settings, events: list[EventBase], before: int =
         await redis.aclose()
 
 
+async def sampled(settings: Settings, at: datetime) -> None:
+    """Waits for the alert watch to have sampled the system at the quarter hour of ``at``."""
+    assert settings.redis_url
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        trends = Trends(redis, prefix=settings.redis_prefix)
+        deadline = time.monotonic() + APPLY_WITHIN_S
+        while True:
+            record = await trends.record("system")
+            if record is not None and record.samples[-1].at >= quarter_hour(at):
+                return
+            assert time.monotonic() < deadline, f"the watch did not sample {at} in time"
+            await asyncio.sleep(0.2)
+    finally:
+        await redis.aclose()
+
+
+async def with_the_last_day_sampled(
+    processes: Processes, settings: Settings, events: list[EventBase], now: datetime
+) -> None:
+    """Publishes the county's events up to ``now``, its last day an hour at a time, each
+    followed by a tick of the clock once it is in the view: the alert watch, ticking no
+    clock of its own meanwhile, samples each hour as it would have live. Then the watch
+    runs as in service, ticking the clock."""
+    day_before = now - timedelta(days=1)
+    hours = [day_before + timedelta(hours=hour) for hour in range(1, 25)]
+    watch = processes.start("alert-watch", FLOWCENTRE_CLOCK_TICK_S="0")
+    published = next(index for index, one in enumerate(events) if one.occurred_at > day_before)
+    await applied_all(settings, events[:published])
+    for end in hours:
+        hour = [one for one in events[published:] if one.occurred_at <= end]
+        await applied_all(settings, hour, before=published)
+        published += len(hour)
+        await applied_all(
+            settings,
+            [event("ClockTicked", {"clock": settings.clock}, minutes_from_t0(end))],
+            before=published,
+        )
+        published += 1
+        await sampled(settings, end)
+    watch.send_signal(signal.SIGTERM)
+    await asyncio.to_thread(watch.wait, 20)
+    processes.start("alert-watch")
+
+
 async def photograph(page: Page, folder: Path, name: str) -> None:
     await page.screenshot(path=folder / f"{name}.png")
 
@@ -95,6 +147,8 @@ async def signed_in(chromium: WatchedBrowser, address: str, username: str) -> Pa
     return page
 
 
+# Feeding the last day an hour at a time, for the watch to sample, takes a minute or so.
+@pytest.mark.timeout(300)
 async def test_every_board_on_the_county(
     processes: Processes,
     settings: Settings,
@@ -113,16 +167,20 @@ async def test_every_board_on_the_county(
         ],
     )
     base = await start_whiteboard(processes)
-    processes.start("alert-watch")
-    await applied_all(settings, the_county(datetime.now(UTC)))
+    now = datetime.now(UTC)
+    await with_the_last_day_sampled(processes, settings, the_county(now), now)
 
     centre = await signed_in(chromium, f"{base}/", CENTRE)
     await expect(centre.get_by_role("heading", name="All sites", level=1)).to_be_visible(
         timeout=WAIT_MS
     )
-    await expect(centre.locator("table.counts"), "not every site is drawn").to_have_count(
+    await expect(centre.locator(".site table.counts"), "not every site is drawn").to_have_count(
         len(County.load().sites), timeout=WAIT_MS
     )
+    glance = centre.get_by_role("region", name="Discharges and community capacity")
+    for part in ("Discharges today", "Pathway queues, oldest first", "Community and social care"):
+        await expect(glance.get_by_role("heading", name=part), f"no {part}").to_be_visible()
+    await expect(glance.locator(".queue"), "a pathway's queue is missing").to_have_count(5)
     await assert_accessible(centre, "the county's system board")
     await photograph(centre, folder, "whiteboard-system")
 
@@ -154,7 +212,15 @@ async def test_every_board_on_the_county(
     await manager.goto(f"{base}/alerts.html", timeout=WAIT_MS)
     await expect(manager.get_by_role("status")).to_have_text("Live", timeout=WAIT_MS)
     await expect(manager.get_by_role("region", name="Open alerts")).to_be_visible(timeout=WAIT_MS)
+    trends = manager.get_by_role("region", name="Trends")
+    await expect(
+        trends.get_by_role("table", name="In figures: Whole system, last 24 hours"),
+        "the day's trends are not drawn",
+    ).to_be_visible(timeout=WAIT_MS)
+    await expect(trends.locator(".trend-line")).to_have_count(5)
     await assert_accessible(manager, "the capacity alerts page")
+    # The picture is of the trends, which come below the open alerts and OPEL.
+    await trends.evaluate("(section) => section.scrollIntoView({ block: 'start' })")
     await photograph(manager, folder, "whiteboard-alerts")
 
     wall = await chromium.new_page()

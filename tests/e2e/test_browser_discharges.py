@@ -3,8 +3,9 @@ against a worker and an API running as separate processes on the real broker and
 
 A flow centre coordinator takes one patient from the ward's discharge list through the
 flow centre's queue: referral, triage, a task, a reservation of community capacity; then
-the discharge, from the feed, takes the patient off the lists. Every step is seen on the
-page as the socket brings it, without a reload.
+the discharge, from the feed, takes the patient off the lists. A ward's nurse marks the
+patient's day red, then green. Every step is seen on the page as the socket brings it,
+without a reload.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ OTHER_WARD = "WRH-AVON5"
 BED = "WRH-AVON4-B01-1"
 SPELL = "RWP:V1001"
 COORDINATOR = "flow.coordinator"
+NURSE = "avon4.nurse"
 AREA = "wyre-forest"
 #: Lives alone and needs some help with daily living: the rules propose pathway 1.
 ANSWERS = {
@@ -222,3 +224,61 @@ async def test_a_coordinator_takes_a_patient_from_the_ward_list_through_the_queu
     markup = await page.content()
     for private in ("Ada", "Lovelace"):
         assert private not in markup, f"{private!r} is on the discharge page"
+
+
+async def test_a_nurse_marks_the_patients_day_red_then_green_on_the_wards_list(
+    settings: Settings,
+    processes: Processes,
+    hospital: tuple[KafkaPublisher, str],
+    chromium: WatchedBrowser,
+) -> None:
+    record(settings, account("acc-avon4-nurse", NURSE, "ward_staff", WARD))
+    base = await start_whiteboard(processes)
+    page = await chromium.new_page()
+    await page.goto(f"{base}/", timeout=WAIT_MS)
+    await sign_in_through_the_form(page, NURSE)
+    await page.get_by_role("link", name="Discharge planning").click(timeout=WAIT_MS)
+    await expect(page.get_by_role("status"), "the page's socket did not open").to_have_text(
+        "Live", timeout=WAIT_MS
+    )
+    wards = page.get_by_role("region", name="Ward discharge list")
+    await wards.get_by_label("Ward", exact=True).select_option(WARD, timeout=WAIT_MS)
+    on_ward = patient_row(wards, page)
+    await expect(on_ward, "the patient is not on the ward's list").to_have_count(1, timeout=WAIT_MS)
+    await expect(on_ward).to_contain_text("Not marked today", timeout=WAIT_MS)
+    await assert_accessible(page, "the ward's list before the day is marked")
+
+    # A red day, with why: the colour comes back with its words and the reason.
+    today = on_ward.get_by_role("form", name="Mark today: AL, Bay 1, Bed 1")
+    await today.get_by_label("Reason for a red day (optional)").fill("Awaiting the MRI")
+    await today.get_by_role("button", name="Red day: AL, Bay 1, Bed 1").click(timeout=WAIT_MS)
+    red = on_ward.locator(".day-mark-red")
+    await expect(red, "the red day did not come back").to_have_text("Red day", timeout=WAIT_MS)
+    await expect(on_ward).to_contain_text("Awaiting the MRI", timeout=WAIT_MS)
+    await expect(on_ward).not_to_contain_text("Not marked today")
+    await expect(wards.locator("#ward-problem")).to_have_text("")
+    marked = await page.evaluate(
+        "async (spell) => (await (await fetch(`api/v1/discharges/${encodeURIComponent(spell)}`))"
+        ".json()).day",
+        SPELL,
+    )
+    browser_today = await page.evaluate(
+        "() => { const d = new Date(); return [d.getFullYear(),"
+        " String(d.getMonth() + 1).padStart(2, '0'), String(d.getDate()).padStart(2, '0')]"
+        ".join('-'); }"
+    )
+    assert {k: marked[k] for k in ("date", "green", "reason")} == {
+        "date": browser_today,
+        "green": False,
+        "reason": "Awaiting the MRI",
+    }
+    assert marked["marked_by"]["id"] == "acc-avon4-nurse"
+    await assert_accessible(page, "the ward's list with a red day")
+
+    # Marked again, green: the correction replaces the red day and its reason.
+    await on_ward.get_by_role("button", name="Green day: AL, Bay 1, Bed 1").click(timeout=WAIT_MS)
+    await expect(
+        on_ward.locator(".day-mark-green"), "the green day did not come back"
+    ).to_have_text("Green day", timeout=WAIT_MS)
+    await expect(on_ward).not_to_contain_text("Awaiting the MRI", timeout=WAIT_MS)
+    await expect(on_ward.locator(".day-mark-red")).to_have_count(0)

@@ -9,9 +9,11 @@ import pytest
 from playwright.async_api import ViewportSize, expect
 
 from flowcentre.config import Settings
+from flowcentre.domain.events import EventBase
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.runtime import ensure_topics
 from tests.accounts import account, device, record
+from tests.builders import admitted
 from tests.e2e.conftest import (
     WAIT_MS,
     Processes,
@@ -29,15 +31,15 @@ TURN_S = 5
 # A wall panel's own size: the type must grow to be read across a room.
 FULL_HD = ViewportSize(width=1920, height=1080)
 PHONE = ViewportSize(width=390, height=844)
-NURSE = "severn.nurse"
+COORDINATOR = "severn.coordinator"
 
 
-def publish_the_ward(settings: Settings) -> None:
+def publish_the_ward(settings: Settings, *events: EventBase) -> None:
     assert settings.kafka_bootstrap
     ensure_topics(settings.kafka_bootstrap, settings)
     publisher = KafkaPublisher(settings.kafka_bootstrap, settings.events_topic)
     try:
-        publisher.publish(one_bed_ward(WARD))
+        publisher.publish([*one_bed_ward(WARD), *events])
     finally:
         publisher.close()
 
@@ -77,25 +79,35 @@ async def test_a_wall_screen_turns_through_its_views_with_large_type_and_no_cont
     assert root_size >= 24, f"the wall's type is {root_size}px at full HD, not sized for a room"
 
 
-async def test_the_boards_fit_a_phone(
+async def test_every_page_fits_a_phone(
     processes: Processes, settings: Settings, chromium: WatchedBrowser
 ) -> None:
-    publish_the_ward(settings)
-    record(settings, account("acc-severn-nurse", NURSE, "ward_staff", WARD))
+    publish_the_ward(settings, admitted("S-PHONE", f"{WARD}-B1", -30, ward_id=WARD))
+    record(settings, account("acc-flow-phone", COORDINATOR, "flow_centre"))
     base = await start_whiteboard(processes)
     page = await chromium.new_page()
     await page.set_viewport_size(PHONE)
     await page.goto(f"{base}/", timeout=WAIT_MS)
-    await sign_in_through_the_form(page, NURSE)
+    await sign_in_through_the_form(page, COORDINATOR)
     for address, heading in (
         (f"{base}/#/", "All sites"),
         (f"{base}/#/site/WRH", "Royal"),
         (f"{base}/#/ward/{WARD}", WARD),
+        (f"{base}/discharges.html#ward={WARD}&spell=S-PHONE", "Discharge planning"),
+        (f"{base}/alerts.html", "Capacity alerts"),
     ):
         await page.goto(address, timeout=WAIT_MS)
         await expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible(
             timeout=WAIT_MS
         )
+        if heading == WARD:
+            # The widest a card gets: its patient's plan with its choices open.
+            await page.get_by_role("button", name="Update the plan of Bed 1").click(timeout=WAIT_MS)
+            await expect(page.get_by_role("button", name="Green day")).to_be_visible(
+                timeout=WAIT_MS
+            )
+        if heading == "Discharge planning":
+            await expect(page.locator("#plan")).to_be_visible(timeout=WAIT_MS)
         overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{address} is {overflow}px wider than a phone's screen"
         await assert_accessible(page, f"{heading} on a phone")

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from flowcentre.config import Settings
 from flowcentre.domain.events import EventBase
+from flowcentre.domain.feeds import hear
 from flowcentre.publisher import KafkaPublisher
 from flowcentre.runtime import ensure_topics
 from flowcentre.store.keyspace import Keyspace
@@ -72,7 +73,10 @@ async def test_killed_worker_is_replaced_without_loss_or_repeat(
 
     # Nothing lost: the view equals the whole history folded by the core in memory.
     expected = fold(history)
-    await replace_view(redis_client, Keyspace("expected"), settings.events_topic, expected, {})
+    heard = hear({}, history)
+    await replace_view(
+        redis_client, Keyspace("expected"), settings.events_topic, expected, {}, heard
+    )
     live = await dump_view(redis_client, settings.redis_prefix)
     wanted = await dump_view(redis_client, "expected")
     live.pop(f"tracking:{settings.events_topic}")

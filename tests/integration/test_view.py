@@ -27,6 +27,7 @@ from tests.builders import (
     bed,
     bed_status,
     capacity_declared,
+    day_marked,
     discharged,
     event,
     referred,
@@ -51,9 +52,12 @@ STORY = [
     discharged("S1", 90),
 ]
 #: Work on the discharge lists, which the view indexes (the queue, discharges by time,
-#: pools by day), and the records of alert rules and the clock.
+#: pools by day), a day marked red then corrected, and the records of alert rules and
+#: the clock.
 PLANS = [
     referred("S2", 75),
+    day_marked("S2", 75, "2026-11-02", green=False, reason="Awaiting reablement"),
+    day_marked("S2", 76, "2026-11-02", green=True),
     capacity_declared(2, 76, day="2026-11-02"),
     reserved("S2", 77, day="2026-11-02"),
     capacity_declared(3, 78, day="2026-11-01"),
@@ -174,6 +178,9 @@ async def test_rebuild_from_the_log_equals_the_live_view(
         "pending-admission:S6",
     } <= live_keys.keys()
     assert live_keys["pending-admissions"] == [b"S3", b"S5"]
+    marked = await LiveReads(redis_client, prefix="live").spell("S2")
+    assert marked is not None
+    assert [(day.green, day.reason) for day in marked.marked_days] == [(True, None)]
     rebuilt = {
         k.removeprefix("rebuilt:"): v for k, v in (await dump_view(redis_client, "rebuilt")).items()
     }
@@ -212,11 +219,21 @@ async def test_rebuild_catches_up_with_what_a_live_worker_applied_meanwhile(
         live = await dump_view(redis_client)
         with pytest.raises(ViewOvertaken) as overtaken:
             await replace_view(
-                redis_client, Keyspace(), settings.events_topic, replay.state, replay.positions
+                redis_client,
+                Keyspace(),
+                settings.events_topic,
+                replay.state,
+                replay.positions,
+                replay.heard,
             )
         await replay.catch_up(overtaken.value.tracked)
         await replace_view(
-            redis_client, Keyspace(), settings.events_topic, replay.state, replay.positions
+            redis_client,
+            Keyspace(),
+            settings.events_topic,
+            replay.state,
+            replay.positions,
+            replay.heard,
         )
     finally:
         await consumer.stop()

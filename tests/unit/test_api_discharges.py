@@ -24,6 +24,7 @@ from flowcentre.domain.events import (
     DischargeTaskUpdated,
     EventBase,
     PatientReferred,
+    RedGreenDayMarked,
     SpellUpdated,
 )
 from flowcentre.domain.triage import Pathway, TriageAnswers, load_rules
@@ -281,12 +282,85 @@ async def test_a_ward_out_of_reach_is_refused_alike_whether_it_exists_or_not(
     assert registered.json()["detail"].replace("ELGAR", "NOWHERE") == unknown.json()["detail"]
 
 
+async def test_a_day_is_marked_red_with_its_reason_or_green(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    today = local_day().isoformat()
+    red = await client.put(
+        f"{PLAN}/days/{today}", json={"green": False, "reason": " Awaiting the MRI "}
+    )
+    green = await client.put(f"{PLAN}/days/{today}", json={"green": True, "reason": None})
+    assert (red.status_code, green.status_code) == (202, 202), red.text
+    marks = publisher.published
+    assert [type(mark) for mark in marks] == [RedGreenDayMarked, RedGreenDayMarked]
+    assert red.json()["event_id"] == marks[0].event_id
+    assert [mark.payload.model_dump(mode="json") for mark in marks] == [  # type: ignore[attr-defined]
+        {"spell_id": "S1", "day": today, "green": False, "reason": "Awaiting the MRI"},
+        {"spell_id": "S1", "day": today, "green": True, "reason": None},
+    ]
+    assert marks[0].caused_by.id == "rn-042"
+
+
+async def test_today_is_the_log_s_when_its_clock_runs_ahead(
+    publisher: RecordingPublisher,
+) -> None:
+    # The simulator's clock runs days ahead of the server's: its today is the one to mark.
+    ahead = datetime.now(UTC) + timedelta(days=2)
+    tick = event("ClockTicked", {"clock": Settings().clock}, minutes_from_t0(ahead))
+    app = app_over(publisher, signed_in(Role.WARD_STAFF, "AVON4"))
+    app.dependency_overrides[get_reads] = lambda: StateReads(fold([*HISTORY, tick]))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        marked = await client.put(
+            f"{PLAN}/days/{ahead.astimezone(LONDON).date()}", json={"green": True}
+        )
+    assert marked.status_code == 202, marked.text
+
+
+@pytest.mark.parametrize(
+    ("day", "body", "field"),
+    [
+        (local_day(1).isoformat(), {"green": True}, "day"),
+        ("2026-11-01", {"green": True}, "day"),
+        (local_day().isoformat(), {"green": True, "reason": "A good day"}, "reason"),
+    ],
+)
+async def test_a_day_no_stay_could_have_is_refused_naming_the_field(
+    day: str,
+    body: dict[str, Any],
+    field: str,
+    client: httpx.AsyncClient,
+    publisher: RecordingPublisher,
+) -> None:
+    answer = await client.put(f"{PLAN}/days/{day}", json=body)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"].startswith(f"{field}: ")
+    assert publisher.published == []
+
+
+async def test_a_day_mark_the_contract_forbids_is_refused_by_its_shape(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    today = local_day().isoformat()
+    long_reason = await client.put(
+        f"{PLAN}/days/{today}", json={"green": False, "reason": "x" * 201}
+    )
+    no_colour = await client.put(f"{PLAN}/days/{today}", json={"reason": "Awaiting transport"})
+    not_a_day = await client.put(f"{PLAN}/days/yesterday", json={"green": True})
+    assert [a.status_code for a in (long_reason, no_colour, not_a_day)] == [422, 422, 422]
+    assert "reason" in long_reason.text
+    assert "green" in no_colour.text
+    assert "day" in not_a_day.text
+    assert publisher.published == []
+
+
 CHANGES = [
     ("GET", "", None),
     ("PATCH", "/readiness", {"expected_discharge_date": None}),
     ("POST", "/referrals", {}),
     ("PUT", "/tasks/transport", {"status": "started"}),
     ("POST", "/reservations", {"capacity": pool()}),
+    ("PUT", f"/days/{local_day().isoformat()}", {"green": True}),
 ]
 
 

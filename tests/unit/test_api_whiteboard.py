@@ -362,6 +362,41 @@ async def test_boards_connecting_at_one_cursor_share_one_encoded_snapshot() -> N
     assert updated["data"]["beds"] == [bed("B1", "closed")]
 
 
+def plan(spell_id: str, discharged_at: str | None = None) -> JSON:
+    return {
+        "spell_id": spell_id,
+        "listed": discharged_at is None,
+        "ward_id": "W1",
+        "sharing_objection": False,
+        "initials": "AL",
+        "discharged_at": discharged_at,
+    }
+
+
+def test_a_snapshot_keeps_the_last_day_and_a_half_of_discharges_for_the_day_s_count() -> None:
+    planner = BoardScope(full_wards=None, capacity=True, plan_wards=None)
+    mirror = BoardMirror((5, 0), {"sites": [], "wards": [], "beds": [], "discharges": []})
+    went_home = [
+        plan(spell_id, at)
+        for spell_id, at in [
+            ("S-OLD", "2026-11-01T05:00:00+00:00"),
+            ("S-YESTERDAY", "2026-11-01T20:00:00+00:00"),
+            ("S-TODAY", "2026-11-02T18:00:00+00:00"),
+        ]
+    ]
+    mirror.apply((6, 0), [{"kind": "discharge", "discharge": plan("S-IN")}])
+    mirror.apply((7, 0), [{"kind": "discharge", "discharge": item} for item in went_home])
+    mirror.apply(
+        (8, 0), [{"kind": "discharge", "discharge": plan("S-GONE-ELSEWHERE") | {"listed": False}}]
+    )
+
+    sent = orjson.loads(mirror.snapshot_message(planner))["data"]["discharges"]
+    # Older than 36 hours before the latest discharge, and moved off the planned wards.
+    assert sorted(item["spell_id"] for item in sent) == ["S-IN", "S-TODAY", "S-YESTERDAY"]
+    # Of a patient gone, nothing but what counts the day.
+    assert {item["spell_id"] for item in sent if "initials" in item} == {"S-IN"}
+
+
 def test_cursors_compare_as_stream_ids_not_as_text() -> None:
     assert parse_cursor("10-0") == (10, 0) > (9, 5) == parse_cursor("9-5")
     assert parse_cursor("1700000000000-3") == (1700000000000, 3)
@@ -443,3 +478,40 @@ async def test_a_board_is_audited_for_each_patient_it_is_shown_once_and_never_to
 
     assert shown == [frozenset({"S1"}), frozenset({"S3"})], "S2's ward is not the nurse's"
     assert "spell_id" not in orjson.dumps(nurse.received).decode()
+
+
+def feed(silent: bool) -> JSON:
+    heard_at = "2026-11-02T08:00:00+00:00" if silent else None
+    return {"name": "Worcestershire Acute ADT", "silent": silent, "heard_at": heard_at}
+
+
+async def test_every_board_is_told_the_feeds_as_it_joins_and_again_only_when_they_change() -> None:
+    stream = MemoryStream()
+    cursor = stream.add(bed("B1"))
+    judged = [feed(silent=False)]
+
+    async def feeds() -> list[JSON]:
+        return list(judged)
+
+    hub = WhiteboardHub(stream, options(heartbeat_s=0.01), feeds)
+    # A board that may see no ward's beds still learns which feeds are silent.
+    no_beds = BoardScope(full_wards=frozenset(), capacity=False, wall_wards=frozenset({"W9"}))
+    async with running(hub):
+        early = Board()
+        async with connected(await hub.open(None, FULL), early):
+            await early.until(lambda b: len(b.of_type("heartbeat")) >= 3)
+            judged[0] = feed(silent=True)
+            await early.until(lambda b: len(b.of_type("feeds")) == 2)
+            await early.until(lambda b: len(b.of_type("heartbeat")) >= 6)
+            late, resumed = Board(), Board()
+            async with (
+                connected(await hub.open(None, no_beds), late),
+                connected(await hub.open(cursor, FULL), resumed),
+            ):
+                await late.until(lambda b: bool(b.of_type("feeds")))
+                await resumed.until(lambda b: bool(b.of_type("feeds")))
+
+    assert [m["feeds"] for m in early.of_type("feeds")] == [[feed(False)], [feed(True)]]
+    assert [m["type"] for m in late.received[:2]] == ["snapshot", "feeds"]
+    assert late.of_type("feeds")[0]["feeds"] == [feed(True)]
+    assert resumed.received[0] == {"type": "feeds", "feeds": [feed(True)]}

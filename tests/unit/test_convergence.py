@@ -8,6 +8,7 @@ from the live worker; all of them must end in the same picture.
 from __future__ import annotations
 
 import random
+from datetime import date
 from typing import Any
 
 import orjson
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from flowcentre.domain.apply import State, apply, needs
 from flowcentre.domain.discharge import triage
-from flowcentre.domain.events import EventBase
+from flowcentre.domain.events import EventBase, RedGreenDayMarked
 from flowcentre.domain.triage import load_rules
 from flowcentre.store.keyspace import Record, dump
 from tests.builders import (
@@ -25,6 +26,7 @@ from tests.builders import (
     bed,
     bed_status,
     capacity_declared,
+    day_marked,
     discharged,
     event,
     fold,
@@ -155,7 +157,9 @@ def histories(draw: Any) -> list[EventBase]:
             spell = draw(st.sampled_from(here))
             referral = draw(st.sampled_from(["R1", "R2"]))
             step = draw(
-                st.sampled_from(["refer", "unrefer", "triage", "task", "hold", "free", "ctr"])
+                st.sampled_from(
+                    ["refer", "unrefer", "triage", "task", "hold", "free", "ctr", "day"]
+                )
             )
             if step == "refer":
                 history.append(referred(spell, minute, referral))
@@ -172,6 +176,11 @@ def histories(draw: Any) -> list[EventBase]:
                 history.append(reserved(spell, minute, hours, reservation_id=referral))
             elif step == "free":
                 history.append(released(spell, minute, reservation_id=referral))
+            elif step == "day":
+                green = draw(st.booleans())
+                day = draw(st.sampled_from(["2026-11-02", "2026-11-03"]))
+                reason = None if green else draw(st.sampled_from([None, "Awaiting reablement"]))
+                history.append(day_marked(spell, minute, day, green=green, reason=reason))
             else:
                 history.append(reside_reviewed(spell, minute, meets=draw(st.booleans())))
         elif action == "swap" and len(here) >= 2:
@@ -280,3 +289,41 @@ def test_applying_over_only_the_records_needs_names_loses_nothing(
     for one in scrambled:
         state.absorb(apply(loaded_for(one, state), one))
     assert state == fold(history)
+
+
+#: A day's marks: (minute, day, green); the minutes repeat so that ties are broken by id.
+MARKS = st.lists(
+    st.tuples(
+        st.sampled_from([10, 20, 20, 30, 1500]),
+        st.sampled_from(["2026-11-02", "2026-11-03", "2026-11-04"]),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(marks=MARKS, seed=st.integers(min_value=0, max_value=2**32 - 1))
+def test_each_day_keeps_its_latest_mark_however_the_marks_arrive(
+    marks: list[tuple[int, str, bool]], seed: int
+) -> None:
+    history = [ward("W1"), bed("B1", "W1"), admitted("S1", "B1", 0, "W1")]
+    marked = [
+        day_marked("S1", minute, day, green=green, reason=None if green else f"red at {minute}")
+        for minute, day, green in marks
+    ]
+    shuffle = random.Random(seed)
+    scrambled = history + marked + shuffle.choices(marked, k=len(marked))
+    shuffle.shuffle(scrambled)
+    latest: dict[date, EventBase] = {}
+    for mark in sorted(marked, key=EventBase.order):
+        assert isinstance(mark, RedGreenDayMarked)
+        latest[mark.payload.day] = mark
+
+    spell = fold(scrambled).spells["S1"]
+
+    assert [marked.stamp.event_id for marked in spell.marked_days] == [
+        latest[day].event_id for day in sorted(latest)
+    ]
+    assert spell == fold(history + marked).spells["S1"]

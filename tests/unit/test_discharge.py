@@ -12,8 +12,10 @@ import pytest
 
 from flowcentre.domain import clocks, discharge_lists
 from flowcentre.domain.discharge import (
+    DayMarkInvalid,
     ReservationConflict,
     ReservationInvalid,
+    day_mark,
     reservation_expiry,
     triage,
 )
@@ -32,6 +34,7 @@ from tests.builders import (
     WELL,
     admitted,
     capacity_declared,
+    day_marked,
     discharged,
     event,
     fold,
@@ -99,6 +102,81 @@ def test_criteria_to_reside_remembers_when_they_stopped_being_met() -> None:
 def test_a_delay_reason_for_a_patient_who_meets_the_criteria_is_refused() -> None:
     with pytest.raises(EventRejected, match="delay_reason"):
         reside_reviewed("S1", 0, meets=True, delay_reason="awaiting-transport")
+
+
+# Red and green days ------------------------------------------------------------------
+
+
+def test_each_day_keeps_its_latest_mark_and_the_item_shows_the_latest_day() -> None:
+    spell = spell_after(
+        day_marked("S1", 60, "2026-11-02", green=True),
+        day_marked("S1", 1500, "2026-11-03", green=False, reason="Awaiting reablement"),
+        day_marked("S1", 420, "2026-11-02", green=False, reason="No senior review"),
+        # Arrives after the correction of its day, but came before it: it changes nothing.
+        day_marked("S1", 1450, "2026-11-03", green=True),
+    )
+    assert [(m.day, m.green, m.reason) for m in spell.marked_days] == [
+        (date(2026, 11, 2), False, "No senior review"),
+        (date(2026, 11, 3), False, "Awaiting reablement"),
+    ]
+    assert discharge_lists.discharge_item(spell)["day"] == {
+        "date": "2026-11-03",
+        "green": False,
+        "reason": "Awaiting reablement",
+        "marked_at": at(1500).isoformat(),
+        "marked_by": {"kind": "system", "id": "pas-feed"},
+    }
+    # A day marked late for an earlier day is kept, but the item shows the latest day.
+    earlier = spell_after(
+        day_marked("S1", 1500, "2026-11-03", green=True),
+        day_marked("S1", 1600, "2026-11-02", green=False),
+    )
+    assert discharge_lists.discharge_item(earlier)["day"]["date"] == "2026-11-03"
+
+
+def test_a_patient_never_marked_has_no_day_and_a_red_day_is_not_a_blocker() -> None:
+    assert discharge_lists.discharge_item(spell_after())["day"] is None
+    red = spell_after(day_marked("S1", 60, "2026-11-02", green=False, reason="Awaiting MRI"))
+    assert discharge_lists.blockers(red, at(90), date(2026, 11, 2)) == []
+
+
+def test_a_day_of_a_stay_that_has_ended_can_still_be_marked() -> None:
+    spell = spell_after(discharged("S1", 600), day_marked("S1", 700, "2026-11-02", green=True))
+    assert [m.day for m in spell.marked_days] == [date(2026, 11, 2)]
+    assert not discharge_lists.discharge_item(spell)["listed"]
+
+
+def test_a_reason_for_a_green_day_is_refused() -> None:
+    with pytest.raises(EventRejected, match="reason"):
+        day_marked("S1", 0, "2026-11-02", green=True, reason="Good day")
+
+
+@pytest.mark.parametrize(
+    ("day", "green", "reason", "problem"),
+    [
+        (date(2026, 11, 4), True, None, "day: 2026-11-04 is still to come"),
+        (date(2026, 11, 1), True, None, "day: 2026-11-01 is before the admission (2026-11-02)"),
+        (date(2026, 11, 3), True, "Good day", "reason: only a red day gives a reason"),
+    ],
+)
+def test_a_day_no_stay_could_have_is_refused_naming_the_field(
+    day: date, green: bool, reason: str | None, problem: str
+) -> None:
+    now = datetime(2026, 11, 3, 23, 30, tzinfo=UTC)
+    with pytest.raises(DayMarkInvalid, match=f"^{re.escape(problem)}"):
+        day_mark(spell_after(), day, green, reason, now, LONDON)
+
+
+def test_the_day_of_admission_and_today_can_be_marked_today_being_the_hospitals() -> None:
+    now = datetime(2026, 11, 3, 23, 30, tzinfo=UTC)
+    for day in (date(2026, 11, 2), date(2026, 11, 3)):
+        mark = day_mark(spell_after(), day, False, "Awaiting transport", now, LONDON)
+        assert (mark.spell_id, mark.day, mark.green) == ("S1", day, False)
+    # Already the 4th in Auckland, while it is still the 3rd in UTC.
+    auckland = day_mark(
+        spell_after(), date(2026, 11, 4), True, None, now, ZoneInfo("Pacific/Auckland")
+    )
+    assert auckland.day == date(2026, 11, 4)
 
 
 def test_long_stays_are_flagged_at_seven_and_twenty_one_days() -> None:

@@ -56,6 +56,7 @@ def test_simulated_days_sent_as_hl7_reads_back_as_the_same_events() -> None:
         "BedStatusChanged",
         "SpellUpdated",
         "CriteriaToResideReviewed",
+        "RedGreenDayMarked",
         "PatientReferred",
         "PatientTriaged",
         "DischargeTaskUpdated",

@@ -25,6 +25,7 @@ from flowcentre.domain.events import (
     PatientDischarged,
     PatientReferred,
     PatientTriaged,
+    RedGreenDayMarked,
     ReferralCancelled,
     ReservationReleased,
     Service,
@@ -283,6 +284,46 @@ def test_patients_who_wait_without_criteria_to_reside_are_reviewed_every_morning
     assert min(gaps) == 1
     assert Counter(gaps)[1] >= 0.95 * len(gaps)
     assert not after_discharge
+
+
+# Red and green days ---------------------------------------------------------------------
+
+
+def test_each_afternoon_the_nurse_in_charge_marks_each_patients_day(
+    state: State, week: list[EventBase], county: County
+) -> None:
+    marks = [event for event in week if isinstance(event, RedGreenDayMarked)]
+    per_day = Counter((mark.payload.spell_id, mark.payload.day) for mark in marks)
+    # The days a morning review found the patient without criteria to reside.
+    waiting = {
+        (review.payload.spell_id, review.occurred_at.astimezone(county.zone).date())
+        for review in week
+        if isinstance(review, CriteriaToResideReviewed)
+    }
+    red = [mark for mark in marks if not mark.payload.green]
+    red_waiting = [m for m in red if (m.payload.spell_id, m.payload.day) in waiting]
+    marked_waiting = [m for m in marks if (m.payload.spell_id, m.payload.day) in waiting]
+    labels = set(load_delay_reasons().reasons.values())
+
+    assert len(marks) > 7 * 300
+    assert set(per_day.values()) == {1}
+    assert all(mark.caused_by.id.endswith(":nurse-in-charge") for mark in marks)
+    assert all(
+        mark.occurred_at.astimezone(county.zone).date() == mark.payload.day
+        and 14 <= mark.occurred_at.astimezone(county.zone).hour < 17
+        for mark in marks
+    )
+    assert 0.1 <= len(red) / len(marks) <= 0.4
+    # Red days are common for patients without criteria to reside, and say why they wait.
+    assert len(red_waiting) >= 0.5 * len(marked_waiting)
+    assert len(red_waiting) >= 0.3 * len(red)
+    assert sum(mark.payload.reason in labels for mark in red_waiting) >= 0.9 * len(red_waiting)
+    assert all(mark.payload.reason for mark in red)
+    for mark in marks:
+        spell = state.spells[mark.payload.spell_id]
+        assert spell.admitted is not None
+        assert spell.admitted.at <= mark.occurred_at
+        assert spell.discharged is None or mark.occurred_at < spell.discharged.at
 
 
 # Validity for the core ------------------------------------------------------------------

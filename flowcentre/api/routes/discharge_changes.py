@@ -1,5 +1,5 @@
-"""Discharge planning, changed: readiness, criteria-to-reside reviews, referral and triage,
-tasks and reservations of community capacity, for one patient's spell.
+"""Discharge planning, changed: readiness, criteria-to-reside reviews, red and green days,
+referral and triage, tasks and reservations of community capacity, for one patient's spell.
 
 Every change publishes one event, attributed to the signed-in account, and nothing else:
 the worker folds it into the spell, and the lists and boards follow.
@@ -18,14 +18,16 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from flowcentre.api.audited import SOURCE_SYSTEM
 from flowcentre.api.auth import ACCESS_RESPONSES, WriterDep
-from flowcentre.api.deps import PlanningDep, PolicyDep, PublisherDep, ReadsDep
+from flowcentre.api.deps import LogNowDep, PlanningDep, PolicyDep, PublisherDep, ReadsDep
 from flowcentre.api.models import EventAccepted
 from flowcentre.api.routes.discharge_reads import NOT_PLANNED, PREFIX, SpellId, planned_spell
 from flowcentre.domain.access import Principal
 from flowcentre.domain.contract import Identifier
 from flowcentre.domain.discharge import (
+    DayMarkInvalid,
     ReservationConflict,
     ReservationInvalid,
+    day_mark,
     reservation_expiry,
     triage,
 )
@@ -37,6 +39,7 @@ from flowcentre.domain.events import (
     EventBase,
     PatientReferred,
     PatientTriaged,
+    RedGreenDayMarked,
     Referral,
     ReferralCancellation,
     ReferralCancelled,
@@ -78,6 +81,15 @@ class ResideReviewRequest(Body):
     meets_criteria: bool
     delay_reason: Identifier | None = None
     note: str | None = Field(default=None, max_length=500)
+
+
+class DayMarkRequest(Body):
+    green: bool = Field(
+        description="True: the day moved the patient towards discharge. False: a red day."
+    )
+    reason: str | None = Field(
+        default=None, max_length=200, description="Why the day was red; only for a red day."
+    )
 
 
 class ReferralRequest(Body):
@@ -209,6 +221,22 @@ async def review_criteria(
     except ValueError as error:
         raise _invalid(str(error)) from None
     return await plan.publish(CriteriaToResideReviewed, payload)
+
+
+@router.put(
+    "/{spell_id}/days/{day}",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Mark a day of the stay red or green (SAFER); marking a day again corrects it",
+)
+async def mark_day(
+    day: date, body: DayMarkRequest, plan: ChangeDep, planning: PlanningDep, now: LogNowDep
+) -> EventAccepted:
+    reason = body.reason.strip() if body.reason is not None else None
+    try:
+        payload = day_mark(plan.spell, day, body.green, reason or None, now, planning.zone)
+    except DayMarkInvalid as error:
+        raise _invalid(str(error)) from None
+    return await plan.publish(RedGreenDayMarked, payload)
 
 
 @router.post(

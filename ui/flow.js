@@ -1,0 +1,257 @@
+// The flow centre's glance on the system board: today's discharges against the plan, each
+// pathway's queue oldest first with what blocks each patient, and community capacity
+// against the patients waiting for it. Drawn from the discharge plans and capacity pools
+// the socket sends an account that plans discharges or reads capacity; boards of other
+// accounts, a wall screen's among them, are sent neither and show none of it.
+
+import { byName, el, reconcile } from "./dom.js";
+import {
+  PATHWAYS,
+  QUEUE_GROUPS,
+  SERVICES,
+  blockers,
+  free,
+  localDay,
+  needsPlace,
+  openReferral,
+} from "./discharge_work.js";
+import { duration } from "./time.js";
+
+// The oldest of each queue the board names; the discharge planning page has them all.
+const OLDEST_SHOWN = 3;
+const MIDDAY = 12;
+
+const header = (text, numeric = false) => el("th", { scope: "col", class: numeric ? "num" : null }, text);
+const num = (value) => el("td", { class: "num" }, value);
+
+// Counts of the day per site: { siteId: { discharged, beforeMidday, expected, toGo, overdue } }.
+// ``discharges``: plans of patients in hospital (listed) and of those discharged lately.
+export function dayCounts(discharges, siteOf, now) {
+  const today = localDay(new Date(now));
+  const rows = new Map();
+  const row = (siteId) => {
+    if (!rows.has(siteId)) rows.set(siteId, { discharged: 0, beforeMidday: 0, expected: 0, toGo: 0, overdue: 0 });
+    return rows.get(siteId);
+  };
+  for (const item of discharges) {
+    const siteId = siteOf(item.ward_id);
+    if (siteId === null) continue;
+    const expected = item.expected_discharge_date;
+    if (item.listed) {
+      if (expected === today) row(siteId).toGo += 1;
+      else if (expected !== null && expected < today) row(siteId).overdue += 1;
+      if (expected === today) row(siteId).expected += 1;
+      continue;
+    }
+    const left = new Date(item.discharged_at);
+    if (localDay(left) !== today) continue;
+    const counts = row(siteId);
+    counts.discharged += 1;
+    if (left.getHours() < MIDDAY) counts.beforeMidday += 1;
+    if (expected === today) counts.expected += 1;
+  }
+  return rows;
+}
+
+function dayTable(rows, siteName) {
+  const sites = [...rows.keys()].sort((a, b) => byName(siteName(a), siteName(b)));
+  const total = { discharged: 0, beforeMidday: 0, expected: 0, toGo: 0, overdue: 0 };
+  for (const counts of rows.values()) {
+    for (const name of Object.keys(total)) total[name] += counts[name];
+  }
+  const cells = (counts) => [
+    num(counts.discharged),
+    num(counts.beforeMidday),
+    num(counts.expected),
+    num(counts.toGo),
+    num(counts.overdue),
+  ];
+  return el(
+    "table",
+    { class: "counts day-counts" },
+    el("caption", { class: "visually-hidden" }, "Discharges today by site, against the expected dates"),
+    el(
+      "thead",
+      {},
+      el(
+        "tr",
+        {},
+        header("Site"),
+        el("th", { scope: "col", class: "num", title: "Discharged since midnight, wherever to" }, "Discharged today"),
+        el("th", { scope: "col", class: "num", title: "Of those discharged today, before 12:00" }, "Before midday"),
+        el("th", { scope: "col", class: "num", title: "Expected discharge date today, discharged or not" }, "Expected today"),
+        el("th", { scope: "col", class: "num", title: "Expected today and still in hospital" }, "Still to go"),
+        el("th", { scope: "col", class: "num", title: "In hospital after their expected date" }, "Past their date"),
+      ),
+    ),
+    el(
+      "tbody",
+      {},
+      sites.map((siteId) => el("tr", {}, el("th", { scope: "row" }, siteName(siteId)), cells(rows.get(siteId)))),
+    ),
+    el("tfoot", {}, el("tr", {}, el("th", { scope: "row" }, "System"), cells(total))),
+  );
+}
+
+// Each queue, oldest referral first: how many wait, how many of them for a place outside
+// hospital, for how long the oldest has, and the oldest few with where they are and what
+// blocks them. ``where(item)``: the ward and bed in words.
+export function queues(discharges, now, today, where) {
+  const groups = new Map(QUEUE_GROUPS.map((group) => [group, []]));
+  for (const item of discharges) {
+    if (!item.listed) continue;
+    const referral = openReferral(item);
+    if (referral) groups.get(referral.pathway ?? "untriaged")?.push(item);
+  }
+  const since = (item) => Date.parse(item.referral.in_queue_since ?? item.referral.referred_at);
+  return QUEUE_GROUPS.map((group) => {
+    const items = groups.get(group).sort((a, b) => since(a) - since(b) || byName(a.spell_id, b.spell_id));
+    return {
+      group,
+      waiting: items.length,
+      needingPlace: items.filter((item) => needsPlace(item, now)).length,
+      oldest: items.slice(0, OLDEST_SHOWN).map((item) => ({
+        initials: item.initials,
+        where: where(item),
+        waited: duration(now - since(item)),
+        blockers: blockers(item, now, today),
+      })),
+    };
+  });
+}
+
+function queueList(rows, patients) {
+  return el(
+    "ul",
+    { class: "queues" },
+    rows.map(({ group, waiting, oldest }) =>
+      el(
+        "li",
+        { class: "queue" },
+        el(
+          "p",
+          { class: "queue-head" },
+          el("strong", {}, group === "untriaged" ? "Awaiting triage" : PATHWAYS[group]),
+          ` · ${waiting} waiting`,
+          oldest.length ? ` · oldest ${oldest[0].waited}` : "",
+        ),
+        patients && oldest.length
+          ? el(
+              "ol",
+              { class: "queue-oldest" },
+              oldest.map((one) =>
+                el(
+                  "li",
+                  {},
+                  el("span", { class: "initials-small" }, one.initials ?? "Withheld"),
+                  ` ${one.where}: waiting ${one.waited}`,
+                  one.blockers.length ? el("span", { class: "blockers" }, ` (${one.blockers.join(", ")})`) : null,
+                ),
+              ),
+            )
+          : null,
+      ),
+    ),
+  );
+}
+
+// Per pathway needing capacity: the places free from today by service, against the
+// patients waiting for a place of the pathway.
+export function capacityRows(pools, queueRows, now, today) {
+  const waiting = new Map(queueRows.map((row) => [row.group, row.needingPlace]));
+  const rows = [];
+  for (const pathway of ["1", "2", "3"]) {
+    const byService = new Map();
+    for (const pool of pools) {
+      if (pool.pathway !== pathway || !pool.declared_at || pool.day < today) continue;
+      byService.set(pool.service, (byService.get(pool.service) ?? 0) + Math.max(free(pool, now), 0));
+    }
+    const services = [...byService.entries()].sort((a, b) => byName(a[0], b[0]));
+    const places = services.reduce((sum, [, count]) => sum + count, 0);
+    rows.push({ pathway, services, places, waiting: waiting.get(pathway) ?? 0 });
+  }
+  return rows;
+}
+
+function capacityTable(rows) {
+  return el(
+    "table",
+    { class: "counts capacity-counts" },
+    el("caption", { class: "visually-hidden" }, "Community and social care places free from today, by pathway"),
+    el(
+      "thead",
+      {},
+      el(
+        "tr",
+        {},
+        header("Pathway"),
+        header("Places free from today"),
+        header("Free", true),
+        el("th", { scope: "col", class: "num", title: "Triaged onto the pathway, with no place reserved" }, "Waiting"),
+      ),
+    ),
+    el(
+      "tbody",
+      {},
+      rows.map(({ pathway, services, places, waiting }) =>
+        el(
+          "tr",
+          {},
+          el("th", { scope: "row" }, `Pathway ${pathway}`),
+          el(
+            "td",
+            {},
+            services.length
+              ? services.map(([service, count]) => `${SERVICES[service] ?? service} ${count}`).join(" · ")
+              : "None declared",
+          ),
+          num(places),
+          el(
+            "td",
+            { class: `num${waiting > places ? " short" : ""}` },
+            waiting,
+            waiting > places ? el("span", { class: "flag flag-hazard" }, `short by ${waiting - places}`) : null,
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+// The glance's sections, each kept while its inputs (a string) stay the same: ``keep`` is
+// the board's keeper; ``names``: { siteName(siteId), siteOf(wardId), where(item) }.
+export function flowSections(keep, { discharges, pools, patients }, names, now) {
+  const today = localDay(new Date(now));
+  const sections = [];
+  const section = (id, title, inputs, draw) =>
+    keep(`flow:${id}`, inputs, () =>
+      el("section", { class: "flow-part", "aria-labelledby": `flow-${id}` }, el("h3", { id: `flow-${id}` }, title), draw()),
+    );
+  const queueRows = queues(discharges, now, today, names.where);
+  if (discharges.length) {
+    const rows = dayCounts(discharges, names.siteOf, now);
+    const inputs = JSON.stringify([...rows.entries()].map(([siteId, counts]) => [names.siteName(siteId), counts]));
+    sections.push(section("today", "Discharges today", inputs, () => dayTable(rows, names.siteName)));
+    sections.push(
+      section("queues", "Pathway queues, oldest first", JSON.stringify([queueRows, patients]), () => [
+        queueList(queueRows, patients),
+        el("p", {}, el("a", { href: "discharges.html" }, "Every patient in the queues")),
+      ]),
+    );
+  }
+  if (pools.length) {
+    const rows = capacityRows(pools, queueRows, now, today);
+    sections.push(section("capacity", "Community and social care capacity", JSON.stringify([rows, discharges.length > 0]), () => capacityTable(rows)));
+  }
+  if (!sections.length) return [];
+  const holder = keep("flow:holder", "", () =>
+    el(
+      "section",
+      { class: "flow", "aria-labelledby": "flow-heading" },
+      el("h2", { id: "flow-heading" }, "Discharges and community capacity"),
+      el("div", { class: "flow-parts" }),
+    ),
+  );
+  reconcile(holder.lastChild, sections);
+  return [holder];
+}
