@@ -74,7 +74,11 @@ function takeSnapshot(data) {
   for (const plan of data.discharges ?? []) takePlan(plan);
   picture.pools = new Map((data.capacity ?? []).map((pool) => [pool.key, pool]));
   changes.snapshotTaken();
+  flowInputs += 1;
 }
+
+// Deltas that change what the flow centre's glance shows.
+const FLOW_KINDS = new Set(["discharge", "capacity", "ward", "site"]);
 
 // A day and a half of discharges is enough to count today's wherever the board is.
 const DISCHARGES_KEPT_MS = 36 * 3_600_000;
@@ -105,6 +109,7 @@ function applyDeltas(deltas, eventId) {
     }
   }
   const subjects = [];
+  if (deltas.some((delta) => FLOW_KINDS.has(delta.kind))) flowInputs += 1;
   for (const delta of deltas) {
     if (delta.kind === "bed") subjects.push(`bed:${delta.bed.bed_id}`);
     else if (delta.kind === "discharge") subjects.push(`plan:${delta.discharge.spell_id}`);
@@ -309,9 +314,22 @@ function systemView() {
     keep("system:heading", "", () => el("h1", { tabindex: "-1" }, "All sites")),
     keep("system:pressure", pressureInputs(levels), () => pressure([])),
     keep("system:tiles", JSON.stringify(counts), () => tiles(counts)),
-    flowSections(keep, flowData(), flowNames(), clock.now()),
+    flowGlance(clock.now()),
     sections.length ? sections : el("p", { class: "empty" }, "No wards are registered yet."),
   ];
+}
+
+// The glance changes with the plans, the pools and the places they name, and with the
+// minute (its waits and its day): it is worked out again only then, not on every bed.
+let flowInputs = 0;
+let flowDrawn = { key: null, parts: [] };
+
+function flowGlance(now) {
+  const key = `${flowInputs}:${Math.floor(now / 60_000)}:${drawingWall}`;
+  if (flowDrawn.key !== key) {
+    flowDrawn = { key, parts: flowSections(keep, flowData(), flowNames(), now) };
+  }
+  return flowDrawn.parts;
 }
 
 // What the flow centre's glance is drawn from; a wall names no patient in it.
@@ -703,6 +721,7 @@ function forget() {
   picture.opel.clear();
   picture.discharges.clear();
   picture.pools.clear();
+  flowDrawn = { key: null, parts: [] };
   keep.clear();
   clock.forget();
   changes.forget();
