@@ -103,17 +103,19 @@ export function queues(discharges, now, today, where) {
     const referral = openReferral(item);
     if (referral) groups.get(referral.pathway ?? "untriaged")?.push(item);
   }
+  // Each time read once, not at every comparison of the sort.
   const since = (item) => Date.parse(item.referral.in_queue_since ?? item.referral.referred_at);
   return QUEUE_GROUPS.map((group) => {
-    const items = groups.get(group).sort((a, b) => since(a) - since(b) || byName(a.spell_id, b.spell_id));
+    const timed = groups.get(group).map((item) => ({ item, since: since(item) }));
+    timed.sort((a, b) => a.since - b.since || byName(a.item.spell_id, b.item.spell_id));
     return {
       group,
-      waiting: items.length,
-      needingPlace: items.filter((item) => needsPlace(item, now)).length,
-      oldest: items.slice(0, OLDEST_SHOWN).map((item) => ({
+      waiting: timed.length,
+      needingPlace: timed.filter(({ item }) => needsPlace(item, now)).length,
+      oldest: timed.slice(0, OLDEST_SHOWN).map(({ item, since: at }) => ({
         initials: item.initials,
         where: where(item),
-        waited: duration(now - since(item)),
+        waited: duration(now - at),
         blockers: blockers(item, now, today),
       })),
     };

@@ -1,14 +1,19 @@
 // Times and ages as the pages show them: local clock time, with the day only when it is
 // not today.
 
+// One formatter each: making one is most of the cost of formatting a time, and a board
+// formats one for every frame it is sent.
+const CLOCK = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit" });
+const DAY = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short" });
+
 function clock(date) {
-  return date.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
+  return CLOCK.format(date);
 }
 
 export function dayAndClock(date) {
   const sameDay = date.toDateString() === new Date().toDateString();
   if (sameDay) return clock(date);
-  return `${date.toLocaleDateString("en-GB", { day: "numeric", month: "short" })} ${clock(date)}`;
+  return `${DAY.format(date)} ${clock(date)}`;
 }
 
 export function duration(ms) {

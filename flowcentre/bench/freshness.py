@@ -98,8 +98,12 @@ async def _follow_one_board(
         receiver = asyncio.create_task(_receive(ws, arrived, told))
         try:
             watch_cpu, began = cpu_seconds(pipeline.watch.pid), time.monotonic()
-            await publish_paced(bench.bootstrap, space.events_topic, traffic, rate, sent_at)
-            await wait_applied(bench, redis, space, watch=processes, timeout_s=START_TIMEOUT_S)
+            published = await publish_paced(
+                bench.bootstrap, space.events_topic, traffic, rate, sent_at
+            )
+            await wait_applied(
+                bench, redis, space, published, watch=processes, timeout_s=START_TIMEOUT_S
+            )
             watch_share = (cpu_seconds(pipeline.watch.pid) - watch_cpu) / (time.monotonic() - began)
             changed = (await _stream_event_ids(redis, space)) & sent_at.keys()
             deadline = time.monotonic() + DRAIN_TIMEOUT_S

@@ -27,6 +27,7 @@ from typing import IO, Any, Self, cast
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import RecordMetadata
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 from redis import Redis as SyncRedis
@@ -353,7 +354,14 @@ async def log_end(bootstrap: str, topic: str) -> dict[int, int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        # A consumer subscribed to nothing knows no topic's partitions until it asks for
+        # the cluster's metadata; without them every wait for "the topic applied" would
+        # end at once, with the worker still applying.
+        await consumer.topics()
+        known = consumer.partitions_for_topic(topic)
+        if not known:
+            raise BenchError(f"the broker knows no partition of the topic {topic}")
+        partitions = [TopicPartition(topic, p) for p in known]
         ends = await consumer.end_offsets(partitions)
         return {partition.partition: offset for partition, offset in ends.items()}
     finally:
@@ -361,10 +369,19 @@ async def log_end(bootstrap: str, topic: str) -> dict[int, int]:
 
 
 async def wait_applied(
-    bench: Bench, redis: Redis, space: Settings, *, watch: Sequence[Child], timeout_s: float
+    bench: Bench,
+    redis: Redis,
+    space: Settings,
+    published: Ends,
+    *,
+    watch: Sequence[Child],
+    timeout_s: float,
 ) -> None:
-    """Wait until the view has applied everything on the namespace's topic so far."""
-    ends = await log_end(bench.bootstrap, space.events_topic)
+    """Wait until the view has applied everything on the namespace's topic so far, and at
+    least what was ``published`` (as its publisher was told: this broker may show a
+    record at the log's end some seconds after it acknowledged it)."""
+    seen = await log_end(bench.bootstrap, space.events_topic)
+    ends = {part: max(seen.get(part, 0), published.get(part, 0)) for part in {*seen, *published}}
     tracking = Keyspace(space.redis_prefix).tracking(space.events_topic)
 
     async def done() -> bool:
@@ -389,15 +406,26 @@ def _producer(bootstrap: str, *, linger_ms: int) -> AIOKafkaProducer:
     )
 
 
-async def publish(bootstrap: str, topic: str, records: Sequence[Record]) -> None:
-    """Publish as fast as the broker takes them, returning once it has every one."""
+Ends = dict[int, int]
+"""Each partition's offset after the last record written to it."""
+
+
+def _ends(deliveries: Sequence[RecordMetadata]) -> Ends:
+    ends: Ends = {}
+    for delivery in deliveries:
+        ends[delivery.partition] = max(ends.get(delivery.partition, 0), delivery.offset + 1)
+    return ends
+
+
+async def publish(bootstrap: str, topic: str, records: Sequence[Record]) -> Ends:
+    """Publish as fast as the broker takes them, returning once it has every one, with
+    where each partition's log ends after them."""
     producer = _producer(bootstrap, linger_ms=5)
     await producer.start()
     try:
         pending = [await producer.send(topic, record.value, key=record.key) for record in records]
         await producer.flush()
-        for delivery in pending:
-            await delivery
+        return _ends([await delivery for delivery in pending])
     finally:
         await producer.stop()
 
@@ -408,8 +436,9 @@ async def publish_paced(
     records: Sequence[Record],
     rate: float,
     sent_at: dict[str, float] | None = None,
-) -> None:
-    """Publish ``rate`` events a second, noting in ``sent_at`` when (time.time()) each went.
+) -> Ends:
+    """Publish ``rate`` events a second, noting in ``sent_at`` when (time.time()) each went;
+    where each partition's log ends after them.
 
     Nothing waits for a batch to fill: each event is handed to the client at its moment.
     """
@@ -428,8 +457,7 @@ async def publish_paced(
                 sent_at[record.event_id] = time.time()
             pending.append(await producer.send(topic, record.value, key=record.key))
         await producer.flush()
-        for delivery in pending:
-            await delivery
+        return _ends([await delivery for delivery in pending])
     finally:
         await producer.stop()
 
@@ -526,8 +554,8 @@ async def board_pipeline(bench: Bench, name: str, history: History) -> AsyncIter
     started = [worker, api, watch]
     redis = bench.redis()
     try:
-        await publish(bench.bootstrap, space.events_topic, history.registry_records())
-        await wait_applied(bench, redis, space, watch=started, timeout_s=START_TIMEOUT_S)
+        registry = await publish(bench.bootstrap, space.events_topic, history.registry_records())
+        await wait_applied(bench, redis, space, registry, watch=started, timeout_s=START_TIMEOUT_S)
         cookie = await board_session(redis, space)
         await wait_board_current(redis, space, cookie, watch=started, timeout_s=START_TIMEOUT_S)
         yield BoardPipeline(space, worker, api, watch, redis, cookie)

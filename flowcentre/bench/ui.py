@@ -258,8 +258,10 @@ async def _follow_deltas(
         page.on("websocket", frames.follow)
         await _open_board(page, pipeline)
         began: float = await page.evaluate(_NOW)
-        await publish_paced(bench.bootstrap, space.events_topic, traffic, rate)
-        await wait_applied(bench, redis, space, watch=processes, timeout_s=START_TIMEOUT_S)
+        published = await publish_paced(bench.bootstrap, space.events_topic, traffic, rate)
+        await wait_applied(
+            bench, redis, space, published, watch=processes, timeout_s=START_TIMEOUT_S
+        )
         until = entry_id(await newest_delta(redis, space))
 
         async def received() -> bool:
@@ -337,8 +339,8 @@ async def measure_ui(
     traffic = history.traffic(fill_events + round(seconds * rate))
     async with board_pipeline(bench, "ui", history) as pipeline:
         space, redis, processes = pipeline.space, pipeline.redis, pipeline.processes
-        await publish(bench.bootstrap, space.events_topic, traffic[:fill_events])
-        await wait_applied(bench, redis, space, watch=processes, timeout_s=START_TIMEOUT_S)
+        filled = await publish(bench.bootstrap, space.events_topic, traffic[:fill_events])
+        await wait_applied(bench, redis, space, filled, watch=processes, timeout_s=START_TIMEOUT_S)
         await wait_board_current(
             redis, space, pipeline.cookie, watch=processes, timeout_s=START_TIMEOUT_S
         )

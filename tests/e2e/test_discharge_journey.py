@@ -144,7 +144,8 @@ async def test_one_patient_from_admission_to_a_reablement_start(
             pushed = await next_plan(socket, lambda p: not p["listed"])
             # Boards count the day's discharges, and are told nothing more of the patient.
             assert pushed["discharged_at"] is not None
-            assert "initials" not in pushed and "reservations" not in pushed
+            assert "initials" not in pushed
+            assert "reservations" not in pushed
             await rest_until(api, "/api/v1/discharges/queue", lambda q: q == [])
             daily = await rest_until(api, "/api/v1/discharges/daily", lambda d: len(d) >= 1)
             assert sum(day["by_pathway"].get("1", 0) for day in daily) == 1
