@@ -67,7 +67,11 @@ const plans = planChanges(changes, () => localDay(new Date(clock.now())));
 function takeSnapshot(data) {
   picture.sites = new Map(data.sites.map((site) => [site.site_id, site]));
   picture.wards = new Map(data.wards.map((ward) => [ward.ward_id, ward]));
-  picture.beds = new Map(data.beds.map((bed) => [bed.bed_id, bed]));
+  picture.beds = new Map();
+  bedsByWard.clear();
+  wardCounted.clear();
+  layout = null;
+  for (const bed of data.beds) putBed(bed);
   picture.alerts = new Map((data.alerts ?? []).map((alert) => [alert.alert_id, alert]));
   picture.opel = new Map((data.opel ?? []).map((place) => [place.place, place]));
   picture.discharges = new Map();
@@ -95,9 +99,14 @@ function takePlan(plan) {
 
 function applyDeltas(deltas, eventId) {
   for (const delta of deltas) {
-    if (delta.kind === "bed") picture.beds.set(delta.bed.bed_id, delta.bed);
-    else if (delta.kind === "ward") picture.wards.set(delta.ward.ward_id, delta.ward);
-    else if (delta.kind === "site") picture.sites.set(delta.site.site_id, delta.site);
+    if (delta.kind === "bed") putBed(delta.bed);
+    else if (delta.kind === "ward") {
+      picture.wards.set(delta.ward.ward_id, delta.ward);
+      layout = null;
+    } else if (delta.kind === "site") {
+      picture.sites.set(delta.site.site_id, delta.site);
+      layout = null;
+    }
     else if (delta.kind === "opel") picture.opel.set(delta.opel.place, delta.opel);
     else if (delta.kind === "clock") clock.ticked(delta.clock.at);
     else if (delta.kind === "discharge") takePlan(delta.discharge);
@@ -133,8 +142,59 @@ function countBeds(beds) {
   return counts;
 }
 
+// Beds by ward, kept as beds change, and each ward's counts until one of its beds
+// changes: a change to one bed is counted without going through the county's.
+const bedsByWard = new Map(); // ward_id -> Map(bed_id -> bed)
+const wardCounted = new Map(); // ward_id -> counts
+
+function putBed(bed) {
+  const before = picture.beds.get(bed.bed_id);
+  if (before && before.ward_id !== bed.ward_id) {
+    bedsByWard.get(before.ward_id)?.delete(bed.bed_id);
+    wardCounted.delete(before.ward_id);
+  }
+  picture.beds.set(bed.bed_id, bed);
+  if (!bedsByWard.has(bed.ward_id)) bedsByWard.set(bed.ward_id, new Map());
+  bedsByWard.get(bed.ward_id).set(bed.bed_id, bed);
+  wardCounted.delete(bed.ward_id);
+}
+
 function bedsOfWard(wardId) {
-  return [...picture.beds.values()].filter((bed) => bed.ward_id === wardId);
+  return [...(bedsByWard.get(wardId)?.values() ?? [])];
+}
+
+function wardCounts(wardId) {
+  if (!wardCounted.has(wardId)) wardCounted.set(wardId, countBeds(bedsOfWard(wardId)));
+  return wardCounted.get(wardId);
+}
+
+// Counts of several wards together, as countBeds would give over all their beds.
+function together(counted) {
+  const counts = { total: 0, occupied: 0, available: 0, toClean: 0, closed: 0 };
+  for (const one of counted) {
+    for (const name of Object.keys(counts)) counts[name] += one[name];
+  }
+  const open = counts.total - counts.closed;
+  counts.occupancy = open > 0 ? Math.round((1000 * counts.occupied) / open) / 10 : null;
+  return counts;
+}
+
+// The sites in name order, each with its wards in name order, until a site or ward changes.
+let layout = null;
+
+function sitesAndWards() {
+  if (layout !== null) return layout;
+  const wardsBySite = new Map();
+  for (const ward of picture.wards.values()) {
+    if (!wardsBySite.has(ward.site_id)) wardsBySite.set(ward.site_id, []);
+    wardsBySite.get(ward.site_id).push(ward);
+  }
+  for (const wards of wardsBySite.values()) wards.sort((a, b) => byName(a.name, b.name));
+  const siteIds = [...wardsBySite.keys()].sort((a, b) =>
+    byName(picture.sites.get(a)?.name ?? a, picture.sites.get(b)?.name ?? b),
+  );
+  layout = { siteIds, wardsBySite };
+  return layout;
 }
 
 // --- Views ---------------------------------------------------------------------------------
@@ -239,7 +299,7 @@ const wardHref = (wardId) => `#/ward/${encodeURIComponent(wardId)}`;
 const siteHref = (siteId) => `#/site/${encodeURIComponent(siteId)}`;
 
 // A site's wards, a row each with its beds counted ({ ward, counts }), and the site's total.
-function wardCounts(siteName, rows, total) {
+function wardTable(siteName, rows, total) {
   return el(
     "table",
     { class: "counts" },
@@ -267,28 +327,15 @@ function wardCounts(siteName, rows, total) {
 }
 
 function systemView() {
-  const wardsBySite = new Map();
-  for (const ward of picture.wards.values()) {
-    if (!wardsBySite.has(ward.site_id)) wardsBySite.set(ward.site_id, []);
-    wardsBySite.get(ward.site_id).push(ward);
-  }
-  const bedsByWard = new Map();
-  for (const bed of picture.beds.values()) {
-    if (!bedsByWard.has(bed.ward_id)) bedsByWard.set(bed.ward_id, []);
-    bedsByWard.get(bed.ward_id).push(bed);
-  }
-  const siteIds = [...wardsBySite.keys()].sort((a, b) =>
-    byName(picture.sites.get(a)?.name ?? a, picture.sites.get(b)?.name ?? b),
-  );
-  const wardBeds = (ward) => bedsByWard.get(ward.ward_id) ?? [];
-  const everyBed = [...picture.wards.values()].flatMap(wardBeds);
-
+  const { siteIds, wardsBySite } = sitesAndWards();
+  const siteTotals = [];
   const sections = siteIds.map((siteId) => {
     const site = picture.sites.get(siteId);
     const siteName = site?.name ?? `Site ${siteId}`;
-    const wards = wardsBySite.get(siteId).sort((a, b) => byName(a.name, b.name));
-    const rows = wards.map((ward) => ({ ward, counts: countBeds(wardBeds(ward)) }));
-    const total = countBeds(wards.flatMap(wardBeds));
+    const wards = wardsBySite.get(siteId);
+    const rows = wards.map((ward) => ({ ward, counts: wardCounts(ward.ward_id) }));
+    const total = together(rows.map((row) => row.counts));
+    siteTotals.push(total);
     const level = picture.opel.has(siteId) ? (picture.opel.get(siteId).level ?? "unknown") : null;
     const inputs = JSON.stringify([siteName, level, rows.map(({ ward, counts }) => [ward, counts])]);
     const headingId = `site-${siteId}`;
@@ -303,12 +350,12 @@ function systemView() {
           el("a", { href: siteHref(siteId), "data-focus-key": `site:${siteId}` }, siteName),
           level !== null ? opelBadge(siteId) : null,
         ),
-        wardCounts(siteName, rows, total),
+        wardTable(siteName, rows, total),
       ),
     );
   });
 
-  const counts = countBeds(everyBed);
+  const counts = together(siteTotals);
   const levels = opelLevels();
   return [
     keep("system:heading", "", () => el("h1", { tabindex: "-1" }, "All sites")),
@@ -518,17 +565,9 @@ function freeBeds(beds) {
 function siteView(siteId) {
   const site = picture.sites.get(siteId);
   if (!site) return notFound("Site", siteId);
-  const wards = [...picture.wards.values()]
-    .filter((ward) => ward.site_id === siteId)
-    .sort((a, b) => byName(a.name, b.name));
-  const wardIds = new Set(wards.map((ward) => ward.ward_id));
-  const bedsByWard = new Map(wards.map((ward) => [ward.ward_id, []]));
-  for (const bed of picture.beds.values()) {
-    if (wardIds.has(bed.ward_id)) bedsByWard.get(bed.ward_id).push(bed);
-  }
-  const wardBeds = (ward) => bedsByWard.get(ward.ward_id);
-  const beds = wards.flatMap(wardBeds);
-  const rows = wards.map((ward) => ({ ward, counts: countBeds(wardBeds(ward)) }));
+  const wards = sitesAndWards().wardsBySite.get(siteId) ?? [];
+  const beds = wards.flatMap((ward) => bedsOfWard(ward.ward_id));
+  const rows = wards.map((ward) => ({ ward, counts: wardCounts(ward.ward_id) }));
   const section = (id, title, ...content) =>
     el("section", { class: "site", "aria-labelledby": id }, el("h2", { id }, title), content);
   return [
@@ -536,7 +575,7 @@ function siteView(siteId) {
     pressure([siteId]),
     tiles(countBeds(beds)),
     section("free-beds", "Free beds", freeBeds(beds)),
-    section("site-wards", "Wards", wardCounts(site.name, rows, countBeds(beds))),
+    section("site-wards", "Wards", wardTable(site.name, rows, countBeds(beds))),
   ];
 }
 
@@ -717,6 +756,9 @@ function forget() {
   picture.sites.clear();
   picture.wards.clear();
   picture.beds.clear();
+  bedsByWard.clear();
+  wardCounted.clear();
+  layout = null;
   picture.alerts.clear();
   picture.opel.clear();
   picture.discharges.clear();
