@@ -48,7 +48,7 @@ const picture = {
 // The signed-in account: whether it may open the capacity alerts page, which the alert
 // count links to; its grants, which say on which wards it may set beds' states; and
 // whether it is a wall screen's (its only role the display's).
-const account = { alerts: false, grants: [], display: false };
+const account = { alerts: false, grants: [], display: false, delayReasons: new Map() };
 
 // A wall screen's address may name several views to show in turn, each for so long:
 // #/wall?views=ward/WRH-AVON4,site/WRH&seconds=30.
@@ -298,6 +298,22 @@ function tiles(counts) {
 const wardHref = (wardId) => `#/ward/${encodeURIComponent(wardId)}`;
 const siteHref = (siteId) => `#/site/${encodeURIComponent(siteId)}`;
 
+function wardRow(ward, counts) {
+  return el(
+    "tr",
+    {},
+    el(
+      "th",
+      { scope: "row" },
+      el("a", { href: wardHref(ward.ward_id), "data-focus-key": `ward:${ward.ward_id}` }, ward.name),
+      el("span", { class: "specialty" }, ward.specialty),
+    ),
+    countCells(counts),
+  );
+}
+
+const totalRow = (total) => el("tr", {}, el("th", { scope: "row" }, "Site total"), countCells(total));
+
 // A site's wards, a row each with its beds counted ({ ward, counts }), and the site's total.
 function wardTable(siteName, rows, total) {
   return el(
@@ -305,24 +321,8 @@ function wardTable(siteName, rows, total) {
     { class: "counts" },
     el("caption", { class: "visually-hidden" }, `Beds by ward at ${siteName}`),
     el("thead", {}, countHeaders("Ward")),
-    el(
-      "tbody",
-      {},
-      rows.map(({ ward, counts }) =>
-        el(
-          "tr",
-          {},
-          el(
-            "th",
-            { scope: "row" },
-            el("a", { href: wardHref(ward.ward_id), "data-focus-key": `ward:${ward.ward_id}` }, ward.name),
-            el("span", { class: "specialty" }, ward.specialty),
-          ),
-          countCells(counts),
-        ),
-      ),
-    ),
-    el("tfoot", {}, el("tr", {}, el("th", { scope: "row" }, "Site total"), countCells(total))),
+    el("tbody", {}, rows.map(({ ward, counts }) => wardRow(ward, counts))),
+    el("tfoot", {}, totalRow(total)),
   );
 }
 
@@ -337,10 +337,10 @@ function systemView() {
     const total = together(rows.map((row) => row.counts));
     siteTotals.push(total);
     const level = picture.opel.has(siteId) ? (picture.opel.get(siteId).level ?? "unknown") : null;
-    const inputs = JSON.stringify([siteName, level, rows.map(({ ward, counts }) => [ward, counts])]);
     const headingId = `site-${siteId}`;
-    // A site whose wards' counts did not change keeps its drawn table (see reconcile).
-    return keep(`site:${siteId}`, inputs, () =>
+    // A site's table stays, and of it every row whose ward's counts did not change: one
+    // bed's change redraws its ward's row and the site's total (see reconcile).
+    const section = keep(`site:${siteId}`, JSON.stringify([siteName, level]), () =>
       el(
         "section",
         { class: "site", "aria-labelledby": headingId },
@@ -350,9 +350,18 @@ function systemView() {
           el("a", { href: siteHref(siteId), "data-focus-key": `site:${siteId}` }, siteName),
           level !== null ? opelBadge(siteId) : null,
         ),
-        wardTable(siteName, rows, total),
+        wardTable(siteName, [], total),
       ),
     );
+    const table = section.lastChild;
+    reconcile(
+      table.tBodies[0],
+      rows.map(({ ward, counts }) =>
+        keep(`ward-row:${ward.ward_id}`, JSON.stringify([ward, counts]), () => wardRow(ward, counts)),
+      ),
+    );
+    reconcile(table.tFoot, [keep(`site-total:${siteId}`, JSON.stringify(total), () => totalRow(total))]);
+    return section;
   });
 
   const counts = together(siteTotals);
@@ -391,6 +400,7 @@ function flowNames() {
   const wardName = (wardId) => picture.wards.get(wardId)?.name ?? wardId;
   return {
     siteName,
+    delayReason: (code) => account.delayReasons.get(code) ?? code,
     siteOf: (wardId) => picture.wards.get(wardId)?.site_id ?? null,
     where: (item) =>
       `${wardName(item.ward_id)}, ${item.bed_id ? (picture.beds.get(item.bed_id)?.label ?? item.bed_id) : "no bed"}`,
@@ -749,6 +759,16 @@ function showAccount(session) {
   account.grants = session?.grants ?? [];
   account.display = account.grants.length > 0 && account.grants.every((grant) => grant.role === "display");
   document.getElementById("alerts-link").hidden = !account.alerts;
+  if (may("discharge.plan") && !account.delayReasons.size) loadDelayReasons();
+}
+
+// The words of the delay reasons a plan's blockers name, for an account that plans.
+async function loadDelayReasons() {
+  const response = await fetch("api/v1/discharges/delay-reasons");
+  if (!response.ok) return;
+  account.delayReasons = new Map(Object.entries(await response.json()));
+  flowInputs += 1;
+  scheduleRender();
 }
 
 // Nothing of a board stays on screen for whoever uses the browser next.

@@ -95,8 +95,8 @@ function dayTable(rows, siteName) {
 
 // Each queue, oldest referral first: how many wait, how many of them for a place outside
 // hospital, for how long the oldest has, and the oldest few with where they are and what
-// blocks them. ``where(item)``: the ward and bed in words.
-export function queues(discharges, now, today, where) {
+// blocks them. ``names``: where(item), the ward and bed in words, and delayReason(code).
+export function queues(discharges, now, today, names) {
   const groups = new Map(QUEUE_GROUPS.map((group) => [group, []]));
   for (const item of discharges) {
     if (!item.listed) continue;
@@ -114,9 +114,9 @@ export function queues(discharges, now, today, where) {
       needingPlace: timed.filter(({ item }) => needsPlace(item, now)).length,
       oldest: timed.slice(0, OLDEST_SHOWN).map(({ item, since: at }) => ({
         initials: item.initials,
-        where: where(item),
+        where: names.where(item),
         waited: duration(now - at),
-        blockers: blockers(item, now, today),
+        blockers: blockers(item, now, today, names.delayReason),
       })),
     };
   });
@@ -221,7 +221,8 @@ function capacityTable(rows) {
 }
 
 // The glance's sections, each kept while its inputs (a string) stay the same: ``keep`` is
-// the board's keeper; ``names``: { siteName(siteId), siteOf(wardId), where(item) }.
+// the board's keeper; ``names``: { siteName(siteId), siteOf(wardId), where(item),
+// delayReason(code) }.
 export function flowSections(keep, { discharges, pools, patients }, names, now) {
   const today = localDay(new Date(now));
   const sections = [];
@@ -229,7 +230,7 @@ export function flowSections(keep, { discharges, pools, patients }, names, now) 
     keep(`flow:${id}`, inputs, () =>
       el("section", { class: "flow-part", "aria-labelledby": `flow-${id}` }, el("h3", { id: `flow-${id}` }, title), draw()),
     );
-  const queueRows = queues(discharges, now, today, names.where);
+  const queueRows = queues(discharges, now, today, names);
   if (discharges.length) {
     const rows = dayCounts(discharges, names.siteOf, now);
     const inputs = JSON.stringify([...rows.entries()].map(([siteId, counts]) => [names.siteName(siteId), counts]));
