@@ -53,19 +53,17 @@ export function dayCounts(discharges, siteOf, now) {
   return rows;
 }
 
-function dayTable(rows, siteName) {
-  const sites = [...rows.keys()].sort((a, b) => byName(siteName(a), siteName(b)));
-  const total = { discharged: 0, beforeMidday: 0, expected: 0, toGo: 0, overdue: 0 };
-  for (const counts of rows.values()) {
-    for (const name of Object.keys(total)) total[name] += counts[name];
-  }
-  const cells = (counts) => [
-    num(counts.discharged),
-    num(counts.beforeMidday),
-    num(counts.expected),
-    num(counts.toGo),
-    num(counts.overdue),
-  ];
+const dayCells = (counts) => [
+  num(counts.discharged),
+  num(counts.beforeMidday),
+  num(counts.expected),
+  num(counts.toGo),
+  num(counts.overdue),
+];
+
+const dayRow = (name, counts) => el("tr", {}, el("th", { scope: "row" }, name), dayCells(counts));
+
+function dayTable() {
   return el(
     "table",
     { class: "counts day-counts" },
@@ -84,13 +82,21 @@ function dayTable(rows, siteName) {
         el("th", { scope: "col", class: "num", title: "In hospital after their expected date" }, "Past their date"),
       ),
     ),
-    el(
-      "tbody",
-      {},
-      sites.map((siteId) => el("tr", {}, el("th", { scope: "row" }, siteName(siteId)), cells(rows.get(siteId)))),
-    ),
-    el("tfoot", {}, el("tr", {}, el("th", { scope: "row" }, "System"), cells(total))),
+    el("tbody"),
+    el("tfoot"),
   );
+}
+
+// The day's table, each site's row kept while its counts stay the same.
+function dayRows(keep, table, rows, siteName) {
+  const sites = [...rows.keys()].sort((a, b) => byName(siteName(a), siteName(b)));
+  const total = { discharged: 0, beforeMidday: 0, expected: 0, toGo: 0, overdue: 0 };
+  for (const counts of rows.values()) {
+    for (const name of Object.keys(total)) total[name] += counts[name];
+  }
+  const row = (key, name, counts) => keep(`flow:day:${key}`, JSON.stringify([name, counts]), () => dayRow(name, counts));
+  reconcile(table.tBodies[0], sites.map((siteId) => row(siteId, siteName(siteId), rows.get(siteId))));
+  reconcile(table.tFoot, [row("", "System", total)]);
 }
 
 // Each queue, oldest referral first: how many wait, how many of them for a place outside
@@ -122,38 +128,32 @@ export function queues(discharges, now, today, names) {
   });
 }
 
-function queueList(rows, patients) {
+function queueItem({ group, waiting, oldest }, patients) {
   return el(
-    "ul",
-    { class: "queues" },
-    rows.map(({ group, waiting, oldest }) =>
-      el(
-        "li",
-        { class: "queue" },
-        el(
-          "p",
-          { class: "queue-head" },
-          el("strong", {}, group === "untriaged" ? "Awaiting triage" : PATHWAYS[group]),
-          ` · ${waiting} waiting`,
-          oldest.length ? ` · oldest ${oldest[0].waited}` : "",
-        ),
-        patients && oldest.length
-          ? el(
-              "ol",
-              { class: "queue-oldest" },
-              oldest.map((one) =>
-                el(
-                  "li",
-                  {},
-                  el("span", { class: "initials-small" }, one.initials ?? "Withheld"),
-                  ` ${one.where}: waiting ${one.waited}`,
-                  one.blockers.length ? el("span", { class: "blockers" }, ` (${one.blockers.join(", ")})`) : null,
-                ),
-              ),
-            )
-          : null,
-      ),
+    "li",
+    { class: "queue" },
+    el(
+      "p",
+      { class: "queue-head" },
+      el("strong", {}, group === "untriaged" ? "Awaiting triage" : PATHWAYS[group]),
+      ` · ${waiting} waiting`,
+      oldest.length ? ` · oldest ${oldest[0].waited}` : "",
     ),
+    patients && oldest.length
+      ? el(
+          "ol",
+          { class: "queue-oldest" },
+          oldest.map((one) =>
+            el(
+              "li",
+              {},
+              el("span", { class: "initials-small" }, one.initials ?? "Withheld"),
+              ` ${one.where}: waiting ${one.waited}`,
+              one.blockers.length ? el("span", { class: "blockers" }, ` (${one.blockers.join(", ")})`) : null,
+            ),
+          ),
+        )
+      : null,
   );
 }
 
@@ -175,7 +175,7 @@ export function capacityRows(pools, queueRows, now, today) {
   return rows;
 }
 
-function capacityTable(rows) {
+function capacityTable() {
   return el(
     "table",
     { class: "counts capacity-counts" },
@@ -192,30 +192,28 @@ function capacityTable(rows) {
         el("th", { scope: "col", class: "num", title: "Triaged onto the pathway, with no place reserved" }, "Waiting"),
       ),
     ),
+    el("tbody"),
+  );
+}
+
+function capacityRow({ pathway, services, places, waiting }) {
+  return el(
+    "tr",
+    {},
+    el("th", { scope: "row" }, `Pathway ${pathway}`),
     el(
-      "tbody",
+      "td",
       {},
-      rows.map(({ pathway, services, places, waiting }) =>
-        el(
-          "tr",
-          {},
-          el("th", { scope: "row" }, `Pathway ${pathway}`),
-          el(
-            "td",
-            {},
-            services.length
-              ? services.map(([service, count]) => `${SERVICES[service] ?? service} ${count}`).join(" · ")
-              : "None declared",
-          ),
-          num(places),
-          el(
-            "td",
-            { class: `num${waiting > places ? " short" : ""}` },
-            waiting,
-            waiting > places ? el("span", { class: "flag flag-hazard" }, `short by ${waiting - places}`) : null,
-          ),
-        ),
-      ),
+      services.length
+        ? services.map(([service, count]) => `${SERVICES[service] ?? service} ${count}`).join(" · ")
+        : "None declared",
+    ),
+    num(places),
+    el(
+      "td",
+      { class: `num${waiting > places ? " short" : ""}` },
+      waiting,
+      waiting > places ? el("span", { class: "flag flag-hazard" }, `short by ${waiting - places}`) : null,
     ),
   );
 }
@@ -226,25 +224,36 @@ function capacityTable(rows) {
 export function flowSections(keep, { discharges, pools, patients }, names, now) {
   const today = localDay(new Date(now));
   const sections = [];
-  const section = (id, title, inputs, draw) =>
-    keep(`flow:${id}`, inputs, () =>
+  // A part's heading and frame stay; of what is in it, each row or queue is kept while
+  // what it shows stays the same, so a change to one plan redraws what it changed.
+  const section = (id, title, draw) =>
+    keep(`flow:${id}`, "", () =>
       el("section", { class: "flow-part", "aria-labelledby": `flow-${id}` }, el("h3", { id: `flow-${id}` }, title), draw()),
     );
   const queueRows = queues(discharges, now, today, names);
   if (discharges.length) {
-    const rows = dayCounts(discharges, names.siteOf, now);
-    const inputs = JSON.stringify([...rows.entries()].map(([siteId, counts]) => [names.siteName(siteId), counts]));
-    sections.push(section("today", "Discharges today", inputs, () => dayTable(rows, names.siteName)));
-    sections.push(
-      section("queues", "Pathway queues, oldest first", JSON.stringify([queueRows, patients]), () => [
-        queueList(queueRows, patients),
-        el("p", {}, el("a", { href: "discharges.html" }, "Every patient in the queues")),
-      ]),
+    const day = section("today", "Discharges today", dayTable);
+    dayRows(keep, day.lastChild, dayCounts(discharges, names.siteOf, now), names.siteName);
+    sections.push(day);
+    const queued = section("queues", "Pathway queues, oldest first", () => [
+      el("ul", { class: "queues" }),
+      el("p", {}, el("a", { href: "discharges.html" }, "Every patient in the queues")),
+    ]);
+    reconcile(
+      queued.querySelector(".queues"),
+      queueRows.map((row) => keep(`flow:queue:${row.group}`, JSON.stringify([row, patients]), () => queueItem(row, patients))),
     );
+    sections.push(queued);
   }
   if (pools.length) {
-    const rows = capacityRows(pools, queueRows, now, today);
-    sections.push(section("capacity", "Community and social care capacity", JSON.stringify([rows, discharges.length > 0]), () => capacityTable(rows)));
+    const capacity = section("capacity", "Community and social care capacity", capacityTable);
+    reconcile(
+      capacity.lastChild.tBodies[0],
+      capacityRows(pools, queueRows, now, today).map((row) =>
+        keep(`flow:capacity:${row.pathway}`, JSON.stringify(row), () => capacityRow(row)),
+      ),
+    );
+    sections.push(capacity);
   }
   if (!sections.length) return [];
   const holder = keep("flow:holder", "", () =>

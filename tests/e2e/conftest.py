@@ -282,6 +282,20 @@ async def open_through_a_gate(
     return page, gate
 
 
+def bed_card(page: Page, label: str) -> Locator:
+    """A bed's card on a board, by the bed's label."""
+    return page.get_by_role("listitem").filter(has=page.get_by_text(label, exact=True))
+
+
+async def undo_is_spent(page: Page, toggle: Locator) -> None:
+    """Once undone, a change offers no undo of its own, and the keyboard is back on the
+    ``toggle`` of what was changed."""
+    await expect(
+        page.get_by_role("button", name="Undo"), "an undo offers to undo itself"
+    ).to_have_count(0, timeout=WAIT_MS)
+    await expect(toggle, "undo lost the keyboard").to_be_focused()
+
+
 async def choices_open_and_close_by_keyboard(
     page: Page, toggle: Locator, first: Locator, view: str
 ) -> None:

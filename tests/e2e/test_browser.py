@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import expect
 
 from flowcentre.config import Settings
 from flowcentre.publisher import KafkaPublisher
@@ -25,6 +25,7 @@ from tests.e2e.conftest import (
     Processes,
     WatchedBrowser,
     assert_accessible,
+    bed_card,
     board_is_live,
     pair_wall_screen,
     rest_until,
@@ -102,10 +103,6 @@ def admit(publisher: KafkaPublisher) -> None:
     location = {"ward_id": WARD, "bed_id": BED}
     payload = {"spell_id": "S-000123", "patient": patient, "location": location}
     publisher.publish([event("PatientAdmitted", payload, minute=74)])
-
-
-def bed_card(page: Page, label: str) -> Locator:
-    return page.get_by_role("listitem").filter(has=page.get_by_text(label, exact=True))
 
 
 async def test_a_nurse_signs_in_watches_the_board_change_live_and_signs_out(

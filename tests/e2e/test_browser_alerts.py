@@ -38,6 +38,7 @@ from tests.e2e.conftest import (
     Processes,
     WatchedBrowser,
     assert_accessible,
+    bed_card,
     board_is_live,
     pair_wall_screen,
     sign_in_through_the_form,
@@ -161,10 +162,6 @@ async def hospital(settings: Settings) -> AsyncIterator[Hospital]:
     finally:
         hospital.feed.close()
         await hospital.redis.aclose()
-
-
-def bed_card(page: Page, label: str) -> Locator:
-    return page.get_by_role("listitem").filter(has=page.get_by_text(label, exact=True))
 
 
 def pressure_item(page: Page, label: str) -> Locator:

@@ -37,6 +37,7 @@ from tests.e2e.conftest import (
     Processes,
     WatchedBrowser,
     assert_accessible,
+    bed_card,
     choices_open_and_close_by_keyboard,
     open_through_a_gate,
     pair_wall_screen,
@@ -44,6 +45,7 @@ from tests.e2e.conftest import (
     sign_in_through_the_form,
     sign_in_when_up,
     start_whiteboard,
+    undo_is_spent,
 )
 
 WARD = "WRH-AVON3"
@@ -92,10 +94,6 @@ def hospital(settings: Settings) -> Iterator[KafkaPublisher]:
         yield publisher
     finally:
         publisher.close()
-
-
-def bed_card(page: Page, label: str) -> Locator:
-    return page.get_by_role("listitem").filter(has=page.get_by_text(label, exact=True))
 
 
 async def open_ward(chromium: WatchedBrowser, base: str) -> Page:
@@ -213,12 +211,7 @@ async def test_each_part_of_a_plan_changes_in_two_taps_pending_until_its_event_a
         "To do: Medicines to take home, Equipment, Care start agreed, Family informed",
         timeout=WAIT_MS,
     )
-    await expect(
-        page.get_by_role("button", name="Undo"), "an undo offers to undo itself"
-    ).to_have_count(0, timeout=WAIT_MS)
-    await expect(
-        card.get_by_role("button", name="Update the plan of Bed 1"), "undo lost the keyboard"
-    ).to_be_focused()
+    await undo_is_spent(page, card.get_by_role("button", name="Update the plan of Bed 1"))
 
 
 async def test_a_refused_plan_change_rolls_back_and_says_why(
