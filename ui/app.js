@@ -79,6 +79,7 @@ function takeSnapshot(data) {
   picture.pools = new Map((data.capacity ?? []).map((pool) => [pool.key, pool]));
   changes.snapshotTaken();
   flowInputs += 1;
+  if (picture.discharges.size && !account.delayReasons.size) loadDelayReasons();
 }
 
 // Deltas that change what the flow centre's glance shows.
@@ -759,13 +760,21 @@ function showAccount(session) {
   account.grants = session?.grants ?? [];
   account.display = account.grants.length > 0 && account.grants.every((grant) => grant.role === "display");
   document.getElementById("alerts-link").hidden = !account.alerts;
-  if (may("discharge.plan") && !account.delayReasons.size) loadDelayReasons();
 }
 
-// The words of the delay reasons a plan's blockers name, for an account that plans.
+// The words of the delay reasons a plan's blockers name, asked for once a board is sent
+// plans; until they come, or if they cannot, the blockers name the reasons' codes.
+let delayReasonsAsked = false;
+
 async function loadDelayReasons() {
-  const response = await fetch("api/v1/discharges/delay-reasons");
-  if (!response.ok) return;
+  if (delayReasonsAsked) return;
+  delayReasonsAsked = true;
+  const response = await fetch("api/v1/discharges/delay-reasons").catch(() => null);
+  if (!response?.ok) {
+    // Asked again with the next snapshot.
+    delayReasonsAsked = false;
+    return;
+  }
   account.delayReasons = new Map(Object.entries(await response.json()));
   flowInputs += 1;
   scheduleRender();

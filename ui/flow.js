@@ -66,7 +66,7 @@ const dayRow = (name, counts) => el("tr", {}, el("th", { scope: "row" }, name), 
 function dayTable() {
   return el(
     "table",
-    { class: "counts day-counts" },
+    { class: "counts day-counts", tabindex: "0" },
     el("caption", { class: "visually-hidden" }, "Discharges today by site, against the expected dates"),
     el(
       "thead",
@@ -178,7 +178,7 @@ export function capacityRows(pools, queueRows, now, today) {
 function capacityTable() {
   return el(
     "table",
-    { class: "counts capacity-counts" },
+    { class: "counts capacity-counts", tabindex: "0" },
     el("caption", { class: "visually-hidden" }, "Community and social care places free from today, by pathway"),
     el(
       "thead",
