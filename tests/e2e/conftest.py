@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,11 @@ from flowcentre.api.auth import SESSION_COOKIE
 from flowcentre.api.whiteboard import frame_messages
 from flowcentre.bench.chromium import CHROMIUM, CHROMIUM_FLAGS
 from flowcentre.config import Settings
+from flowcentre.domain.access_events import AccessEvent
 from flowcentre.domain.events import EventBase
-from flowcentre.runtime import free_port
-from tests.accounts import PASSWORD, sign_in
+from flowcentre.publisher import KafkaPublisher
+from flowcentre.runtime import ensure_topics, free_port
+from tests.accounts import PASSWORD, record, sign_in
 from tests.builders import bed, organisation, site, ward
 
 JSON = dict[str, Any]
@@ -230,6 +233,31 @@ async def sign_in_through_the_form(page: Page, username: str) -> None:
     await form.get_by_role("button", name="Sign in").click(timeout=WAIT_MS)
     await expect(form, f"{username}'s sign-in did not close the form").to_be_hidden(timeout=WAIT_MS)
     await board_is_live(page)
+
+
+@contextmanager
+def hospital_of(
+    settings: Settings, events: list[EventBase], accounts: list[AccessEvent]
+) -> Iterator[KafkaPublisher]:
+    """``events`` on the test's log and ``accounts`` on its access log; the publisher, for
+    the test's own events after."""
+    assert settings.kafka_bootstrap
+    ensure_topics(settings.kafka_bootstrap, settings)
+    publisher = KafkaPublisher(settings.kafka_bootstrap, settings.events_topic)
+    publisher.publish(events)
+    record(settings, accounts)
+    try:
+        yield publisher
+    finally:
+        publisher.close()
+
+
+async def signed_in_at(chromium: WatchedBrowser, address: str, username: str) -> Page:
+    """A new page at ``address``, signed in as ``username`` through the form."""
+    page = await chromium.new_page()
+    await page.goto(address, timeout=WAIT_MS)
+    await sign_in_through_the_form(page, username)
+    return page
 
 
 def one_bed_ward(ward_id: str) -> list[EventBase]:

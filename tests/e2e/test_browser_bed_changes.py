@@ -20,8 +20,7 @@ from playwright.async_api import Locator, Page, expect
 
 from flowcentre.config import Settings
 from flowcentre.publisher import KafkaPublisher
-from flowcentre.runtime import ensure_topics
-from tests.accounts import account, device, record
+from tests.accounts import account, device
 from tests.builders import admitted, bed, bed_status, minutes_from_t0, organisation, site, ward
 from tests.e2e.conftest import (
     WAIT_MS,
@@ -31,11 +30,13 @@ from tests.e2e.conftest import (
     assert_accessible,
     bed_card,
     choices_open_and_close_by_keyboard,
+    hospital_of,
     open_through_a_gate,
     pair_wall_screen,
     rest_until,
     sign_in_through_the_form,
     sign_in_when_up,
+    signed_in_at,
     start_whiteboard,
     undo_is_spent,
 )
@@ -58,31 +59,24 @@ def settings(settings: Settings) -> Settings:
 def hospital(settings: Settings) -> Iterator[KafkaPublisher]:
     """A ward of two beds in a bay, one of them waiting to be cleaned, and a side room, and
     the accounts of its nurse, a flow centre coordinator and the ward's wall screen."""
-    assert settings.kafka_bootstrap
-    ensure_topics(settings.kafka_bootstrap, settings)
-    publisher = KafkaPublisher(settings.kafka_bootstrap, settings.events_topic)
-    publisher.publish(
-        [
-            organisation("RWP"),
-            site("WRH", "RWP"),
-            ward(WARD, "WRH"),
-            *(bed(f"{WARD}-B{n}", WARD, label=f"Bed {n}", room="Bay 1") for n in (1, 2)),
-            bed(f"{WARD}-B3", WARD, label="Bed 3", room="Side room 3", side_room=True),
-            bed_status(f"{WARD}-B2", "awaiting_clean", minute=-30),
-        ]
-    )
-    record(
+    events = [
+        organisation("RWP"),
+        site("WRH", "RWP"),
+        ward(WARD, "WRH"),
+        *(bed(f"{WARD}-B{n}", WARD, label=f"Bed {n}", room="Bay 1") for n in (1, 2)),
+        bed(f"{WARD}-B3", WARD, label="Bed 3", room="Side room 3", side_room=True),
+        bed_status(f"{WARD}-B2", "awaiting_clean", minute=-30),
+    ]
+    with hospital_of(
         settings,
+        events,
         [
             *account("acc-charge-nurse", NURSE, "ward_staff", WARD),
             *account("acc-flow-coordinator", COORDINATOR, "flow_centre"),
             *WALL_ACCOUNT,
         ],
-    )
-    try:
+    ) as publisher:
         yield publisher
-    finally:
-        publisher.close()
 
 
 def state_of(card: Locator) -> Locator:
@@ -90,9 +84,7 @@ def state_of(card: Locator) -> Locator:
 
 
 async def open_ward(chromium: WatchedBrowser, base: str, username: str) -> Page:
-    page = await chromium.new_page()
-    await page.goto(f"{base}/#/ward/{WARD}", timeout=WAIT_MS)
-    await sign_in_through_the_form(page, username)
+    page = await signed_in_at(chromium, f"{base}/#/ward/{WARD}", username)
     await expect(page.get_by_role("heading", name=WARD, level=1)).to_be_visible(timeout=WAIT_MS)
     return page
 

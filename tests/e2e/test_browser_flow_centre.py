@@ -15,8 +15,7 @@ from playwright.async_api import Locator, expect
 from flowcentre.config import Settings
 from flowcentre.domain.events import EventBase
 from flowcentre.publisher import KafkaPublisher
-from flowcentre.runtime import ensure_topics
-from tests.accounts import account, record
+from tests.accounts import account
 from tests.builders import (
     admitted,
     bed,
@@ -34,7 +33,8 @@ from tests.e2e.conftest import (
     Processes,
     WatchedBrowser,
     assert_accessible,
-    sign_in_through_the_form,
+    hospital_of,
+    signed_in_at,
     start_whiteboard,
 )
 
@@ -66,47 +66,40 @@ def hospital(settings: Settings) -> Iterator[KafkaPublisher]:
     """A ward of four patients: one gone home today as planned, one expected today, one
     past their date, and one on pathway 1 with no place reserved; two reablement starts
     free from today."""
-    assert settings.kafka_bootstrap
-    ensure_topics(settings.kafka_bootstrap, settings)
-    publisher = KafkaPublisher(settings.kafka_bootstrap, settings.events_topic)
     now = minutes_from_t0(datetime.now(UTC))
     days_ago = now - 3 * 24 * 60
-    publisher.publish(
-        [
-            organisation("RWP"),
-            site("WRH", "RWP"),
-            ward(WARD, "WRH"),
-            *(bed(f"{WARD}-B{n}", WARD, label=f"Bed {n}", room="Bay 1") for n in range(1, 5)),
-            *(admitted(f"S-{n}", f"{WARD}-B{n}", days_ago, ward_id=WARD) for n in range(1, 5)),
-            expected_on("S-1", today(), days_ago + 60),
-            expected_on("S-2", today(), days_ago + 60),
-            expected_on("S-3", days_from_today(-1), days_ago + 60),
-            referred("S-4", days_ago + 120),
-            triaged_onto("S-4", "1", days_ago + 150),
-            event(
-                "CapacityDeclared",
-                {
-                    "organisation_id": "WCC",
-                    "capacity": {"service": "reablement", "area": "north", "day": today()},
-                    "available": 2,
-                },
-                now - 5,
-                source={"system": "care-brokerage", "organisation": "WCC"},
-            ),
-            discharged("S-1", now - 1),
-        ]
-    )
-    record(
+    events = [
+        organisation("RWP"),
+        site("WRH", "RWP"),
+        ward(WARD, "WRH"),
+        *(bed(f"{WARD}-B{n}", WARD, label=f"Bed {n}", room="Bay 1") for n in range(1, 5)),
+        *(admitted(f"S-{n}", f"{WARD}-B{n}", days_ago, ward_id=WARD) for n in range(1, 5)),
+        expected_on("S-1", today(), days_ago + 60),
+        expected_on("S-2", today(), days_ago + 60),
+        expected_on("S-3", days_from_today(-1), days_ago + 60),
+        referred("S-4", days_ago + 120),
+        triaged_onto("S-4", "1", days_ago + 150),
+        event(
+            "CapacityDeclared",
+            {
+                "organisation_id": "WCC",
+                "capacity": {"service": "reablement", "area": "north", "day": today()},
+                "available": 2,
+            },
+            now - 5,
+            source={"system": "care-brokerage", "organisation": "WCC"},
+        ),
+        discharged("S-1", now - 1),
+    ]
+    with hospital_of(
         settings,
+        events,
         [
             *account("acc-flow-lead", COORDINATOR, "flow_centre"),
             *account("acc-site-manager", MANAGER, "manager"),
         ],
-    )
-    try:
+    ) as publisher:
         yield publisher
-    finally:
-        publisher.close()
 
 
 def day_cells(glance: Locator) -> Locator:
@@ -118,9 +111,7 @@ async def test_the_flow_centre_sees_the_day_the_queues_and_capacity_at_a_glance(
     processes: Processes, hospital: KafkaPublisher, chromium: WatchedBrowser
 ) -> None:
     base = await start_whiteboard(processes)
-    page = await chromium.new_page()
-    await page.goto(f"{base}/", timeout=WAIT_MS)
-    await sign_in_through_the_form(page, COORDINATOR)
+    page = await signed_in_at(chromium, f"{base}/", COORDINATOR)
     glance = page.get_by_role("region", name="Discharges and community capacity")
     morning = datetime.now().astimezone().hour < 12
     await expect(day_cells(glance), "the day's discharges against plan are wrong").to_have_text(
@@ -151,9 +142,7 @@ async def test_a_manager_sees_capacity_and_no_patient(
     processes: Processes, hospital: KafkaPublisher, chromium: WatchedBrowser
 ) -> None:
     base = await start_whiteboard(processes)
-    page = await chromium.new_page()
-    await page.goto(f"{base}/", timeout=WAIT_MS)
-    await sign_in_through_the_form(page, MANAGER)
+    page = await signed_in_at(chromium, f"{base}/", MANAGER)
     glance = page.get_by_role("region", name="Discharges and community capacity")
     await expect(glance.locator(".capacity-counts tbody tr").first.locator("td")).to_have_text(
         ["Reablement 2", "2", "0"], timeout=WAIT_MS

@@ -16,8 +16,7 @@ from playwright.async_api import Locator, Page, expect
 
 from flowcentre.config import Settings
 from flowcentre.publisher import KafkaPublisher
-from flowcentre.runtime import ensure_topics
-from tests.accounts import account, device, record
+from tests.accounts import account, device
 from tests.builders import (
     admitted,
     bed,
@@ -39,11 +38,12 @@ from tests.e2e.conftest import (
     assert_accessible,
     bed_card,
     choices_open_and_close_by_keyboard,
+    hospital_of,
     open_through_a_gate,
     pair_wall_screen,
     rest_until,
-    sign_in_through_the_form,
     sign_in_when_up,
+    signed_in_at,
     start_whiteboard,
     undo_is_spent,
 )
@@ -69,37 +69,29 @@ def hospital(settings: Settings) -> Iterator[KafkaPublisher]:
     """A bay of two patients: one referred onto pathway 1 with no criteria to reside, its
     transport booked and the rest of its tasks to do, marked red yesterday; one just
     admitted, with no plan yet. The ward's nurse and its wall screen have accounts."""
-    assert settings.kafka_bootstrap
-    ensure_topics(settings.kafka_bootstrap, settings)
-    publisher = KafkaPublisher(settings.kafka_bootstrap, settings.events_topic)
     now = minutes_from_t0(datetime.now(UTC))
     yesterday = (today() - timedelta(days=1)).isoformat()
-    publisher.publish(
-        [
-            organisation("RWP"),
-            site("WRH", "RWP"),
-            ward(WARD, "WRH"),
-            *(bed(f"{WARD}-B{n}", WARD, label=f"Bed {n}", room="Bay 1") for n in (1, 2)),
-            admitted("S-PLANNED", f"{WARD}-B1", now - 3 * 24 * 60, ward_id=WARD),
-            referred("S-PLANNED", now - 2 * 24 * 60),
-            triaged_onto("S-PLANNED", "1", now - 2 * 24 * 60 + 30),
-            reside_reviewed("S-PLANNED", now - 24 * 60, meets=False),
-            day_marked("S-PLANNED", now - 20 * 60, yesterday, green=False, reason="waiting"),
-            task_updated("S-PLANNED", "transport", "done", now - 60),
-            admitted("S-NEW", f"{WARD}-B2", now - 120, ward_id=WARD, given_name="Bo"),
-        ]
-    )
-    record(settings, [*account("acc-ward-nurse", NURSE, "ward_staff", WARD), *WALL_ACCOUNT])
-    try:
+    events = [
+        organisation("RWP"),
+        site("WRH", "RWP"),
+        ward(WARD, "WRH"),
+        *(bed(f"{WARD}-B{n}", WARD, label=f"Bed {n}", room="Bay 1") for n in (1, 2)),
+        admitted("S-PLANNED", f"{WARD}-B1", now - 3 * 24 * 60, ward_id=WARD),
+        referred("S-PLANNED", now - 2 * 24 * 60),
+        triaged_onto("S-PLANNED", "1", now - 2 * 24 * 60 + 30),
+        reside_reviewed("S-PLANNED", now - 24 * 60, meets=False),
+        day_marked("S-PLANNED", now - 20 * 60, yesterday, green=False, reason="waiting"),
+        task_updated("S-PLANNED", "transport", "done", now - 60),
+        admitted("S-NEW", f"{WARD}-B2", now - 120, ward_id=WARD, given_name="Bo"),
+    ]
+    with hospital_of(
+        settings, events, [*account("acc-ward-nurse", NURSE, "ward_staff", WARD), *WALL_ACCOUNT]
+    ) as publisher:
         yield publisher
-    finally:
-        publisher.close()
 
 
 async def open_ward(chromium: WatchedBrowser, base: str) -> Page:
-    page = await chromium.new_page()
-    await page.goto(f"{base}/#/ward/{WARD}", timeout=WAIT_MS)
-    await sign_in_through_the_form(page, NURSE)
+    page = await signed_in_at(chromium, f"{base}/#/ward/{WARD}", NURSE)
     await expect(page.get_by_role("heading", name=WARD, level=1)).to_be_visible(timeout=WAIT_MS)
     return page
 
